@@ -1,0 +1,2 @@
+"""cordvault: control your Discord data."""
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Command-line adapter: parses options, builds settings once, calls services."""

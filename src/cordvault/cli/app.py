@@ -1,0 +1,81 @@
+"""The ``cordvault`` command: root Typer app and the single error boundary of the CLI.
+
+Each domain adds its commands in its own module (``cli/insights.py``, ``cli/drive.py`` ...),
+registered in :func:`build_app`. Commands raise :class:`CordvaultError`; :func:`main` turns it
+into ``error CODE: message`` on stderr and the code's exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+
+err_console = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+
+def build_app() -> typer.Typer:
+    """Assemble the root app from the per-domain command modules."""
+    from cordvault.cli import insights
+
+    app = typer.Typer(
+        name="cordvault",
+        help="Control your Discord data: package insights and an encrypted Discord-backed drive.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    insights.register(app)
+    for module_name in ("server", "drive", "discord"):
+        module = _optional_module(module_name)
+        if module is not None:
+            module.register(app)
+    return app
+
+
+def _optional_module(name: str) -> typer.Typer | None:  # pragma: no cover - wiring
+    import importlib
+    import importlib.util
+
+    full = f"cordvault.cli.{name}"
+    if importlib.util.find_spec(full) is None:
+        return None
+    return importlib.import_module(full)  # type: ignore[return-value]
+
+
+def report_error(exc: CordvaultError) -> None:
+    """Print a CordvaultError the way every command does."""
+    err_console.print(f"[bold red]error {exc.code}[/]: {exc.message}", highlight=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    app = build_app()
+    try:
+        app(args=argv, standalone_mode=False)
+    except CordvaultError as exc:
+        report_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        # An unexpected failure is a bug: say so plainly, keep the traceback for DEBUG_LOGGING.
+        log.debug("unexpected error", exc_info=True)
+        report_error(CordvaultError(ErrorCode.UNKNOWN_ERROR, f"unexpected {type(exc).__name__}"))
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,130 @@
+"""Settings: one pydantic-settings class, read once at the edge and passed down.
+
+Every setting is declared here exactly once, with its help text in ``description``;
+``docs/settings.md`` lists them all (a test checks the list is complete). Nothing else in the
+code base reads ``os.environ``.
+
+Required settings are checked together: :func:`require` reports *all* missing names in one
+error, so a newcomer fixes their environment in one go.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "cordvault"
+
+
+class Settings(BaseSettings):
+    """All configuration, from the environment (and an optional ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # -- general -----------------------------------------------------------------------------
+    debug_logging: bool = Field(False, description="1 turns on debug logs.")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where embedded-default state lives (SQLite DB, blobs, chunks, temp files).",
+    )
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "POSTGRES_URL"),
+        description="SQLAlchemy URL; default sqlite:///<DATA_DIR>/cordvault.db. "
+        "POSTGRES_URL (the reference's name) is accepted too.",
+    )
+    broker_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("BROKER_URL", "REDIS_URL"),
+        description="Celery broker (redis:// or amqp://). Unset: the in-process queue.",
+    )
+
+    # -- insights: package analysis ----------------------------------------------------------
+    max_package_bytes: int = Field(
+        64 * 1024**3, description="Cap on the total uncompressed size of a package (bytes)."
+    )
+    max_entry_bytes: int = Field(
+        16 * 1024**3, description="Cap on the uncompressed size of one zip entry (bytes)."
+    )
+    max_compression_ratio: float = Field(
+        200.0, description="Cap on uncompressed/compressed size of an entry (zip bomb guard)."
+    )
+    analyze_workers: int = Field(
+        0, description="Processes used to analyse one package; 0 = number of CPU cores."
+    )
+
+    # -- insights server ---------------------------------------------------------------------
+    dl_zip_whitelisted_domains: str = Field(
+        "",
+        description="Comma-separated URL prefixes accepted besides Discord's click links.",
+    )
+    dl_zip_tmp_path: Path | None = Field(
+        None, description="Where downloaded packages are kept while a job runs."
+    )
+    transit_key: SecretStr | None = Field(
+        None,
+        description="Base64 32-byte key sealing what a queued job needs (the link). "
+        "Default: generated once and kept in DATA_DIR.",
+    )
+
+    # -- Discord -----------------------------------------------------------------------------
+    discord_api_base: str = Field(
+        "https://discord.com/api/v10", description="Discord REST API base URL."
+    )
+    discord_bot_token: SecretStr | None = Field(
+        None, description="Bot token(s), comma-separated, for lookups and the storage backend."
+    )
+    discord_channel_ids: str = Field(
+        "", description="Comma-separated channel ids the Discord storage backend writes to."
+    )
+
+    # -- drive -------------------------------------------------------------------------------
+    storage_backend: str = Field("local", description="Chunk storage: local | discord.")
+    storage_path: Path | None = Field(
+        None, description="Local chunk store directory (default <DATA_DIR>/chunks)."
+    )
+    message_encryption_key: SecretStr | None = Field(
+        None, description="Drive master key: 32 random bytes, base64."
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            url = self.database_url
+            # The reference hands out postgres:// URLs; SQLAlchemy wants an explicit driver.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{self.data_dir / 'cordvault.db'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings once; invalid values become one INVALID_SETTINGS error."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        names = sorted({str(err["loc"][0]).upper() for err in exc.errors() if err["loc"]})
+        raise CordvaultError(
+            ErrorCode.INVALID_SETTINGS,
+            "invalid settings: " + ", ".join(names),
+            details={"names": names},
+        ) from None
+
+
+def require(settings: Settings, *names: str) -> None:
+    """Raise one MISSING_SETTINGS error naming every listed setting that is unset."""
+    missing = [n.upper() for n in names if getattr(settings, n.lower()) in (None, "")]
+    if missing:
+        raise CordvaultError(
+            ErrorCode.MISSING_SETTINGS,
+            "missing required settings: " + ", ".join(missing),
+            details={"names": missing},
+        )

@@ -1,0 +1,69 @@
+"""Engines, sessions and ``alembic upgrade heads`` at start.
+
+SQLite is the embedded default: WAL journal, a busy timeout and foreign keys on, so several
+processes (API + queue workers) can share the file. PostgreSQL is used as-is via psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine_for(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the pragmas and pool settings each backend needs."""
+    if url.startswith("sqlite"):
+        if ":memory:" not in url and "///" in url:
+            Path(url.split("///", 1)[1].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that do not expire objects on commit (services return plain values)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at the package's migrations and the given database."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("version_locations", _version_locations())
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _version_locations() -> str:
+    """Every domain's ``migrations/versions`` folder (each a separate Alembic branch)."""
+    root = Path(__file__).parent.parent
+    folders = sorted(str(p) for p in root.glob("*/migrations/versions") if p.is_dir())
+    return " ".join(folders)
+
+
+def migrate(url: str) -> None:
+    """Apply every branch's migrations up to its head (idempotent)."""
+    locations = _version_locations()
+    if not locations:
+        return
+    command.upgrade(alembic_config(url), "heads")

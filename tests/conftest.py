@@ -1,0 +1,82 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, Redis, temp data dirs.
+
+PostgreSQL and Redis tests are never skipped when ``CORDVAULT_REQUIRE_SERVICES=1`` (set by
+``make test``, hence in CI): an unreachable service is then a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_HOST = os.environ.get("CORDVAULT_TEST_PG_HOST", "127.0.0.1")
+PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:5432/postgres"
+REDIS_URL = os.environ.get("CORDVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _need_service(name: str, host: str, port: int) -> None:
+    if _port_open(host, port):
+        return
+    if os.environ.get("CORDVAULT_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{name} is required in CI but {host}:{port} is unreachable")
+    pytest.skip(f"{name} not reachable at {host}:{port}")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty DATA_DIR for one test."""
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    _need_service("PostgreSQL", PG_HOST, 5432)
+    from sqlalchemy import create_engine, text
+
+    name = f"cv_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@{PG_HOST}:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file for one test."""
+    return f"sqlite:///{tmp_path / 'cordvault.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis URL, after checking it answers (fails in CI when down)."""
+    _need_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
