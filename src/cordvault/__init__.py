@@ -1,2 +1,3 @@
 """cordvault: control your Discord data."""
+
 __version__ = "0.1.0"

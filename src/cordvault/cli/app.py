@@ -7,8 +7,11 @@ into ``error CODE: message`` on stderr and the code's exit status, never a trace
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import sys
+from types import ModuleType
 
 import typer
 from rich.console import Console
@@ -31,21 +34,19 @@ def build_app() -> typer.Typer:
         add_completion=False,
     )
     insights.register(app)
-    for module_name in ("server", "drive", "discord"):
+    for module_name in ("dev", "server", "drive", "discord"):
         module = _optional_module(module_name)
         if module is not None:
             module.register(app)
     return app
 
 
-def _optional_module(name: str) -> typer.Typer | None:  # pragma: no cover - wiring
-    import importlib
-    import importlib.util
-
+def _optional_module(name: str) -> ModuleType | None:
+    """A domain's CLI module, or None while that domain has no commands yet."""
     full = f"cordvault.cli.{name}"
     if importlib.util.find_spec(full) is None:
         return None
-    return importlib.import_module(full)  # type: ignore[return-value]
+    return importlib.import_module(full)
 
 
 def report_error(exc: CordvaultError) -> None:

@@ -1,0 +1,1 @@
+"""Insights: Discord Data Package analysis (parser, aggregation, output, blob, report)."""

@@ -1,0 +1,1 @@
+"""Chunk storage: one small backend interface, several backends (local directory, Discord)."""

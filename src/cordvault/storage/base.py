@@ -1,0 +1,101 @@
+"""The chunk-store interface every storage backend implements.
+
+A chunk store keeps opaque, already-encrypted byte strings ("chunks") and hands back a
+*locator*: a short JSON-safe string the metadata DB keeps, from which the backend alone can find
+the chunk again (a file path for the local backend; channel id + message id + attachment id for
+Discord). Locators never contain URLs or secrets.
+
+Error contract (every backend, checked by the conformance suite in
+``tests/storage/conformance.py``):
+- ``get`` of an unknown or deleted locator -> :class:`ChunkNotFound`;
+- a range outside the chunk -> ``ValueError``;
+- ``delete`` of an unknown locator is a no-op (idempotent);
+- transient trouble after the backend's own retries -> :class:`StorageUnavailable`;
+- rate limiting that outlasted the retries -> :class:`StorageRateLimited`;
+- anything else the backend cannot do -> :class:`StorageError` (permanent).
+All are :class:`~cordvault.core.errors.CordvaultError` subclasses, so adapters need no extra
+translation. A ``put`` that raised stored nothing the caller must track (backends clean up or
+leave orphans a later GC finds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+
+
+class StorageError(CordvaultError):
+    """A permanent storage failure."""
+
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.STORAGE_UNAVAILABLE) -> None:
+        super().__init__(code, message)
+
+
+class ChunkNotFound(StorageError):
+    """The locator names no stored chunk (never stored, or deleted)."""
+
+    def __init__(self, message: str = "chunk not found") -> None:
+        super().__init__(message, ErrorCode.NOT_FOUND)
+
+
+class StorageUnavailable(StorageError):
+    """Transient failure that outlasted the backend's retries (5xx, resets, timeouts)."""
+
+
+class StorageRateLimited(StorageError):
+    """Rate limited for longer than the backend was willing to wait."""
+
+    def __init__(self, message: str = "storage backend rate limited") -> None:
+        super().__init__(message, ErrorCode.RATE_LIMITED)
+
+
+class StorageFull(StorageError):
+    """No space left (local disk full, quota)."""
+
+    def __init__(self, message: str = "storage is full") -> None:
+        super().__init__(message, ErrorCode.STORAGE_FULL)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do natively; callers adapt to it."""
+
+    max_chunk_size: int
+    """Largest chunk ``put`` accepts, in bytes."""
+    ranged_reads: bool
+    """``get`` with a range fetches only those bytes (not the whole chunk)."""
+    batch_put: bool
+    """``put_many`` stores several chunks in one round trip (e.g. one Discord message)."""
+    max_batch: int = 1
+    """Most chunks one ``put_many`` call stores together."""
+
+
+@runtime_checkable
+class ChunkStore(Protocol):
+    """Stores opaque chunks. Implementations must be safe to call from many threads."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def put(self, data: bytes) -> str:
+        """Store one chunk durably; return its locator."""
+        ...
+
+    def put_many(self, chunks: Sequence[bytes]) -> list[str]:
+        """Store several chunks (at most ``capabilities.max_batch``); locators in order."""
+        ...
+
+    def get(self, locator: str, start: int = 0, end: int | None = None) -> bytes:
+        """Return bytes ``[start, end)`` of the chunk (``end=None``: to the end)."""
+        ...
+
+    def delete(self, locator: str) -> None:
+        """Delete the chunk; unknown locators are ignored."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and threads."""
+        ...

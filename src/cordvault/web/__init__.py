@@ -1,0 +1,1 @@
+"""HTTP adapter: one FastAPI app; each domain installs its routes through :mod:`.app`."""
