@@ -16,6 +16,7 @@ from types import ModuleType
 import typer
 from rich.console import Console
 
+import cordvault
 from cordvault.core.errors import CordvaultError, ErrorCode
 
 err_console = Console(stderr=True)
@@ -33,6 +34,12 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+
+    @app.command()
+    def version() -> None:
+        """Print the cordvault version."""
+        typer.echo(f"cordvault {cordvault.__version__}")
+
     insights.register(app)
     for module_name in ("dev", "server", "drive", "discord"):
         module = _optional_module(module_name)
