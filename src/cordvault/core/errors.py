@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     INVALID_LINK = "INVALID_LINK"
     CANCELLED = "CANCELLED"
     DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+    DOWNLOAD_TIMEOUT = "DOWNLOAD_TIMEOUT"
+    WORKER_LOST = "WORKER_LOST"
     # drive / storage
     INTEGRITY_ERROR = "INTEGRITY_ERROR"
     STORAGE_FULL = "STORAGE_FULL"
@@ -72,6 +74,8 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UPSTREAM_ERROR: 502,
     ErrorCode.DOWNLOAD_FAILED: 502,
+    ErrorCode.DOWNLOAD_TIMEOUT: 504,
+    ErrorCode.WORKER_LOST: 500,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.STORAGE_FULL: 507,
 }
@@ -95,6 +99,7 @@ _EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.UNKNOWN_PACKAGE_ID: 5,
     ErrorCode.UPSTREAM_ERROR: 6,
     ErrorCode.DOWNLOAD_FAILED: 6,
+    ErrorCode.DOWNLOAD_TIMEOUT: 6,
     ErrorCode.STORAGE_UNAVAILABLE: 6,
     ErrorCode.STORAGE_FULL: 6,
     ErrorCode.RATE_LIMITED: 6,

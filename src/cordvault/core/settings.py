@@ -73,6 +73,46 @@ class Settings(BaseSettings):
         "Default: generated once and kept in DATA_DIR.",
     )
 
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token of the admin routes (package upgrade). Unset: disabled."
+    )
+    public_url: str | None = Field(
+        None,
+        description="Absolute base URL of this server, used in blob URLs. Default: the URL of "
+        "the request.",
+    )
+    blob_store: str = Field("local", description="Where result blobs live: local | s3.")
+    blob_url_ttl: int = Field(300, description="Lifetime of a blob download URL (seconds).")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint URL (unset: AWS)."
+    )
+    s3_bucket: str | None = Field(None, description="S3 bucket holding result blobs.")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    job_max_attempts: int = Field(
+        3, description="Attempts of a job whose worker died before it is failed (WORKER_LOST)."
+    )
+    job_lease_seconds: int = Field(
+        30, description="A running job not heartbeating for this long is considered lost."
+    )
+    inprocess_workers: int = Field(
+        1, description="Jobs run at once by the in-process queue (no BROKER_URL)."
+    )
+    max_upload_bytes: int = Field(
+        8 * 1024**3, description="Cap on a package uploaded directly (bytes)."
+    )
+    download_max_bytes: int = Field(8 * 1024**3, description="Cap on a downloaded package (bytes).")
+    download_connect_timeout: float = Field(
+        10.0, description="Package download: connect timeout (seconds)."
+    )
+    download_read_timeout: float = Field(
+        60.0, description="Package download: longest wait for the next bytes (seconds)."
+    )
+    download_total_timeout: float = Field(
+        3600.0, description="Package download: deadline for the whole transfer (seconds)."
+    )
+
     # -- Discord -----------------------------------------------------------------------------
     discord_api_base: str = Field(
         "https://discord.com/api/v10", description="Discord REST API base URL."
