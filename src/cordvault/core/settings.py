@@ -132,6 +132,54 @@ class Settings(BaseSettings):
     message_encryption_key: SecretStr | None = Field(
         None, description="Drive master key: 32 random bytes, base64."
     )
+    message_encryption_old_keys: SecretStr | None = Field(
+        None,
+        description="Previous drive master keys, comma-separated base64, still accepted for "
+        "unwrapping file keys while a key rotation rewraps them.",
+    )
+    drive_secret_key: SecretStr | None = Field(
+        None,
+        description="Secret (at least 32 characters) signing drive login tokens and download "
+        "links. Default: generated once into DATA_DIR (mode 0600).",
+    )
+    drive_chunk_size: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Plaintext bytes per stored chunk; its ciphertext must fit the store's "
+        "max chunk size.",
+    )
+    drive_token_ttl_seconds: int = Field(
+        7 * 24 * 3600, ge=60, description="Lifetime of a drive login token (seconds)."
+    )
+    drive_login_max_failures: int = Field(
+        5, ge=1, description="Failed logins of one account allowed per throttle window."
+    )
+    drive_login_window_seconds: int = Field(
+        900, ge=1, description="Login throttle window (seconds)."
+    )
+    drive_upload_ttl_seconds: int = Field(
+        24 * 3600,
+        ge=60,
+        description="An unfinished upload session is abandoned (chunks collected) after this.",
+    )
+    drive_gc_grace_seconds: int = Field(
+        600,
+        ge=0,
+        description="Delay before the chunks of a deleted file are removed from the store "
+        "(downloads already running finish).",
+    )
+    drive_gc_interval_seconds: float = Field(
+        30.0, gt=0, description="How often the API's background garbage collector runs."
+    )
+    drive_public_url: str | None = Field(
+        None,
+        description="Base URL put in signed download links (default: the URL of the request).",
+    )
+    drive_client_config: Path | None = Field(
+        None,
+        description="Where `cordvault drive login` keeps the server URL and token "
+        "(default ~/.config/cordvault/drive.json, mode 0600).",
+    )
 
     @property
     def effective_database_url(self) -> str:
