@@ -50,6 +50,13 @@ class ErrorCode(StrEnum):
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
     UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    # Discord REST client (the bot's own setup or Discord's answer, not the end user's input)
+    DISCORD_AUTH_FAILED = "DISCORD_AUTH_FAILED"
+    DISCORD_FORBIDDEN = "DISCORD_FORBIDDEN"
+    DISCORD_PAYLOAD_TOO_LARGE = "DISCORD_PAYLOAD_TOO_LARGE"
+    DISCORD_TOO_MANY_ATTACHMENTS = "DISCORD_TOO_MANY_ATTACHMENTS"
+    DISCORD_URL_EXPIRED = "DISCORD_URL_EXPIRED"
+    DISCORD_REQUESTS_HALTED = "DISCORD_REQUESTS_HALTED"
 
 
 _HTTP_STATUS: dict[ErrorCode, int] = {
@@ -78,6 +85,12 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.WORKER_LOST: 500,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.STORAGE_FULL: 507,
+    ErrorCode.DISCORD_AUTH_FAILED: 502,
+    ErrorCode.DISCORD_FORBIDDEN: 502,
+    ErrorCode.DISCORD_PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.DISCORD_TOO_MANY_ATTACHMENTS: 400,
+    ErrorCode.DISCORD_URL_EXPIRED: 502,
+    ErrorCode.DISCORD_REQUESTS_HALTED: 503,
 }
 
 # CLI exit codes: 1 generic failure, 2 usage (Typer's own), 3 bad input, 4 auth/key, 5 not found,
@@ -105,6 +118,12 @@ _EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 6,
     ErrorCode.MISSING_SETTINGS: 7,
     ErrorCode.INVALID_SETTINGS: 7,
+    ErrorCode.DISCORD_AUTH_FAILED: 7,
+    ErrorCode.DISCORD_FORBIDDEN: 7,
+    ErrorCode.DISCORD_PAYLOAD_TOO_LARGE: 3,
+    ErrorCode.DISCORD_TOO_MANY_ATTACHMENTS: 3,
+    ErrorCode.DISCORD_URL_EXPIRED: 6,
+    ErrorCode.DISCORD_REQUESTS_HALTED: 6,
 }
 
 
