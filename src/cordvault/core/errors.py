@@ -50,6 +50,11 @@ class ErrorCode(StrEnum):
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
     UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    # drive metadata and uploads
+    INVALID_NAME = "INVALID_NAME"
+    NAME_CONFLICT = "NAME_CONFLICT"
+    UPLOAD_INCOMPLETE = "UPLOAD_INCOMPLETE"
+    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
     # Discord REST client (the bot's own setup or Discord's answer, not the end user's input)
     DISCORD_AUTH_FAILED = "DISCORD_AUTH_FAILED"
     DISCORD_FORBIDDEN = "DISCORD_FORBIDDEN"
@@ -73,6 +78,10 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.UNKNOWN_PACKAGE_ID: 404,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.INVALID_NAME: 400,
+    ErrorCode.NAME_CONFLICT: 409,
+    ErrorCode.UPLOAD_INCOMPLETE: 409,
+    ErrorCode.CHECKSUM_MISMATCH: 422,
     ErrorCode.CANCELLED: 409,
     ErrorCode.PACKAGE_TOO_LARGE: 413,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
@@ -97,6 +106,10 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
 # 6 upstream/storage trouble, 7 configuration.
 _EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_INPUT: 3,
+    ErrorCode.INVALID_NAME: 3,
+    ErrorCode.NAME_CONFLICT: 3,
+    ErrorCode.UPLOAD_INCOMPLETE: 3,
+    ErrorCode.CHECKSUM_MISMATCH: 3,
     ErrorCode.NOT_A_ZIP: 3,
     ErrorCode.CORRUPT_ZIP: 3,
     ErrorCode.PACKAGE_TOO_LARGE: 3,
