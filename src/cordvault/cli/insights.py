@@ -1,10 +1,189 @@
-"""Insights commands: ``analyze`` a package offline."""
+"""Insights commands: ``analyze`` a package offline, ``decrypt-blob`` an encrypted result.
+
+Nothing here needs a server, a database or the network. Keys (UPNs) are never taken as plain
+command-line arguments (they would sit in shell history and the process list): they come from
+a file, an environment variable or a hidden prompt.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.logs import configure_logging, register_secret
+from cordvault.core.settings import load_settings
+
+console = Console()
+
+
+def _read_key(key_file: Path | None, key_env: str | None, prompt: bool) -> str:
+    """The UPN/key from a file, an env var, or a hidden prompt."""
+    if key_file is not None:
+        try:
+            key = key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CordvaultError(ErrorCode.INVALID_INPUT, "the key file cannot be read") from exc
+    elif key_env is not None:
+        key = os.environ.get(key_env, "").strip()
+        if not key:
+            raise CordvaultError(
+                ErrorCode.INVALID_INPUT, f"environment variable {key_env} is empty"
+            )
+    elif prompt:
+        key = str(typer.prompt("Key (your package link's UPN)", hide_input=True)).strip()
+    else:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "no key given (use --key-file or --key-env)")
+    if "upn=" in key:  # a whole link was pasted: the UPN is its upn query value
+        key = key.split("upn=", 1)[1].split("&", 1)[0]
+    if not key:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "the key is empty")
+    register_secret(key)
+    return key
+
+
+def analyze(
+    package: Annotated[Path, typer.Argument(help="The Discord Data Package zip.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="SQLite file to write.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="HTML report to write (default beside -o).")
+    ] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report.")] = False,
+    blob: Annotated[
+        Path | None, typer.Option("--blob", help="Also write the encrypted blob (.cvblob).")
+    ] = None,
+    key_file: Annotated[Path | None, typer.Option(help="File holding the blob key (UPN).")] = None,
+    key_env: Annotated[str | None, typer.Option(help="Env var holding the blob key.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: CPU cores).")
+    ] = None,
+) -> None:
+    """Analyse a Discord Data Package offline: SQLite + HTML report (+ encrypted blob)."""
+    settings = load_settings()
+    configure_logging(settings.debug_logging)
+    if workers is not None:
+        settings = settings.model_copy(update={"analyze_workers": workers})
+    if not package.is_file():
+        raise CordvaultError(ErrorCode.NOT_FOUND, f"no such file: {package.name}")
+    upn = _read_key(key_file, key_env, prompt=True) if blob is not None else None
+    out = output or Path(f"{package.stem}-insights.sqlite")
+    report_path = None if no_report else (report or out.with_suffix(".html"))
+
+    from cordvault.insights.analyze import PHASE_READ, analyze_package
+
+    with Progress(
+        TextColumn("[bold]{task.description:<18}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total or 1)
+            bar.update(tasks[phase], completed=done, total=total or 1)
+
+        from cordvault.insights.blob import package_id_for
+
+        package_id = package_id_for(upn) if upn else "local"
+        summary = analyze_package(
+            package, out, settings=settings, package_id=package_id, progress=on_progress
+        )
+        if PHASE_READ in tasks:
+            bar.update(tasks[PHASE_READ], completed=bar.tasks[tasks[PHASE_READ]].total)
+
+    if report_path is not None:
+        from cordvault.insights.report import render_report
+
+        render_report(out, report_path)
+    if blob is not None and upn is not None:
+        _write_blob(out, blob, upn)
+
+    from cordvault.insights.report import report_summary
+
+    table = Table(title="Your Discord data", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for label, value in report_summary(out):
+        table.add_row(label, value)
+    console.print(table)
+    console.print(
+        f"database: {out} ({summary.sqlite_bytes / 1e6:.1f} MB) in {summary.seconds:.1f} s"
+    )
+    if report_path is not None:
+        console.print(f"report:   {report_path}")
+    if blob is not None:
+        console.print(f"blob:     {blob}")
+    if summary.is_partial:
+        console.print(
+            "[yellow]note:[/] this package is partial (sections present: "
+            + ", ".join(summary.sections)
+            + ")"
+        )
+
+
+def _write_blob(sqlite_path: Path, out: Path, upn: str) -> None:
+    from cordvault.insights.blob import encrypt_blob, gzip_file, write_container
+
+    with tempfile.TemporaryDirectory(prefix="cordvault-blob-") as tmp:
+        gz, ct = Path(tmp) / "db.gz", Path(tmp) / "db.ct"
+        gzip_file(sqlite_path, gz)
+        meta = encrypt_blob(gz, ct, upn)
+        write_container(meta, ct, out)
+
+
+def decrypt_blob_cmd(
+    blob: Annotated[Path, typer.Argument(help="An encrypted .cvblob file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="SQLite file to write.")],
+    key_file: Annotated[Path | None, typer.Option(help="File holding the key (UPN).")] = None,
+    key_env: Annotated[str | None, typer.Option(help="Env var holding the key.")] = None,
+) -> None:
+    """Decrypt a .cvblob back into its SQLite file (integrity checked before any output)."""
+    import gzip
+    import shutil
+
+    from cordvault.insights.blob import decrypt_blob, read_container
+
+    upn = _read_key(key_file, key_env, prompt=True)
+    if not blob.is_file():
+        raise CordvaultError(ErrorCode.NOT_FOUND, f"no such file: {blob.name}")
+    with tempfile.TemporaryDirectory(prefix="cordvault-blob-") as tmp:
+        ct, gz = Path(tmp) / "db.ct", Path(tmp) / "db.gz"
+        meta = read_container(blob, ct)
+        decrypt_blob(ct, meta, upn, gz)
+        partial = output.with_name(output.name + ".part")
+        try:
+            with gzip.open(gz, "rb") as src, partial.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except (OSError, EOFError) as exc:
+            partial.unlink(missing_ok=True)
+            raise CordvaultError(ErrorCode.CORRUPT_BLOB, "the blob's content is not gzip") from exc
+        partial.replace(output)
+    console.print(f"decrypted: {output}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the insights commands to the root app."""
-    _ = app
+    app.command("analyze")(analyze)
+    app.command("decrypt-blob")(decrypt_blob_cmd)

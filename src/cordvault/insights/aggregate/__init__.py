@@ -1,0 +1,1 @@
+"""Turning parsed package facts into the output tables' rows."""

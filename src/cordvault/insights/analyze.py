@@ -1,0 +1,327 @@
+"""Analysing a Discord Data Package: the service the CLI, the server and the worker call.
+
+Pipeline: open the zip safely (caps checked before anything is decompressed) -> find the
+sections -> read the small metadata files here -> stream the large entries (analytics shards,
+message files) in a pool of worker processes, largest first, each returning small mergeable
+aggregates -> pair voice/app sessions -> build rows -> write the SQLite file.
+
+Both cores are used because decompression and scanning are CPU-bound and the package's large
+entries are independent. Small packages run inline (process start-up would cost more than it
+saves). Progress is reported as ``progress(phase, done, total)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue as queue_mod
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.settings import Settings
+from cordvault.insights.aggregate.build import PackageFacts, all_rows
+from cordvault.insights.aggregate.pairing import pair_sessions, pair_voice
+from cordvault.insights.output.sqlite_writer import write_sqlite
+from cordvault.insights.package.account import parse_account
+from cordvault.insights.package.analytics import AnalyticsPartial, scan_shard
+from cordvault.insights.package.channels import ChannelInfo, ChannelKind, parse_channel, parse_index
+from cordvault.insights.package.layout import PackageLayout, detect_layout
+from cordvault.insights.package.messages import ChannelStats, scan_channel_messages
+from cordvault.insights.package.zipsource import (
+    PackageLimits,
+    list_entries,
+    open_zip,
+    read_small,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]
+PHASE_READ = "reading package"
+PHASE_WRITE = "writing database"
+_INLINE_BELOW_BYTES = 48 * 1024 * 1024
+_MESSAGE_TASK_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    """What one analysis produced (no secrets; safe to log and to show)."""
+
+    package_id: str
+    sqlite_path: Path
+    sqlite_bytes: int
+    sections: list[str]
+    is_partial: bool
+    messages: int
+    analytics_events: int
+    table_rows: dict[str, int]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _MessageJob:
+    channel_id: str
+    name: str
+    kind: str
+    sentiment: bool
+    size: int
+
+
+# A task is ("analytics", entry name, size) or ("messages", [jobs], size).
+_Task = tuple[str, Any, int]
+
+
+def limits_from(settings: Settings) -> PackageLimits:
+    """The zip-bomb caps configured in ``settings``."""
+    return PackageLimits(
+        max_total_bytes=settings.max_package_bytes,
+        max_entry_bytes=settings.max_entry_bytes,
+        max_ratio=settings.max_compression_ratio,
+    )
+
+
+def analyze_package(
+    zip_path: Path,
+    out_sqlite: Path,
+    *,
+    settings: Settings,
+    package_id: str = "local",
+    progress: ProgressCallback | None = None,
+) -> AnalysisSummary:
+    """Analyse ``zip_path`` into the SQLite file ``out_sqlite`` (closed, VACUUMed, no WAL).
+
+    Raises :class:`CordvaultError`: NOT_A_ZIP, CORRUPT_ZIP, PACKAGE_TOO_LARGE,
+    MISSING_USER_DATA, MALFORMED_PACKAGE. Malformed lines and files inside an otherwise
+    readable package are skipped and counted in ``cordvault_meta``, never fatal.
+    """
+    started = time.monotonic()
+    report = progress or (lambda _phase, _done, _total: None)
+    with open_zip(zip_path) as zf:
+        entries = list_entries(zf, limits_from(settings))
+        layout = detect_layout(entries)
+        if layout.user_json is None:
+            raise CordvaultError(
+                ErrorCode.MISSING_USER_DATA,
+                "the package has no account data (Account/user.json is missing)",
+            )
+        payments = read_small(zf, layout.payments_json) if layout.payments_json else None
+        account = parse_account(read_small(zf, layout.user_json), payments)
+        messages_index = parse_index(
+            read_small(zf, layout.messages_index) if layout.messages_index else None
+        )
+        servers_index = parse_index(
+            read_small(zf, layout.servers_index) if layout.servers_index else None
+        )
+        channels, skipped_channels = _read_channels(zf, layout)
+
+    tasks = _plan_tasks(layout, channels)
+    total = sum(size for _kind, _payload, size in tasks)
+    workers = settings.analyze_workers or os.cpu_count() or 1
+    if workers <= 1 or total < _INLINE_BELOW_BYTES:
+        results = _run_inline(zip_path, tasks, total, report)
+    else:
+        results = _run_pool(zip_path, tasks, total, workers, report)
+
+    analytics = AnalyticsPartial()
+    stats: dict[str, ChannelStats] = {}
+    for kind, result in results:
+        if kind == "analytics":
+            analytics.merge(result)
+        else:
+            stats.update(result)
+
+    facts = PackageFacts(
+        package_id=package_id,
+        account=account,
+        sections=layout.sections,
+        channels=channels,
+        stats=stats,
+        messages_index=messages_index,
+        servers_index=servers_index,
+        analytics=analytics,
+        voice=pair_voice(analytics.voice),
+        sessions=pair_sessions(analytics.sessions),
+        analytics_files=len(layout.analytics_files),
+        message_files_json=sum(1 for c in layout.channels if c.messages_kind == "json"),
+        message_files_csv=sum(1 for c in layout.channels if c.messages_kind == "csv"),
+        channels_without_metadata=skipped_channels,
+    )
+    report(PHASE_WRITE, 0, 1)
+    rows = all_rows(facts)
+    size = write_sqlite(out_sqlite, rows)
+    report(PHASE_WRITE, 1, 1)
+    summary = AnalysisSummary(
+        package_id=package_id,
+        sqlite_path=out_sqlite,
+        sqlite_bytes=size,
+        sections=layout.sections,
+        is_partial=facts.is_partial,
+        messages=sum(s.count for s in stats.values()),
+        analytics_events=analytics.events,
+        table_rows={name: len(r) for name, r in rows.items()},
+        seconds=time.monotonic() - started,
+    )
+    log.info(
+        "analysed package: %d messages, %d events in %.1f s",
+        summary.messages,
+        summary.analytics_events,
+        summary.seconds,
+    )
+    return summary
+
+
+def _read_channels(
+    zf: zipfile.ZipFile, layout: PackageLayout
+) -> tuple[dict[str, ChannelInfo], int]:
+    """channel.json of every channel folder; folders without a readable one are counted."""
+    channels: dict[str, ChannelInfo] = {}
+    skipped = 0
+    for files in layout.channels:
+        info = None
+        if files.channel_json is not None:
+            info = parse_channel(files.channel_id, read_small(zf, files.channel_json, 16 << 20))
+        if info is None:
+            skipped += 1
+            continue
+        channels[files.channel_id] = info
+    return channels, skipped
+
+
+def _plan_tasks(layout: PackageLayout, channels: dict[str, ChannelInfo]) -> list[_Task]:
+    """Work units, largest first (longest-processing-time-first keeps both cores busy)."""
+    tasks: list[_Task] = [("analytics", name, size) for name, size in layout.analytics_files]
+    jobs = sorted(
+        (
+            _MessageJob(
+                c.channel_id,
+                c.messages_file,
+                c.messages_kind or "json",
+                channels[c.channel_id].kind is ChannelKind.DM,
+                c.messages_size,
+            )
+            for c in layout.channels
+            if c.messages_file is not None and c.channel_id in channels
+        ),
+        key=lambda j: -j.size,
+    )
+    batch: list[_MessageJob] = []
+    batch_size = 0
+    for job in jobs:
+        batch.append(job)
+        batch_size += job.size
+        if batch_size >= _MESSAGE_TASK_BYTES:
+            tasks.append(("messages", batch, batch_size))
+            batch, batch_size = [], 0
+    if batch:
+        tasks.append(("messages", batch, batch_size))
+    tasks.sort(key=lambda t: -t[2])
+    return tasks
+
+
+# -- task execution ---------------------------------------------------------------------------
+
+_worker_zip: dict[str, zipfile.ZipFile] = {}
+_worker_queue: Any = None
+
+
+def _init_worker(progress_queue: Any) -> None:
+    global _worker_queue
+    _worker_queue = progress_queue
+
+
+def _zip_for(path: str) -> zipfile.ZipFile:
+    zf = _worker_zip.get(path)
+    if zf is None:
+        zf = _worker_zip[path] = zipfile.ZipFile(path)
+    return zf
+
+
+def _execute(zip_path: str, task: _Task, tick: Callable[[int], None]) -> tuple[str, Any]:
+    kind, payload, _size = task
+    zf = _zip_for(zip_path)
+    if kind == "analytics":
+        return kind, scan_shard(zf, payload, tick)
+    result: dict[str, ChannelStats] = {}
+    for job in payload:
+        result[job.channel_id] = scan_channel_messages(zf, job.name, job.kind, job.sentiment)
+        tick(job.size)
+    return kind, result
+
+
+def _pool_task(zip_path: str, task: _Task) -> tuple[str, Any]:
+    pending = 0
+
+    def tick(nbytes: int) -> None:
+        nonlocal pending
+        pending += nbytes
+        if pending >= 16 * 1024 * 1024:
+            _worker_queue.put(pending)
+            pending = 0
+
+    try:
+        return _execute(zip_path, task, tick)
+    finally:
+        if pending:
+            _worker_queue.put(pending)
+
+
+def _run_inline(
+    zip_path: Path, tasks: list[_Task], total: int, report: ProgressCallback
+) -> list[tuple[str, Any]]:
+    done = 0
+
+    def tick(nbytes: int) -> None:
+        nonlocal done
+        done += nbytes
+        report(PHASE_READ, min(done, total), total)
+
+    report(PHASE_READ, 0, total)
+    try:
+        results = [_execute(str(zip_path), task, tick) for task in tasks]
+    finally:
+        zf = _worker_zip.pop(str(zip_path), None)
+        if zf is not None:
+            zf.close()
+    report(PHASE_READ, total, total)
+    return results
+
+
+def _run_pool(
+    zip_path: Path, tasks: list[_Task], total: int, workers: int, report: ProgressCallback
+) -> list[tuple[str, Any]]:
+    # forkserver: children start from a clean process, so threads of the caller (a progress
+    # bar, a web server) cannot leave locks held in them as a plain fork could.
+    ctx = multiprocessing.get_context("forkserver")
+    progress_queue = ctx.Queue()
+    done = 0
+    report(PHASE_READ, 0, total)
+    results: list[tuple[str, Any]] = []
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)) or 1,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(progress_queue,),
+    ) as pool:
+        futures: set[Future[tuple[str, Any]]] = {
+            pool.submit(_pool_task, str(zip_path), task) for task in tasks
+        }
+        while futures:
+            finished, futures = wait(futures, timeout=0.25, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    done += progress_queue.get_nowait()
+                except queue_mod.Empty:
+                    break
+            report(PHASE_READ, min(done, total), total)
+            for future in finished:
+                results.append(future.result())
+    progress_queue.close()
+    report(PHASE_READ, total, total)
+    return results

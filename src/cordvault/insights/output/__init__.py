@@ -1,0 +1,1 @@
+"""Writing the analysis result (the SQLite file the client reads)."""

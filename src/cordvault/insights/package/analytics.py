@@ -1,0 +1,266 @@
+"""Scanning the analytics NDJSON shards.
+
+Each line is one flat JSON object whose FIRST key is ``event_type``. Most lines are events we
+do not count, so we never parse them: a compiled regex finds only lines that start with
+``{"event_type":"<one of ours>"`` (C speed over the decompressed block). For the plain per-day
+counters we slice the timestamp out of the line without parsing it; only the structured events
+(reactions, voice, sessions ...) go through orjson. Output: an :class:`AnalyticsPartial` that
+merges associatively, so shards can be scanned in parallel processes.
+
+Irrelevant lines are not validated (that is the point); a relevant line that is not a JSON
+object, or lacks a field its row needs, is counted in ``malformed``.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from cordvault.insights.package.zipsource import iter_blocks
+
+PLAIN_EVENTS: dict[bytes, str] = {
+    name.encode(): name
+    for name in (
+        "email_opened",
+        "login_successful",
+        "app_crashed",
+        "user_avatar_updated",
+        "oauth2_authorize_accepted",
+        "remote_auth_login",
+        "notification_clicked",
+        "captcha_served",
+        "voice_message_recorded",
+        "message_reported",
+        "message_edited",
+        "premium_upsell_viewed",
+    )
+}
+PLAIN_EVENTS[b"app_native_crash"] = "app_crashed"
+STRUCTURED_EVENTS = (
+    b"guild_joined",
+    b"application_command_used",
+    b"add_reaction",
+    b"app_opened",
+    b"join_voice_channel",
+    b"leave_voice_channel",
+    b"session_start",
+    b"session_end",
+)
+_PREFIX = b'{"event_type":"'
+_LINE = re.compile(
+    re.escape(_PREFIX)
+    + b"("
+    + b"|".join(re.escape(n) for n in sorted([*PLAIN_EVENTS, *STRUCTURED_EVENTS]))
+    + b')"[^\\n]*'
+)
+_TS_KEY = b',"timestamp":"'
+
+
+@dataclass
+class AnalyticsPartial:
+    """Aggregates of some analytics lines; ``merge`` is associative and commutative."""
+
+    lines: int = 0
+    events: int = 0
+    malformed: int = 0
+    per_day: Counter[tuple[str, str]] = field(default_factory=Counter)
+    guild_joined: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    app_commands: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    reactions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    custom_reactions: set[tuple[str, str, str]] = field(default_factory=set)
+    app_opened: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (channel_id, guild_id, 0 join / 1 leave, unix seconds)
+    voice: list[tuple[str, str | None, int, int]] = field(default_factory=list)
+    # (unix seconds, 0 start / 1 end, os)
+    sessions: list[tuple[int, int, str]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        """Lines without an ``event_type``."""
+        return self.lines - self.events
+
+    def merge(self, other: AnalyticsPartial) -> None:
+        self.lines += other.lines
+        self.events += other.events
+        self.malformed += other.malformed
+        self.per_day.update(other.per_day)
+        self.guild_joined.update(other.guild_joined)
+        self.app_commands.update(other.app_commands)
+        self.reactions.update(other.reactions)
+        self.custom_reactions |= other.custom_reactions
+        self.app_opened.update(other.app_opened)
+        self.voice.extend(other.voice)
+        self.sessions.extend(other.sessions)
+
+
+def _strip_quotes(value: str) -> str:
+    # Analytics timestamps are strings that contain quotes: "\"2023-06-01T12:34:56.789Z\"".
+    return value.strip().strip('"').strip()
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """A UTC datetime from an analytics time value (quoted ISO string or epoch ms)."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000.0, UTC)
+    if not isinstance(value, str):
+        return None
+    text = _strip_quotes(value)
+    if not text or text == "null":
+        return None
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000.0, UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _day_hour(value: Any) -> tuple[str, int] | None:
+    if isinstance(value, str):
+        text = _strip_quotes(value)
+        # Fast path: "YYYY-MM-DDTHH:MM:SS[.fff]Z" is already UTC.
+        if len(text) >= 20 and text[-1] == "Z" and text[10] == "T" and text[4] == "-":
+            hour = text[11:13]
+            if hour.isdigit():
+                return text[:10], int(hour)
+    moment = parse_moment(value)
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%d"), moment.hour
+
+
+def _epoch(value: Any) -> int | None:
+    moment = parse_moment(value)
+    if moment is None:
+        return None
+    return int(moment.timestamp() // 1)
+
+
+def _slice_timestamp(line: bytes) -> str | None:
+    """The raw ``timestamp`` value of a line without parsing the line."""
+    start = line.find(_TS_KEY)
+    if start < 0:
+        return None
+    start += len(_TS_KEY)
+    if line.startswith(b'\\"', start):
+        end = line.find(b'\\"', start + 2)
+        raw = line[start + 2 : end] if end > 0 else b""
+    else:
+        end = line.find(b'"', start)
+        raw = line[start:end] if end > 0 else b""
+    return raw.decode("ascii", "replace") if raw else None
+
+
+def _opt_str(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "" or value == "null":
+        return None
+    return str(value)
+
+
+def _structured(part: AnalyticsPartial, event: bytes, line: bytes) -> None:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        part.malformed += 1
+        return
+    if not isinstance(obj, dict):
+        part.malformed += 1
+        return
+    if event in (b"join_voice_channel", b"leave_voice_channel"):
+        channel = _opt_str(obj, "channel_id")
+        if channel is None:
+            return
+        when = _epoch(obj.get("client_track_timestamp"))
+        if when is None:
+            when = _epoch(obj.get("timestamp"))
+        if when is None:
+            part.malformed += 1
+            return
+        kind = 0 if event == b"join_voice_channel" else 1
+        part.voice.append((channel, _opt_str(obj, "guild_id"), kind, when))
+        return
+    if event in (b"session_start", b"session_end"):
+        os_name = _opt_str(obj, "os")
+        if os_name is None:
+            return
+        when = _epoch(obj.get("timestamp"))
+        if when is None:
+            part.malformed += 1
+            return
+        part.sessions.append((when, 0 if event == b"session_start" else 1, os_name))
+        return
+    day_hour = _day_hour(obj.get("timestamp"))
+    if day_hour is None:
+        part.malformed += 1
+        return
+    day, hour = day_hour
+    if event == b"guild_joined":
+        guild = _opt_str(obj, "guild_id")
+        if guild is not None:
+            part.guild_joined[(guild, day, hour)] += 1
+    elif event == b"application_command_used":
+        app_id, guild = _opt_str(obj, "application_id"), _opt_str(obj, "guild_id")
+        if app_id is not None and app_id != "-1" and guild is not None:
+            part.app_commands[(day, app_id, guild)] += 1
+    elif event == b"add_reaction":
+        channel, emoji = _opt_str(obj, "channel_id"), _opt_str(obj, "emoji_name")
+        if channel is not None and emoji is not None:
+            key = (day, channel, emoji)
+            part.reactions[key] += 1
+            if _opt_str(obj, "emoji_id") is not None:
+                part.custom_reactions.add(key)
+    elif event == b"app_opened":
+        os_name = _opt_str(obj, "os")
+        if os_name is not None:
+            part.app_opened[(day, os_name)] += 1
+
+
+def scan_lines(part: AnalyticsPartial, buf: bytes) -> None:
+    """Aggregate every complete line of ``buf`` (which must end at a line boundary)."""
+    newlines = buf.count(b"\n")
+    part.lines += newlines - buf.count(b"\n\n") + (0 if buf.endswith(b"\n") or not buf else 1)
+    part.events += buf.count(_PREFIX)
+    per_day = part.per_day
+    for match in _LINE.finditer(buf):
+        event = match.group(1)
+        plain = PLAIN_EVENTS.get(event)
+        if plain is not None:
+            raw = _slice_timestamp(match.group(0))
+            day_hour = _day_hour(raw) if raw is not None else None
+            if day_hour is None:
+                part.malformed += 1
+                continue
+            per_day[(plain, day_hour[0])] += 1
+        else:
+            _structured(part, event, match.group(0))
+
+
+def scan_shard(
+    zf: zipfile.ZipFile, name: str, progress: Callable[[int], None] | None = None
+) -> AnalyticsPartial:
+    """Scan one analytics shard entry; ``progress`` receives decompressed byte counts."""
+    part = AnalyticsPartial()
+    carry = b""
+    for block in iter_blocks(zf, name):
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            carry += block
+        else:
+            scan_lines(part, carry + block[: cut + 1])
+            carry = block[cut + 1 :]
+        if progress is not None:
+            progress(len(block))
+    if carry.strip():
+        scan_lines(part, carry)
+    return part

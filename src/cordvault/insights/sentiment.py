@@ -1,0 +1,67 @@
+"""Message sentiment: the VADER lexicon, scored the cheap way.
+
+Full VADER (negation, boosters, capitalisation) costs ~50 us per message; on millions of DM
+messages that dominates the run. We keep VADER's lexicon and its compound normalisation, which
+carries most of the signal, at ~2 us per message. Exact rule: ``docs/insights-semantics.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from importlib import resources
+
+_STRIP = '.,!?;:"()[]{}*_~'
+_ALPHA = 15.0
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, float]:
+    """Token -> valence, from the ``vaderSentiment`` package's ``vader_lexicon.txt``."""
+    text = resources.files("vaderSentiment").joinpath("vader_lexicon.txt").read_text("utf-8")
+    table: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            try:
+                table[parts[0]] = float(parts[1])
+            except ValueError:
+                continue
+    return table
+
+
+def message_valence(content: str, table: dict[str, float]) -> float:
+    """Sum of the lexicon valences of the message's tokens."""
+    total = 0.0
+    for word in content.lower().split():
+        value = table.get(word.strip(_STRIP))
+        if value is not None:
+            total += value
+    return total
+
+
+def compound(valence: float) -> float:
+    """VADER's normalisation of a valence sum into -1..1."""
+    return valence / math.sqrt(valence * valence + _ALPHA)
+
+
+class SentimentAccumulator:
+    """Mean compound score over the messages that carry any sentiment."""
+
+    __slots__ = ("count", "table", "total")
+
+    def __init__(self) -> None:
+        self.table = lexicon()
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, content: str | None) -> None:
+        if not content:
+            return
+        valence = message_valence(content, self.table)
+        if valence != 0.0:
+            self.total += compound(valence)
+            self.count += 1
+
+    def score(self) -> float:
+        return round(self.total / self.count, 4) if self.count else 0.0
