@@ -269,6 +269,9 @@ def test_bad_arguments_are_invalid_input(tmp_path: Path) -> None:
             encrypt_blob(gz, tmp_path / "c", kwargs["upn"], iv=kwargs["iv"])  # type: ignore[arg-type]
         assert info.value.code is ErrorCode.INVALID_INPUT
     assert not (tmp_path / "c").exists()
+    with pytest.raises(CordvaultError) as info:
+        encrypt_blob(gz, tmp_path / "missing-dir" / "c", UPN)
+    assert info.value.code is ErrorCode.INVALID_INPUT
 
 
 def test_container_round_trip(tmp_path: Path) -> None:

@@ -338,3 +338,14 @@ def test_render_does_not_modify_the_database(tmp_path: Path) -> None:
 )
 def test_format_amount(minor: int, currency: str, shown: str) -> None:
     assert format_amount(minor, currency) == shown
+
+
+def test_horizontal_charts_put_the_largest_on_top(tmp_path: Path) -> None:
+    html = _render(tmp_path, _full_db(tmp_path / "i.sqlite"))
+    voice = _section(html, "voice")
+    bars = re.findall(
+        r'<rect x="[^"]*" y="([^"]*)"[^>]*tooltip-trigger" /><desc class="value">([^<]*)</desc>',
+        voice,
+    )
+    by_top = [value for _, value in sorted(bars, key=lambda b: float(b[0]))]
+    assert by_top == ["2.1 h", "1.5 h", "0.5 h"]

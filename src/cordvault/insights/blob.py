@@ -302,6 +302,8 @@ def _copy_exact(inp: BinaryIO, out: BinaryIO, size: int) -> int:
 @contextmanager
 def _atomic_output(dst: Path) -> Iterator[BinaryIO]:
     """Yield a temp file beside ``dst``; rename it onto ``dst`` on success, delete it on error."""
+    if not dst.parent.is_dir():
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "the output folder does not exist")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
     tmp = Path(tmp_name)
     try:
