@@ -113,7 +113,9 @@ def test_round_trip_at_segment_boundaries(size: int) -> None:
     assert decrypt_chunk(key, CTX, envelope) == plain
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     size=st.integers(0, 5 * S),
     chunk_index=st.integers(0, 2**64 - 1),

@@ -7,15 +7,20 @@ Discord). Locators never contain URLs or secrets.
 
 Error contract (every backend, checked by the conformance suite in
 ``tests/storage/conformance.py``):
-- ``get`` of an unknown or deleted locator -> :class:`ChunkNotFound`;
-- a range outside the chunk -> ``ValueError``;
+- ``get`` of an unknown, deleted or malformed locator -> :class:`ChunkNotFound`;
+- a range outside the chunk (``0 <= start <= end <= size`` violated) -> ``ValueError``;
+- a chunk larger than ``capabilities.max_chunk_size``, or more than ``capabilities.max_batch``
+  chunks in one ``put_many`` -> ``ValueError`` (caller bugs; nothing is stored);
+- a full disk or exhausted quota -> :class:`StorageFull`;
 - ``delete`` of an unknown locator is a no-op (idempotent);
 - transient trouble after the backend's own retries -> :class:`StorageUnavailable`;
 - rate limiting that outlasted the retries -> :class:`StorageRateLimited`;
 - anything else the backend cannot do -> :class:`StorageError` (permanent).
 All are :class:`~cordvault.core.errors.CordvaultError` subclasses, so adapters need no extra
 translation. A ``put`` that raised stored nothing the caller must track (backends clean up or
-leave orphans a later GC finds).
+leave orphans a later GC finds); the same holds for a ``put_many`` as a whole. The 0-byte chunk
+is a valid chunk. Equal data put twice gives two distinct locators (no content addressing:
+it would link equal chunks of different files).
 """
 
 from __future__ import annotations
