@@ -133,6 +133,7 @@ class LocalChunkStore:
         assert path is not None
         try:
             part = self._write_part(data)
+            new_dirs = not path.parent.is_dir()
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part, path)
@@ -141,6 +142,9 @@ class LocalChunkStore:
                     os.unlink(part)
                 raise
             self._sync_dir(path.parent)
+            if new_dirs:  # a fresh fan-out directory is durable only once its parents are synced
+                self._sync_dir(path.parent.parent)
+                self._sync_dir(self._objects)
         except OSError as exc:
             raise _os_error(exc, "store a chunk") from exc
         return locator
