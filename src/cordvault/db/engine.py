@@ -6,6 +6,7 @@ processes (API + queue workers) can share the file. PostgreSQL is used as-is via
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ def alembic_config(url: str) -> Config:
     """An Alembic config pointing at the package's migrations and the given database."""
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
+    # Alembic deprecates space-splitting; paths are joined with os.pathsep instead.
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", _version_locations())
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
@@ -58,7 +61,7 @@ def _version_locations() -> str:
     """Every domain's ``migrations/versions`` folder (each a separate Alembic branch)."""
     root = Path(__file__).parent.parent
     folders = sorted(str(p) for p in root.glob("*/migrations/versions") if p.is_dir())
-    return " ".join(folders)
+    return os.pathsep.join(folders)
 
 
 def migrate(url: str) -> None:
