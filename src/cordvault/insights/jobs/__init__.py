@@ -1,0 +1,1 @@
+"""Package jobs: the table, its state machine, queue positions and the submission service."""

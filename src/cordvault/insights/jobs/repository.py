@@ -1,0 +1,334 @@
+"""All SQL of the package job table.
+
+Every state change is one conditional ``UPDATE`` (compare-and-set on the state and, for running
+jobs, the attempt's ``lease_token``), so any number of API processes and workers on any machine
+can share the table without locks: exactly one claimer wins a job, a worker that lost its lease
+(job deleted, re-queued after a timeout) can no longer move it on. Functions take a session and
+never commit; the caller's request or task boundary does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, Result, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from cordvault.core.errors import ErrorCode
+from cordvault.insights.jobs.models import PackageJob
+from cordvault.insights.jobs.states import RUNNING, UNFINISHED, JobState
+
+_UNFINISHED = [s.value for s in UNFINISHED]
+_RUNNING = [s.value for s in RUNNING]
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now (stored as UTC on both backends)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """Unfinished jobs per queue."""
+
+    premium: int
+    standard: int
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a worker needs after claiming a job."""
+
+    package_id: str
+    token: str
+    source: str
+    sealed_secret: bytes | None
+    attempts: int
+
+
+def get(session: Session, package_id: str) -> PackageJob | None:
+    """The job row, or None."""
+    return session.get(PackageJob, package_id)
+
+
+def queue_counts(session: Session) -> QueueCounts:
+    """Unfinished jobs in the premium and standard queues."""
+    rows = session.execute(
+        select(PackageJob.is_upgraded, func.count())
+        .where(PackageJob.state.in_(_UNFINISHED))
+        .group_by(PackageJob.is_upgraded)
+    ).all()
+    counts = {bool(upgraded): int(n) for upgraded, n in rows}
+    return QueueCounts(premium=counts.get(True, 0), standard=counts.get(False, 0))
+
+
+def older_in_queue(session: Session, job: PackageJob) -> int:
+    """Unfinished jobs of the same queue that joined before ``job`` (its position)."""
+    earlier = or_(
+        PackageJob.queued_at < job.queued_at,
+        and_(PackageJob.queued_at == job.queued_at, PackageJob.package_id < job.package_id),
+    )
+    n = session.execute(
+        select(func.count()).where(
+            PackageJob.state.in_(_UNFINISHED),
+            PackageJob.is_upgraded == job.is_upgraded,
+            earlier,
+        )
+    ).scalar_one()
+    return int(n)
+
+
+def enqueue(
+    session: Session, package_id: str, *, source: str, sealed_secret: bytes, now: datetime
+) -> bool:
+    """Queue a package unless it is already queued, running or processed.
+
+    Returns True when a job was (re-)queued, False when an existing one stands. An errored or
+    deleted package is queued again (its premium flag is kept). Raises ``IntegrityError`` when a
+    concurrent request inserted the same id first; the caller treats it as "already queued".
+    """
+    counts = queue_counts(session)
+    job = get(session, package_id)
+    if job is not None and job.state not in (JobState.ERRORED, JobState.DELETED):
+        return False
+    if job is None:
+        job = PackageJob(package_id=package_id, is_upgraded=False)
+        session.add(job)
+    job.state = JobState.LOCKED
+    job.error_code = None
+    job.source = source
+    job.sealed_secret = sealed_secret
+    job.queued_at = now
+    job.premium_when_joined = counts.premium
+    job.standard_when_joined = counts.standard
+    job.attempts = 0
+    job.lease_token = None
+    job.lease_expires_at = None
+    job.started_at = None
+    job.finished_at = None
+    session.flush()
+    return True
+
+
+def claim_next(
+    session: Session, *, token: str, lease_seconds: float, now: datetime
+) -> Claimed | None:
+    """Atomically take the oldest queued job, premium first; None when the queue is empty."""
+    for _ in range(20):
+        row = session.execute(
+            select(PackageJob.package_id)
+            .where(PackageJob.state == JobState.LOCKED)
+            .order_by(PackageJob.is_upgraded.desc(), PackageJob.queued_at, PackageJob.package_id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        package_id = str(row[0])
+        won = session.execute(
+            update(PackageJob)
+            .where(PackageJob.package_id == package_id, PackageJob.state == JobState.LOCKED)
+            .values(
+                state=JobState.DOWNLOADING,
+                lease_token=token,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=PackageJob.attempts + 1,
+                started_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if _rows(won) == 1:
+            job = session.execute(
+                select(PackageJob.source, PackageJob.sealed_secret, PackageJob.attempts).where(
+                    PackageJob.package_id == package_id
+                )
+            ).one()
+            return Claimed(package_id, token, str(job[0]), job[1], int(job[2]))
+        # Another worker claimed it between our SELECT and UPDATE: look again.
+    return None
+
+
+def _owned(package_id: str, token: str) -> ColumnElement[bool]:
+    return and_(
+        PackageJob.package_id == package_id,
+        PackageJob.lease_token == token,
+        PackageJob.state.in_(_RUNNING),
+    )
+
+
+def _rows(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (the compare-and-set succeeded when 1)."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def heartbeat(
+    session: Session,
+    package_id: str,
+    token: str,
+    *,
+    lease_seconds: float,
+    now: datetime,
+    step: JobState | None = None,
+) -> bool:
+    """Renew the lease (and move to ``step``); False when the job is no longer ours."""
+    values: dict[str, object] = {"lease_expires_at": now + timedelta(seconds=lease_seconds)}
+    if step is not None:
+        values["state"] = step
+    result = session.execute(
+        update(PackageJob)
+        .where(_owned(package_id, token))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rows(result) == 1
+
+
+def finish_processed(
+    session: Session, package_id: str, token: str, *, blob_key: str, blob_meta: str, now: datetime
+) -> bool:
+    """Mark PROCESSED with its blob and wipe the sealed input; False if no longer ours."""
+    result = session.execute(
+        update(PackageJob)
+        .where(_owned(package_id, token))
+        .values(
+            state=JobState.PROCESSED,
+            error_code=None,
+            blob_key=blob_key,
+            blob_meta=blob_meta,
+            sealed_secret=None,
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rows(result) == 1
+
+
+def finish_errored(
+    session: Session, package_id: str, token: str, *, code: ErrorCode | str, now: datetime
+) -> bool:
+    """Mark ERRORED with ``code`` and wipe the sealed input; False if no longer ours."""
+    result = session.execute(
+        update(PackageJob)
+        .where(_owned(package_id, token))
+        .values(
+            state=JobState.ERRORED,
+            error_code=str(code),
+            sealed_secret=None,
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rows(result) == 1
+
+
+def release_lost(
+    session: Session, package_id: str, token: str, *, max_attempts: int, now: datetime
+) -> JobState | None:
+    """The attempt died (worker or analysis process killed): retry it or fail it.
+
+    Returns the new state (LOCKED to retry, ERRORED after ``max_attempts``), None if the job is
+    no longer ours.
+    """
+    job = get(session, package_id)
+    if job is None or job.lease_token != token or job.state not in RUNNING:
+        return None
+    return _retry_or_fail(session, job, max_attempts=max_attempts, now=now)
+
+
+def reap_expired(
+    session: Session, *, max_attempts: int, now: datetime
+) -> list[tuple[str, JobState]]:
+    """Retry or fail every running job whose lease expired (its worker is gone)."""
+    stale = session.scalars(
+        select(PackageJob).where(PackageJob.state.in_(_RUNNING), PackageJob.lease_expires_at < now)
+    ).all()
+    out: list[tuple[str, JobState]] = []
+    for job in stale:
+        state = _retry_or_fail(session, job, max_attempts=max_attempts, now=now)
+        if state is not None:
+            out.append((job.package_id, state))
+    return out
+
+
+def _retry_or_fail(
+    session: Session, job: PackageJob, *, max_attempts: int, now: datetime
+) -> JobState | None:
+    retry = job.attempts < max_attempts
+    values: dict[str, object] = {"lease_token": None, "lease_expires_at": None}
+    if retry:
+        values["state"] = JobState.LOCKED
+    else:
+        values.update(
+            state=JobState.ERRORED,
+            error_code=str(ErrorCode.WORKER_LOST),
+            sealed_secret=None,
+            finished_at=now,
+        )
+    # Compare-and-set on the token we saw: a heartbeat that raced us keeps the job.
+    result = session.execute(
+        update(PackageJob)
+        .where(
+            PackageJob.package_id == job.package_id,
+            PackageJob.lease_token == job.lease_token,
+            PackageJob.state == job.state,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if _rows(result) != 1:
+        return None
+    return JobState.LOCKED if retry else JobState.ERRORED
+
+
+def mark_deleted(session: Session, package_id: str, *, now: datetime) -> tuple[bool, str | None]:
+    """Delete a package: state DELETED, sealed input and blob reference wiped.
+
+    Returns ``(known, blob key to remove)``. A running attempt loses its lease token and aborts
+    at its next heartbeat.
+    """
+    job = get(session, package_id)
+    if job is None:
+        return False, None
+    blob_key = job.blob_key
+    session.execute(
+        update(PackageJob)
+        .where(PackageJob.package_id == package_id)
+        .values(
+            state=JobState.DELETED,
+            error_code=None,
+            sealed_secret=None,
+            lease_token=None,
+            lease_expires_at=None,
+            blob_key=None,
+            blob_meta=None,
+            finished_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return True, blob_key
+
+
+def set_upgraded(session: Session, package_id: str, upgraded: bool) -> bool:
+    """Move a package to the premium (or back to the standard) queue; False when unknown."""
+    result = session.execute(
+        update(PackageJob)
+        .where(PackageJob.package_id == package_id)
+        .values(is_upgraded=upgraded)
+        .execution_options(synchronize_session=False)
+    )
+    return _rows(result) == 1
+
+
+def queued_ids(session: Session) -> list[tuple[str, bool]]:
+    """Ids (and premium flag) of the jobs waiting for a worker, in claim order."""
+    rows = session.execute(
+        select(PackageJob.package_id, PackageJob.is_upgraded)
+        .where(PackageJob.state == JobState.LOCKED)
+        .order_by(PackageJob.is_upgraded.desc(), PackageJob.queued_at, PackageJob.package_id)
+    ).all()
+    return [(str(r[0]), bool(r[1])) for r in rows]

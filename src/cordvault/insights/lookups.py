@@ -1,0 +1,162 @@
+"""``/user`` and ``/widget`` lookups through the Discord REST client, cached 24 hours.
+
+Outcomes (the Dumpus contract): a user or guild Discord does not know -> ``NOT_FOUND`` (404);
+Discord rate limiting us beyond a short wait -> ``RATE_LIMITED`` (429, with ``retry_after``;
+the client retries after 500 ms); any other upstream failure -> ``UPSTREAM_ERROR`` as HTTP 500
+for ``/user`` and 404 for ``/widget`` (the widget is decorative). Ids must be numeric
+snowflakes (``INVALID_INPUT`` otherwise). Found objects are cached 24 h, unknown ones 5 minutes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.settings import Settings
+
+USER_TTL = 24 * 3600.0
+NEGATIVE_TTL = 300.0
+_MAX_ENTRIES = 50_000
+
+
+class _TTLCache:
+    """A small thread-safe LRU with per-entry expiry."""
+
+    def __init__(self, max_entries: int = _MAX_ENTRIES) -> None:
+        self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None:
+                return None
+            if hit[0] < time.monotonic():
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: str, value: Any, ttl: float) -> None:
+        with self._lock:
+            self._data[key] = (time.monotonic() + ttl, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self._max:
+                self._data.popitem(last=False)
+
+
+class Lookups:
+    """User and guild lookups for the web routes. Thread-safe; one per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._cache = _TTLCache()
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        """``{"user_id", "display_name", "avatar_url", "username"}`` of a Discord user."""
+        _check_snowflake(user_id)
+        key = f"user:{user_id}"
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._fetch(key, lambda c: c.get_user(user_id), widget=False)
+        if cached == "missing":
+            raise CordvaultError(ErrorCode.NOT_FOUND, "unknown Discord user")
+        user = cached
+        return {
+            "user_id": user_id,
+            "display_name": user.global_name,
+            "avatar_url": user.avatar_url(),
+            "username": user.username,
+        }
+
+    def widget(self, guild_id: str) -> dict[str, Any]:
+        """``{"name", "icon_url", "member_count"}`` of a guild the bot can see."""
+        _check_snowflake(guild_id)
+        key = f"guild:{guild_id}"
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._fetch(
+                key, lambda c: c.get_guild(guild_id, with_counts=True), widget=True
+            )
+        if cached == "missing":
+            raise CordvaultError(ErrorCode.NOT_FOUND, "guild unavailable")
+        guild = cached
+        return {
+            "name": guild.name,
+            "icon_url": guild.icon_url(),
+            "member_count": guild.approximate_member_count,
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _fetch(self, key: str, call: Any, *, widget: bool) -> Any:
+        from cordvault.discord.errors import (
+            DiscordError,
+            DiscordForbidden,
+            DiscordNotFound,
+            DiscordRateLimited,
+        )
+
+        try:
+            value = call(self._discord())
+        except DiscordNotFound:
+            self._cache.put(key, "missing", NEGATIVE_TTL)
+            return "missing"
+        except DiscordForbidden:
+            if widget:
+                self._cache.put(key, "missing", NEGATIVE_TTL)
+                return "missing"
+            raise CordvaultError(
+                ErrorCode.UPSTREAM_ERROR, "Discord refused the lookup", http_status=500
+            ) from None
+        except DiscordRateLimited as exc:
+            raise CordvaultError(
+                ErrorCode.RATE_LIMITED,
+                "Discord is rate limiting lookups; retry shortly",
+                details={"retry_after": round(exc.retry_after, 3)},
+            ) from exc
+        except DiscordError as exc:
+            if widget:
+                raise CordvaultError(ErrorCode.NOT_FOUND, "guild unavailable") from exc
+            raise CordvaultError(
+                ErrorCode.UPSTREAM_ERROR, "the Discord lookup failed", http_status=500
+            ) from exc
+        self._cache.put(key, value, USER_TTL)
+        return value
+
+    def _discord(self) -> Any:
+        from cordvault.discord.client import DiscordClient
+
+        with self._lock:
+            if self._client is None:
+                token = self.settings.discord_bot_token
+                if token is None or not token.get_secret_value():
+                    raise CordvaultError(
+                        ErrorCode.MISSING_SETTINGS,
+                        "lookups need DISCORD_BOT_TOKEN",
+                        http_status=500,
+                    )
+                # A web request must not wait out a long rate limit: a short wait, then 429.
+                self._client = DiscordClient(
+                    self.settings.discord_api_base,
+                    token.get_secret_value().split(",")[0].strip(),
+                    timeout=10.0,
+                    max_retries=2,
+                    max_rate_limit_wait=1.0,
+                )
+            return self._client
+
+
+def _check_snowflake(value: str) -> None:
+    if not value.isdigit() or len(value) > 20:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "the id must be a numeric Discord id")

@@ -1,0 +1,91 @@
+"""The separate process that does a job's heavy work: download, analyse, gzip, encrypt.
+
+It runs apart from the API and from the job runner so that the API stays responsive and a job
+can be aborted by killing it. It never touches the database: it reports over a pipe
+(``("step", name)``, then ``("done", blob_meta_json)`` or ``("error", code, message)``) and
+leaves ``blob.bin`` in its work dir. If its parent dies (kill -9) it exits too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.logs import configure_logging
+from cordvault.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BLOB_NAME = "blob.bin"
+
+
+@dataclass(frozen=True, repr=False)
+class AnalysisSpec:
+    """One attempt's input. Holds the link and UPN: never log or persist it."""
+
+    package_id: str
+    upn: str
+    link: str | None
+    zip_path: Path | None
+    workdir: Path
+    prefixes: list[str]
+
+
+def run(conn: Connection, settings: Settings, spec: AnalysisSpec) -> None:
+    """Process entry point (spawned)."""
+    configure_logging(settings.debug_logging)
+    _exit_with_parent(os.getppid())
+    try:
+        meta = _work(conn, settings, spec)
+    except CordvaultError as exc:
+        conn.send(("error", str(exc.code), exc.message))
+    except Exception as exc:
+        log.error("analysis failed with %s", type(exc).__name__, exc_info=settings.debug_logging)
+        conn.send(("error", ErrorCode.UNKNOWN_ERROR.value, f"unexpected {type(exc).__name__}"))
+    else:
+        conn.send(("done", meta))
+    finally:
+        conn.close()
+
+
+def _work(conn: Connection, settings: Settings, spec: AnalysisSpec) -> str:
+    from cordvault.insights.analyze import analyze_package
+    from cordvault.insights.blob import encrypt_blob, gzip_file
+    from cordvault.insights.download import download_package
+
+    if spec.zip_path is None:
+        assert spec.link is not None
+        conn.send(("step", "DOWNLOADING"))
+        zip_path = spec.workdir / "package.zip"
+        download_package(spec.link, zip_path, settings=settings, prefixes=spec.prefixes)
+    else:
+        zip_path = spec.zip_path
+    conn.send(("step", "ANALYZING"))
+    out = spec.workdir / "result.sqlite"
+    analyze_package(zip_path, out, settings=settings, package_id=spec.package_id)
+    if spec.zip_path is None:
+        zip_path.unlink(missing_ok=True)  # no need to keep the package past the analysis
+    gz = spec.workdir / "result.sqlite.gz"
+    gzip_file(out, gz)
+    out.unlink()
+    meta = encrypt_blob(gz, spec.workdir / BLOB_NAME, spec.upn)
+    gz.unlink()
+    return meta.to_json()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit as soon as the parent is gone (a kill -9'd worker must not leave us running)."""
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(70)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

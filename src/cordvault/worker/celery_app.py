@@ -1,0 +1,58 @@
+"""Scale-out queue: Celery with a Redis or RabbitMQ broker (``BROKER_URL``).
+
+Messages carry the package id only (JSON serializer, never pickle); the link and UPN stay
+sealed in the database. Jobs are routed to the ``premium`` or ``standard`` queue, but the task
+claims the next job from the database in priority order, so premium jobs go first even when
+the broker interleaves the two queues. Any number of ``cordvault worker`` processes on any
+machine may consume both queues; they need the same database, transit key and blob store.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.settings import Settings
+
+TASK_NAME = "cordvault.insights.process_next"
+QUEUES = ("premium", "standard")
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app configured from ``settings`` (``MISSING_SETTINGS`` without a broker)."""
+    if not settings.broker_url:
+        raise CordvaultError(ErrorCode.MISSING_SETTINGS, "missing required settings: BROKER_URL")
+    app = Celery("cordvault", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        result_backend=None,
+        # The DB lease, not the broker ack, is what makes a job survive a dead worker.
+        task_acks_late=False,
+        worker_prefetch_multiplier=1,
+        task_default_queue="standard",
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        broker_transport_options={"visibility_timeout": 3600},
+    )
+    return app
+
+
+class CeleryDispatcher:
+    """Sends a wake-up task per queued job; deletion is seen by the worker's heartbeat."""
+
+    name = "celery"
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def wake(self, package_id: str, premium: bool) -> None:
+        self.app.send_task(TASK_NAME, args=[package_id], queue="premium" if premium else "standard")
+
+    def cancel(self, package_id: str) -> None:
+        # The worker's next heartbeat (within a second) sees the job is gone and kills the
+        # analysis process; nothing to send.
+        _ = package_id

@@ -1,0 +1,52 @@
+"""What a job runner needs, built once per process from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cordvault.core.settings import Settings
+from cordvault.db import create_engine_for, make_sessionmaker
+from cordvault.insights.blobstore import BlobStore, open_blob_store
+from cordvault.insights.transit import TransitKey
+
+
+@dataclass
+class WorkerContext:
+    """Settings, database sessions, the transit key and the blob store of one process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    transit: TransitKey
+    blobs: BlobStore
+
+    @classmethod
+    def build(cls, settings: Settings, engine: Engine | None = None) -> WorkerContext:
+        """Open everything from ``settings`` (reusing ``engine`` when given)."""
+        engine = engine or create_engine_for(settings.effective_database_url)
+        transit = TransitKey.from_settings(settings)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            transit=transit,
+            blobs=open_blob_store(settings, transit),
+        )
+
+
+def tmp_root(settings: Settings) -> Path:
+    """``DL_ZIP_TMP_PATH`` or ``<DATA_DIR>/tmp``: downloads, uploads and job work dirs."""
+    root = settings.dl_zip_tmp_path or settings.data_dir / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def upload_path(settings: Settings, package_id: str) -> Path:
+    """Where an uploaded package waits for its job (deleted when the job ends)."""
+    folder = tmp_root(settings) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{package_id}.zip"

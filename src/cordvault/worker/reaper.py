@@ -1,0 +1,62 @@
+"""Stuck-job recovery: running jobs whose lease expired are re-queued or failed.
+
+A worker renews its job's lease every second; a lease that is ``JOB_LEASE_SECONDS`` old means
+the worker died (kill -9, machine lost). The reaper runs in the API process and in every
+``cordvault worker``; each state change is a compare-and-set, so several reapers never
+double-count an attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from cordvault.insights.jobs import repository as repo
+from cordvault.insights.jobs.states import JobState
+from cordvault.worker.context import WorkerContext
+from cordvault.worker.runner import Requeued
+
+log = logging.getLogger(__name__)
+
+
+def reap_once(wctx: WorkerContext, on_requeue: Requeued | None = None) -> int:
+    """One pass; returns how many jobs changed state."""
+    with wctx.sessions.begin() as session:
+        changed = repo.reap_expired(
+            session, max_attempts=wctx.settings.job_max_attempts, now=repo.utcnow()
+        )
+        premium = {
+            pid: bool(job.is_upgraded) for pid, _ in changed if (job := repo.get(session, pid))
+        }
+    for package_id, state in changed:
+        log.warning("job %s: lease expired (worker lost); now %s", package_id, state)
+        if state == JobState.LOCKED and on_requeue is not None:
+            on_requeue(package_id, premium.get(package_id, False))
+    return len(changed)
+
+
+class Reaper:
+    """A daemon thread calling :func:`reap_once` every ``interval`` seconds."""
+
+    def __init__(
+        self, wctx: WorkerContext, on_requeue: Requeued | None = None, interval: float | None = None
+    ) -> None:
+        self.wctx = wctx
+        self.on_requeue = on_requeue
+        self.interval = interval or max(1.0, wctx.settings.job_lease_seconds / 4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cordvault-reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                reap_once(self.wctx, self.on_requeue)
+            except Exception as exc:  # keep reaping after a transient DB error
+                log.warning("reaper pass failed: %s", type(exc).__name__)
