@@ -1,0 +1,160 @@
+"""Files: stat, rename/move/publish, delete, ownership transfer and shares.
+
+Content (upload/download) lives in :mod:`uploads` and :mod:`downloads`. Errors: ``NOT_FOUND``,
+``FORBIDDEN`` (rules in :mod:`access`), ``INVALID_NAME``, ``NAME_CONFLICT``, ``INVALID_INPUT``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive import access
+from cordvault.drive import repository as repo
+from cordvault.drive.access import Access
+from cordvault.drive.auth import Actor
+from cordvault.drive.context import DriveContext
+from cordvault.drive.gc import schedule_content
+from cordvault.drive.models import DriveFile, Share, utcnow
+from cordvault.drive.names import OnConflict, validate_name
+from cordvault.drive.placement import conflict, place, unique_names
+from cordvault.drive.users import get_user_by_name
+
+SHARE_ACCESS = ("read", "write")
+
+
+def get_file(db: Session, file_id: str, *, for_update: bool = False) -> DriveFile:
+    row = repo.file(db, file_id, for_update=for_update)
+    if row is None:
+        raise CordvaultError(ErrorCode.NOT_FOUND, "no such file")
+    return row
+
+
+def stat(db: Session, actor: Actor, file_id: str) -> tuple[DriveFile, Access]:
+    """A file's metadata and the actor's access to it (any signed-in user may stat)."""
+    row = get_file(db, file_id)
+    return row, access.file_access(db, actor, row)
+
+
+def update_file(
+    ctx: DriveContext,
+    db: Session,
+    actor: Actor,
+    file_id: str,
+    *,
+    name: str | None = None,
+    folder_id: str | None = None,
+    public: bool | None = None,
+    on_conflict: OnConflict = OnConflict.FAIL,
+) -> DriveFile | None:
+    """Rename/move (owner or write share; a move needs the target folder writable) and/or set
+    the public flag (owner). ``overwrite`` deletes a clashing file (its owner only); ``skip``
+    returns None and changes nothing."""
+    from cordvault.drive.folders import get_folder
+
+    row = get_file(db, file_id)
+    if public is not None:
+        access.require_file(db, actor, row, Access.OWNER)
+    if name is not None or folder_id is not None:
+        access.require_file(db, actor, row, Access.WRITE)
+        new_name = validate_name(name) if name is not None else row.name
+        target = (
+            get_folder(db, folder_id) if folder_id is not None else get_folder(db, row.folder_id)
+        )
+        if target.id != row.folder_id:
+            access.require_add_to(actor, target)
+        spot = place(db, target.id, new_name, on_conflict, ignore_id=row.id)
+        if spot.skip:
+            return None
+        if spot.existing_folder is not None:
+            raise conflict("a folder with this name already exists in the folder")
+        if spot.existing_file is not None:
+            delete_file(ctx, db, actor, spot.existing_file.id)
+        with unique_names(db):
+            row.name, row.folder_id = spot.name, target.id
+            row.updated_at = utcnow()
+    if public is not None:
+        row.public = public
+        row.updated_at = utcnow()
+    db.flush()
+    return row
+
+
+def delete_file(ctx: DriveContext, db: Session, actor: Actor, file_id: str) -> None:
+    """Delete a file (owner only); its chunks are queued for garbage collection."""
+    row = get_file(db, file_id, for_update=True)
+    access.require_file(db, actor, row, Access.OWNER)
+    schedule_content(ctx, db, row.content_id)
+    repo.delete_file_row(db, row)
+
+
+def share_levels(db: Session, actor: Actor, rows: list[DriveFile]) -> dict[str, Access]:
+    """The actor's access to each of ``rows`` (one query for the shares)."""
+    shared = repo.shares_for_user(db, actor.id, (r.id for r in rows if r.owner_id != actor.id))
+    out: dict[str, Access] = {}
+    for r in rows:
+        if r.owner_id == actor.id:
+            out[r.id] = Access.OWNER
+        elif shared.get(r.id) == "write":
+            out[r.id] = Access.WRITE
+        elif r.id in shared or r.public:
+            out[r.id] = Access.READ
+        else:
+            out[r.id] = Access.NONE
+    return out
+
+
+def transfer_ownership(db: Session, actor: Actor, file_id: str, new_owner: str) -> DriveFile:
+    """Give a file to another user (owner only). The old owner keeps no access unless shared;
+    a share the new owner had is dropped (owning supersedes it)."""
+    row = get_file(db, file_id, for_update=True)
+    access.require_file(db, actor, row, Access.OWNER)
+    user = get_user_by_name(db, new_owner)
+    if user.disabled:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "that account is disabled")
+    repo.delete_share(db, row.id, user.id)
+    row.owner_id = user.id
+    row.updated_at = utcnow()
+    db.flush()
+    return row
+
+
+def set_share(db: Session, actor: Actor, file_id: str, user_name: str, level: str) -> Share:
+    """Share a file with a user for ``read`` or ``write`` (owner only); replaces a share."""
+    if level not in SHARE_ACCESS:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "access must be 'read' or 'write'")
+    row = get_file(db, file_id)
+    access.require_file(db, actor, row, Access.OWNER)
+    user = get_user_by_name(db, user_name)
+    if user.id == row.owner_id:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "the owner already has full access")
+    existing = repo.share(db, row.id, user.id)
+    if existing is not None:
+        existing.access = level
+        db.flush()
+        return existing
+    share = Share(file_id=row.id, user_id=user.id, access=level)
+    repo.add(db, share)
+    return share
+
+
+def remove_share(db: Session, actor: Actor, file_id: str, user_name: str) -> None:
+    """Revoke a user's share (owner only; a user may also drop a share given to them)."""
+    row = get_file(db, file_id)
+    user = get_user_by_name(db, user_name)
+    if user.id != actor.id:
+        access.require_file(db, actor, row, Access.OWNER)
+    if not repo.delete_share(db, row.id, user.id):
+        raise CordvaultError(ErrorCode.NOT_FOUND, "the file is not shared with that user")
+
+
+def list_shares(db: Session, actor: Actor, file_id: str) -> list[tuple[str, str]]:
+    """``(user name, access)`` of every share (owner only)."""
+    row = get_file(db, file_id)
+    access.require_file(db, actor, row, Access.OWNER)
+    return [(name, share.access) for share, name in repo.shares_of(db, row.id)]
+
+
+def shared_with(db: Session, actor: Actor, limit: int, offset: int) -> list[DriveFile]:
+    """Files other users shared with ``actor``."""
+    return repo.files_shared_with(db, actor.id, limit, offset)

@@ -1,0 +1,313 @@
+"""Folders: create, resolve paths, list (paged, sorted), rename/move, delete, merge, usage.
+
+All functions take the request's DB session and the acting user; access rules come from
+:mod:`cordvault.drive.access`, name rules from :mod:`cordvault.drive.names`, name clashes from
+:mod:`cordvault.drive.placement`. Errors: ``NOT_FOUND``, ``FORBIDDEN``, ``INVALID_NAME``,
+``NAME_CONFLICT``, ``INVALID_INPUT`` (moving a folder into itself).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive import access
+from cordvault.drive import repository as repo
+from cordvault.drive.auth import Actor
+from cordvault.drive.context import DriveContext
+from cordvault.drive.gc import schedule_content
+from cordvault.drive.models import ROOT_ID, DriveFile, Folder, utcnow
+from cordvault.drive.names import OnConflict, split_path, validate_name
+from cordvault.drive.placement import conflict, place, unique_names
+
+SORT_KEYS = ("name", "size", "created", "updated", "type")
+MAX_PAGE = 1000
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def get_folder(db: Session, folder_id: str) -> Folder:
+    row = repo.folder(db, folder_id)
+    if row is None:
+        raise CordvaultError(ErrorCode.NOT_FOUND, "no such folder")
+    return row
+
+
+def folder_path(db: Session, row: Folder) -> str:
+    """The folder's absolute path ("/" for the root)."""
+    parts: list[str] = []
+    current: Folder | None = row
+    while current is not None and current.id != ROOT_ID:
+        parts.append(current.name)
+        current = repo.folder(db, current.parent_id) if current.parent_id else None
+    return "/" + "/".join(reversed(parts))
+
+
+def resolve(db: Session, path: str) -> Folder | DriveFile:
+    """The folder or file at an absolute path; ``NOT_FOUND`` if any part is missing."""
+    parts = split_path(path)
+    current = get_folder(db, ROOT_ID)
+    for i, part in enumerate(parts):
+        sub = repo.child_folder(db, current.id, part)
+        if sub is not None:
+            current = sub
+            continue
+        if i == len(parts) - 1:
+            found = repo.child_file(db, current.id, part)
+            if found is not None:
+                return found
+        raise CordvaultError(ErrorCode.NOT_FOUND, "no such file or folder")
+    return current
+
+
+def create_folder(
+    db: Session,
+    actor: Actor,
+    parent_id: str,
+    name: str,
+    on_conflict: OnConflict = OnConflict.FAIL,
+) -> Folder:
+    """A new folder; an existing folder of that name is returned for ``skip``/``overwrite``."""
+    name = validate_name(name)
+    parent = get_folder(db, parent_id)
+    access.require_add_to(actor, parent)
+    spot = place(db, parent.id, name, on_conflict)
+    if spot.existing_folder is not None and on_conflict in (OnConflict.SKIP, OnConflict.OVERWRITE):
+        return spot.existing_folder
+    if spot.existing_file is not None:
+        raise conflict("a file with this name already exists in the folder")
+    now = utcnow()
+    row = Folder(
+        id=new_id(),
+        parent_id=parent.id,
+        owner_id=actor.id,
+        name=spot.name,
+        created_at=now,
+        updated_at=now,
+    )
+    with unique_names(db):
+        db.add(row)
+    return row
+
+
+def make_path(db: Session, actor: Actor, path: str) -> Folder:
+    """``mkdir -p``: every missing folder of ``path`` is created."""
+    current = get_folder(db, ROOT_ID)
+    for part in split_path(path):
+        current = create_folder(db, actor, current.id, part, OnConflict.SKIP)
+    return current
+
+
+@dataclass(frozen=True)
+class Listing:
+    folder: Folder
+    folders: list[Folder]
+    files: list[DriveFile]
+    readable: set[str]
+    total_folders: int
+    total_files: int
+
+
+def list_children(
+    db: Session,
+    actor: Actor,
+    folder_id: str,
+    *,
+    sort: str = "name",
+    desc: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """One page of a folder's entries: folders first, then files, each sorted by ``sort``.
+
+    Any signed-in user may list (``readable`` says which files they may also open)."""
+    if sort not in SORT_KEYS:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, f"sort must be one of {', '.join(SORT_KEYS)}")
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, f"limit is 1-{MAX_PAGE}, offset >= 0")
+    row = get_folder(db, folder_id)
+    n_folders, n_files = repo.count_children(db, row.id)
+    folder_sort = sort if sort in ("name", "created", "updated") else "name"
+    folders = (
+        repo.page_folders(db, row.id, sort=folder_sort, desc=desc, limit=limit, offset=offset)
+        if offset < n_folders
+        else []
+    )
+    files: list[DriveFile] = []
+    if len(folders) < limit:
+        file_offset = max(0, offset - n_folders)
+        files = repo.page_files(
+            db, row.id, sort=sort, desc=desc, limit=limit - len(folders), offset=file_offset
+        )
+    return Listing(
+        folder=row,
+        folders=folders,
+        files=files,
+        readable=access.readable_ids(db, actor, files),
+        total_folders=n_folders,
+        total_files=n_files,
+    )
+
+
+def _check_not_inside(db: Session, folder_id: str, target_id: str) -> None:
+    if target_id in repo.subtree_folder_ids(db, folder_id):
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "a folder cannot move into itself")
+
+
+def update_folder(
+    ctx: DriveContext,
+    db: Session,
+    actor: Actor,
+    folder_id: str,
+    *,
+    name: str | None = None,
+    parent_id: str | None = None,
+    on_conflict: OnConflict = OnConflict.FAIL,
+) -> Folder:
+    """Rename and/or move a folder (owner only). A clash with a folder under ``overwrite``
+    merges into it (the merged-into folder is returned); ``skip`` leaves everything as is."""
+    row = get_folder(db, folder_id)
+    access.require_folder_owner(actor, row)
+    new_name = validate_name(name) if name is not None else row.name
+    target = (
+        get_folder(db, parent_id)
+        if parent_id is not None
+        else get_folder(db, row.parent_id or ROOT_ID)
+    )
+    if target.id != row.parent_id:
+        access.require_add_to(actor, target)
+        _check_not_inside(db, row.id, target.id)
+    spot = place(db, target.id, new_name, on_conflict, ignore_id=row.id)
+    if spot.skip:
+        return row
+    if spot.existing_folder is not None:
+        merge(ctx, db, actor, row.id, spot.existing_folder.id, on_conflict)
+        return spot.existing_folder
+    if spot.existing_file is not None:
+        raise conflict("a file with this name already exists in the folder")
+    with unique_names(db):
+        row.name, row.parent_id, row.updated_at = spot.name, target.id, utcnow()
+    return row
+
+
+@dataclass
+class MergeReport:
+    moved: int = 0
+    skipped: int = 0
+    renamed: int = 0
+    overwritten: int = 0
+    skipped_names: list[str] = field(default_factory=list)
+
+
+def merge(
+    ctx: DriveContext,
+    db: Session,
+    actor: Actor,
+    source_id: str,
+    target_id: str,
+    on_conflict: OnConflict = OnConflict.FAIL,
+    report: MergeReport | None = None,
+) -> MergeReport:
+    """Move every entry of ``source`` into ``target``; same-named folders merge recursively,
+    file clashes follow ``on_conflict`` (``overwrite`` deletes the target's file: owner only).
+    The source is deleted when it ends up empty. Any failure rolls the whole merge back."""
+    from cordvault.drive import files  # files imports folders for paths; import here
+
+    report = report if report is not None else MergeReport()
+    source, target = get_folder(db, source_id), get_folder(db, target_id)
+    access.require_folder_owner(actor, source)
+    access.require_add_to(actor, target)
+    if source.id == target.id:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "cannot merge a folder into itself")
+    _check_not_inside(db, source.id, target.id)
+    for sub in repo.subfolders(db, source.id):
+        existing = repo.child_folder(db, target.id, sub.name)
+        if existing is not None:
+            merge(ctx, db, actor, sub.id, existing.id, on_conflict, report)
+            continue
+        access.require_folder_owner(actor, sub)
+        spot = place(db, target.id, sub.name, on_conflict)
+        if spot.skip:
+            report.skipped += 1
+            continue
+        if spot.existing_file is not None:
+            raise conflict("a file in the target has the name of a folder being merged")
+        report.renamed += spot.name != sub.name
+        with unique_names(db):
+            sub.name, sub.parent_id, sub.updated_at = spot.name, target.id, utcnow()
+        report.moved += 1
+    for row in repo.folder_files(db, source.id):
+        access.require_file(db, actor, row, access.Access.WRITE)
+        spot = place(db, target.id, row.name, on_conflict)
+        if spot.skip:
+            report.skipped += 1
+            continue
+        if spot.existing_folder is not None:
+            raise conflict("a folder in the target has the name of a file being merged")
+        if spot.existing_file is not None:
+            files.delete_file(ctx, db, actor, spot.existing_file.id)
+            report.overwritten += 1
+        report.renamed += spot.name != row.name
+        with unique_names(db):
+            row.name, row.folder_id, row.updated_at = spot.name, target.id, utcnow()
+        report.moved += 1
+    if repo.count_children(db, source.id) == (0, 0):
+        repo.delete_folders(db, [source.id])
+    return report
+
+
+def delete_folder(ctx: DriveContext, db: Session, actor: Actor, folder_id: str) -> int:
+    """Delete a folder and everything below it (owner of every folder and file in it only);
+    the files' chunks are queued for GC. Returns the number of files deleted."""
+    row = get_folder(db, folder_id)
+    access.require_folder_owner(actor, row)
+    ids = repo.subtree_folder_ids(db, row.id)
+    for sub_id in ids[1:]:
+        sub = get_folder(db, sub_id)
+        if sub.owner_id != actor.id:
+            raise CordvaultError(ErrorCode.FORBIDDEN, "the folder contains folders of other users")
+    rows = repo.files_in(db, ids)
+    if any(f.owner_id != actor.id for f in rows):
+        raise CordvaultError(ErrorCode.FORBIDDEN, "the folder contains files of other users")
+    for f in rows:
+        schedule_content(ctx, db, f.content_id)
+        repo.delete_file_row(db, f)
+    repo.delete_folders(db, ids)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class TypeUsage:
+    type: str
+    count: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    files: int
+    size: int
+    by_type: list[TypeUsage]
+    by_mime: list[TypeUsage]
+
+
+def usage(db: Session, folder_id: str) -> Usage:
+    """Total size of a folder tree, per MIME major type ("image", "video" ...) and MIME type."""
+    row = get_folder(db, folder_id)
+    by_mime = repo.usage_by_type(db, repo.subtree_folder_ids(db, row.id))
+    majors: dict[str, list[int]] = {}
+    for mime, count, size in by_mime:
+        acc = majors.setdefault(mime.split("/", 1)[0] or "application", [0, 0])
+        acc[0] += count
+        acc[1] += size
+    return Usage(
+        files=sum(c for _, c, _ in by_mime),
+        size=sum(s for _, _, s in by_mime),
+        by_type=sorted((TypeUsage(t, c, s) for t, (c, s) in majors.items()), key=lambda u: -u.size),
+        by_mime=sorted((TypeUsage(m, c, s) for m, c, s in by_mime), key=lambda u: -u.size),
+    )

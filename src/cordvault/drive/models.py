@@ -1,0 +1,207 @@
+"""Drive metadata tables: users, folders, files, chunk locators, uploads, shares, links, GC.
+
+One global folder tree (every signed-in user may list it, as in the reference) rooted at the
+folder with id :data:`ROOT_ID`. A file's bytes live in the chunk store as a *content*: the
+encrypted chunks of one upload, identified by ``content_id`` (the id the chunk AEAD binds).
+A file row points at exactly one complete content, so a file is visible only once every chunk
+is stored; overwriting swaps the content and bumps ``content_version``.
+
+Timestamps are timezone-aware UTC on every backend (:class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from cordvault.db.base import Base
+
+ROOT_ID = "root"
+"""Id of the one root folder (created by the first migration, owned by nobody)."""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A DateTime that always comes back timezone-aware UTC (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DriveUser(Base):
+    """An account. ``token_version`` is embedded in tokens; bumping it revokes them all."""
+
+    __tablename__ = "drive_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DriveBootstrap(Base):
+    """One row per one-time event; its primary key makes the first registration race-free."""
+
+    __tablename__ = "drive_bootstrap"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailures(Base):
+    """Failed logins per account name in the current window (shared by every API process)."""
+
+    __tablename__ = "drive_login_failures"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Folder(Base):
+    """A folder of the global tree; names are unique among a folder's folders and files."""
+
+    __tablename__ = "drive_folders"
+    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("drive_folders.id"), nullable=True, index=True
+    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("drive_users.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DriveFile(Base):
+    """A complete, visible file: metadata plus a pointer to its stored content."""
+
+    __tablename__ = "drive_files"
+    __table_args__ = (UniqueConstraint("folder_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    folder_id: Mapped[str] = mapped_column(ForeignKey("drive_folders.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("drive_users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime_type: Mapped[str] = mapped_column(String(255))
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_id: Mapped[str] = mapped_column(String(32), index=True)
+    content_version: Mapped[int] = mapped_column(Integer, default=1)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Chunk(Base):
+    """One stored chunk of a content, in order; ``locator`` is the store's opaque handle."""
+
+    __tablename__ = "drive_chunks"
+
+    content_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    locator: Mapped[str] = mapped_column(String(1024))
+    plain_size: Mapped[int] = mapped_column(Integer)
+    plain_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class Upload(Base):
+    """A resumable upload session; its id is the content id its chunks are bound to."""
+
+    __tablename__ = "drive_uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("drive_users.id"), index=True)
+    folder_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime_type: Mapped[str] = mapped_column(String(255))
+    on_conflict: Mapped[str] = mapped_column(String(16))
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    file_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Share(Base):
+    """A file shared with a user, for reading or for reading and writing."""
+
+    __tablename__ = "drive_shares"
+
+    file_id: Mapped[str] = mapped_column(
+        ForeignKey("drive_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("drive_users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    access: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Link(Base):
+    """A signed download link's record (the token itself is derived, never stored)."""
+
+    __tablename__ = "drive_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    file_id: Mapped[str] = mapped_column(
+        ForeignKey("drive_files.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int] = mapped_column(ForeignKey("drive_users.id"))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GarbageChunk(Base):
+    """A stored chunk no file refers to any more, waiting to be deleted from the store."""
+
+    __tablename__ = "drive_gc"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    locator: Mapped[str] = mapped_column(String(1024))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

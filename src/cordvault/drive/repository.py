@@ -1,0 +1,349 @@
+"""All SQL of the drive domain. Functions take a Session and never commit (the caller does).
+
+Row locking: ``for_update=True`` uses ``SELECT ... FOR UPDATE`` on PostgreSQL (SQLite serialises
+writers already) so two API processes completing the same upload, or renaming into the same
+folder, see each other's effect instead of racing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from cordvault.drive.models import (
+    Chunk,
+    DriveBootstrap,
+    DriveFile,
+    DriveUser,
+    Folder,
+    GarbageChunk,
+    Link,
+    LoginFailures,
+    Share,
+    Upload,
+)
+
+# -- users ---------------------------------------------------------------------------------
+
+
+def count_users(db: Session) -> int:
+    return int(db.scalar(select(func.count()).select_from(DriveUser)) or 0)
+
+
+def user_by_id(db: Session, user_id: int) -> DriveUser | None:
+    return db.get(DriveUser, user_id)
+
+
+def user_by_name(db: Session, name: str) -> DriveUser | None:
+    return db.scalar(select(DriveUser).where(DriveUser.name == name))
+
+
+def list_users(db: Session, *, query: str | None, limit: int, offset: int) -> list[DriveUser]:
+    stmt = select(DriveUser).order_by(DriveUser.name).limit(limit).offset(offset)
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(DriveUser.name.ilike(f"%{escaped}%", escape="\\"))
+    return list(db.scalars(stmt))
+
+
+def add(db: Session, row: object) -> None:
+    db.add(row)
+    db.flush()
+
+
+def claim_bootstrap(db: Session, key: str) -> None:
+    """Insert the one-time row ``key``; a second claim raises ``IntegrityError`` on flush."""
+    db.add(DriveBootstrap(key=key))
+    db.flush()
+
+
+def login_failures(db: Session, name: str) -> LoginFailures | None:
+    return db.get(LoginFailures, name, with_for_update=True)
+
+
+def clear_login_failures(db: Session, name: str) -> None:
+    db.execute(delete(LoginFailures).where(LoginFailures.name == name))
+
+
+# -- folders -------------------------------------------------------------------------------
+
+
+def folder(db: Session, folder_id: str, *, for_update: bool = False) -> Folder | None:
+    return db.get(Folder, folder_id, with_for_update=for_update)
+
+
+def child_folder(db: Session, parent_id: str, name: str) -> Folder | None:
+    return db.scalar(select(Folder).where(Folder.parent_id == parent_id, Folder.name == name))
+
+
+def child_file(db: Session, folder_id: str, name: str) -> DriveFile | None:
+    return db.scalar(
+        select(DriveFile).where(DriveFile.folder_id == folder_id, DriveFile.name == name)
+    )
+
+
+def name_taken(db: Session, folder_id: str, name: str) -> bool:
+    return (
+        child_folder(db, folder_id, name) is not None or child_file(db, folder_id, name) is not None
+    )
+
+
+def subfolders(db: Session, parent_id: str) -> list[Folder]:
+    return list(db.scalars(select(Folder).where(Folder.parent_id == parent_id)))
+
+
+def folder_files(db: Session, folder_id: str) -> list[DriveFile]:
+    return list(db.scalars(select(DriveFile).where(DriveFile.folder_id == folder_id)))
+
+
+def subtree_folder_ids(db: Session, root_id: str) -> list[str]:
+    """``root_id`` and every folder below it, parents before children (breadth first)."""
+    ids, frontier = [root_id], [root_id]
+    while frontier:
+        frontier = list(db.scalars(select(Folder.id).where(Folder.parent_id.in_(frontier))))
+        ids.extend(frontier)
+    return ids
+
+
+def count_children(db: Session, folder_id: str) -> tuple[int, int]:
+    folders = db.scalar(select(func.count()).where(Folder.parent_id == folder_id))
+    files = db.scalar(select(func.count()).where(DriveFile.folder_id == folder_id))
+    return int(folders or 0), int(files or 0)
+
+
+_FOLDER_SORT = {"name": Folder.name, "created": Folder.created_at, "updated": Folder.updated_at}
+_FILE_SORT = {
+    "name": DriveFile.name,
+    "created": DriveFile.created_at,
+    "updated": DriveFile.updated_at,
+    "size": DriveFile.size,
+    "type": DriveFile.mime_type,
+}
+
+
+def page_folders(
+    db: Session, parent_id: str, *, sort: str, desc: bool, limit: int, offset: int
+) -> list[Folder]:
+    col = _FOLDER_SORT.get(sort, Folder.name)
+    stmt = (
+        select(Folder)
+        .where(Folder.parent_id == parent_id)
+        .order_by(col.desc() if desc else col.asc(), Folder.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.scalars(stmt))
+
+
+def page_files(
+    db: Session, folder_id: str, *, sort: str, desc: bool, limit: int, offset: int
+) -> list[DriveFile]:
+    col = _FILE_SORT.get(sort, DriveFile.name)
+    stmt = (
+        select(DriveFile)
+        .where(DriveFile.folder_id == folder_id)
+        .order_by(col.desc() if desc else col.asc(), DriveFile.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.scalars(stmt))
+
+
+def usage_by_type(db: Session, folder_ids: Sequence[str]) -> list[tuple[str, int, int]]:
+    """``(mime_type, file count, total bytes)`` over the given folders."""
+    rows: list[tuple[str, int, int]] = []
+    for start in range(0, len(folder_ids), 500):
+        part = folder_ids[start : start + 500]
+        stmt = (
+            select(DriveFile.mime_type, func.count(), func.coalesce(func.sum(DriveFile.size), 0))
+            .where(DriveFile.folder_id.in_(part))
+            .group_by(DriveFile.mime_type)
+        )
+        rows.extend((str(m), int(c), int(s)) for m, c, s in db.execute(stmt))
+    return rows
+
+
+def delete_folders(db: Session, folder_ids: Sequence[str]) -> None:
+    """Delete folders, deepest first (``folder_ids`` parents before children)."""
+    for folder_id in reversed(folder_ids):
+        db.execute(delete(Folder).where(Folder.id == folder_id))
+
+
+# -- files, chunks -------------------------------------------------------------------------
+
+
+def file(db: Session, file_id: str, *, for_update: bool = False) -> DriveFile | None:
+    return db.get(DriveFile, file_id, with_for_update=for_update)
+
+
+def files_in(db: Session, folder_ids: Sequence[str]) -> list[DriveFile]:
+    out: list[DriveFile] = []
+    for start in range(0, len(folder_ids), 500):
+        part = folder_ids[start : start + 500]
+        out.extend(db.scalars(select(DriveFile).where(DriveFile.folder_id.in_(part))))
+    return out
+
+
+def chunks(db: Session, content_id: str) -> list[Chunk]:
+    return list(db.scalars(select(Chunk).where(Chunk.content_id == content_id).order_by(Chunk.idx)))
+
+
+def chunk(db: Session, content_id: str, idx: int) -> Chunk | None:
+    return db.get(Chunk, (content_id, idx))
+
+
+def chunk_indexes(db: Session, content_id: str) -> list[int]:
+    stmt = select(Chunk.idx).where(Chunk.content_id == content_id).order_by(Chunk.idx)
+    return list(db.scalars(stmt))
+
+
+def content_stats(db: Session, content_id: str) -> tuple[int, int]:
+    """``(chunk count, total plaintext bytes)`` of a content."""
+    row = db.execute(
+        select(func.count(), func.coalesce(func.sum(Chunk.plain_size), 0)).where(
+            Chunk.content_id == content_id
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def drop_content(db: Session, content_id: str, not_before: datetime) -> int:
+    """Move a content's chunk locators to the GC queue; returns how many."""
+    locators = list(db.scalars(select(Chunk.locator).where(Chunk.content_id == content_id)))
+    queue_garbage(db, locators, not_before)
+    db.execute(delete(Chunk).where(Chunk.content_id == content_id))
+    return len(locators)
+
+
+def delete_file_row(db: Session, row: DriveFile) -> None:
+    # Explicit deletes rather than relying on ON DELETE CASCADE: SQLite only honours it with
+    # foreign keys on, and a missed cascade would leave live shares/links pointing nowhere.
+    db.execute(delete(Share).where(Share.file_id == row.id))
+    db.execute(delete(Link).where(Link.file_id == row.id))
+    db.execute(delete(DriveFile).where(DriveFile.id == row.id))
+
+
+# -- uploads -------------------------------------------------------------------------------
+
+
+def upload(db: Session, upload_id: str, *, for_update: bool = False) -> Upload | None:
+    return db.get(Upload, upload_id, with_for_update=for_update)
+
+
+def expired_uploads(db: Session, now: datetime, limit: int) -> list[Upload]:
+    stmt = (
+        select(Upload)
+        .where(Upload.state == "open", Upload.expires_at < now)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(db.scalars(stmt))
+
+
+def finished_uploads_before(db: Session, before: datetime) -> None:
+    db.execute(
+        delete(Upload).where(Upload.state.in_(("complete", "aborted")), Upload.expires_at < before)
+    )
+
+
+# -- shares, links -------------------------------------------------------------------------
+
+
+def share(db: Session, file_id: str, user_id: int) -> Share | None:
+    return db.get(Share, (file_id, user_id))
+
+
+def shares_of(db: Session, file_id: str) -> list[tuple[Share, str]]:
+    stmt = (
+        select(Share, DriveUser.name)
+        .join(DriveUser, DriveUser.id == Share.user_id)
+        .where(Share.file_id == file_id)
+        .order_by(DriveUser.name)
+    )
+    return [(s, n) for s, n in db.execute(stmt).tuples()]
+
+
+def shares_for_user(db: Session, user_id: int, file_ids: Iterable[str]) -> dict[str, str]:
+    ids = list(file_ids)
+    if not ids:
+        return {}
+    stmt = select(Share.file_id, Share.access).where(
+        Share.user_id == user_id, Share.file_id.in_(ids)
+    )
+    return dict(db.execute(stmt).tuples())
+
+
+def files_shared_with(db: Session, user_id: int, limit: int, offset: int) -> list[DriveFile]:
+    stmt = (
+        select(DriveFile)
+        .join(Share, Share.file_id == DriveFile.id)
+        .where(Share.user_id == user_id)
+        .order_by(DriveFile.name, DriveFile.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.scalars(stmt))
+
+
+def delete_share(db: Session, file_id: str, user_id: int) -> bool:
+    result = db.execute(delete(Share).where(Share.file_id == file_id, Share.user_id == user_id))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def link(db: Session, link_id: str) -> Link | None:
+    return db.get(Link, link_id)
+
+
+def revoke_links(db: Session, file_id: str, now: datetime) -> int:
+    result = db.execute(
+        update(Link)
+        .where(Link.file_id == file_id, Link.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+def active_links(db: Session, file_id: str, now: datetime) -> list[Link]:
+    stmt = (
+        select(Link)
+        .where(
+            Link.file_id == file_id,
+            Link.revoked_at.is_(None),
+            or_(Link.expires_at.is_(None), Link.expires_at > now),
+        )
+        .order_by(Link.created_at)
+    )
+    return list(db.scalars(stmt))
+
+
+# -- garbage collection --------------------------------------------------------------------
+
+
+def queue_garbage(db: Session, locators: Iterable[str], not_before: datetime) -> None:
+    rows = [GarbageChunk(locator=loc, not_before=not_before, attempts=0) for loc in locators]
+    if rows:
+        db.add_all(rows)
+        db.flush()
+
+
+def due_garbage(db: Session, now: datetime, limit: int) -> list[GarbageChunk]:
+    stmt = (
+        select(GarbageChunk)
+        .where(GarbageChunk.not_before <= now)
+        .order_by(GarbageChunk.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(db.scalars(stmt))
+
+
+def pending_garbage(db: Session) -> int:
+    return int(db.scalar(select(func.count()).select_from(GarbageChunk)) or 0)
+
+
+def forget_garbage(db: Session, ids: Sequence[int]) -> None:
+    if ids:
+        db.execute(delete(GarbageChunk).where(GarbageChunk.id.in_(ids)))

@@ -1,0 +1,262 @@
+"""The drive API's JSON shapes (pydantic). Converters from ORM rows live next to the shapes.
+
+Nothing secret is ever part of a response: no password hashes, no wrapped keys, no locators.
+A file's ``sha256`` is shown only to users who may read its content.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cordvault.drive.access import Access
+from cordvault.drive.models import DriveFile, DriveUser, Folder, Upload
+from cordvault.drive.names import OnConflict
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- auth and users ------------------------------------------------------------------------
+
+
+class Credentials(_In):
+    name: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class NewUser(Credentials):
+    is_admin: bool = False
+
+
+class UserPatch(_In):
+    is_admin: bool | None = None
+    disabled: bool | None = None
+    password: str | None = Field(None, max_length=1024)
+
+
+class PasswordChange(_In):
+    old_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    is_admin: bool
+    disabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: DriveUser) -> UserOut:
+        return cls(
+            id=user.id,
+            name=user.name,
+            is_admin=user.is_admin,
+            disabled=user.disabled,
+            created_at=user.created_at,
+        )
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 scheme name, not a secret
+    expires_at: datetime
+    user: UserOut
+
+
+# -- folders and files ---------------------------------------------------------------------
+
+
+class FolderIn(_In):
+    parent_id: str = "root"
+    name: str = Field(max_length=4096)
+    on_conflict: OnConflict = OnConflict.FAIL
+
+
+class FolderPatch(_In):
+    name: str | None = Field(None, max_length=4096)
+    parent_id: str | None = None
+    on_conflict: OnConflict = OnConflict.FAIL
+
+
+class MergeIn(_In):
+    into: str
+    on_conflict: OnConflict = OnConflict.FAIL
+
+
+class FolderOut(BaseModel):
+    kind: str = "folder"
+    id: str
+    parent_id: str | None
+    name: str
+    owner_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Folder) -> FolderOut:
+        return cls(
+            id=row.id,
+            parent_id=row.parent_id,
+            name=row.name,
+            owner_id=row.owner_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class FileOut(BaseModel):
+    kind: str = "file"
+    id: str
+    folder_id: str
+    name: str
+    size: int
+    mime_type: str
+    owner_id: int
+    public: bool
+    content_version: int
+    sha256: str | None
+    access: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: DriveFile, access: Access | str) -> FileOut:
+        readable = str(access) != Access.NONE
+        return cls(
+            id=row.id,
+            folder_id=row.folder_id,
+            name=row.name,
+            size=row.size,
+            mime_type=row.mime_type,
+            owner_id=row.owner_id,
+            public=row.public,
+            content_version=row.content_version,
+            sha256=row.sha256 if readable else None,
+            access=str(access),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class ListingOut(BaseModel):
+    folder: FolderOut
+    path: str
+    items: list[FolderOut | FileOut]
+    total: int
+    total_folders: int
+    total_files: int
+    limit: int
+    offset: int
+
+
+class FilePatch(_In):
+    name: str | None = Field(None, max_length=4096)
+    folder_id: str | None = None
+    public: bool | None = None
+    on_conflict: OnConflict = OnConflict.FAIL
+
+
+class ShareIn(_In):
+    access: str = "read"
+
+
+class ShareOut(BaseModel):
+    user: str
+    access: str
+
+
+class OwnerIn(_In):
+    user: str
+
+
+class ResolveOut(BaseModel):
+    path: str
+    folder: FolderOut | None = None
+    file: FileOut | None = None
+
+
+class TypeUsageOut(BaseModel):
+    type: str
+    count: int
+    size: int
+
+
+class UsageOut(BaseModel):
+    files: int
+    size: int
+    by_type: list[TypeUsageOut]
+    by_mime: list[TypeUsageOut]
+
+
+class MergeOut(BaseModel):
+    moved: int
+    skipped: int
+    renamed: int
+    overwritten: int
+
+
+# -- uploads and links ---------------------------------------------------------------------
+
+
+class UploadIn(_In):
+    folder_id: str = "root"
+    name: str = Field(max_length=4096)
+    size: int = Field(ge=0)
+    sha256: str
+    mime_type: str | None = Field(None, max_length=255)
+    on_conflict: OnConflict = OnConflict.FAIL
+
+
+class UploadOut(BaseModel):
+    id: str
+    state: str
+    name: str
+    folder_id: str
+    size: int
+    chunk_size: int
+    chunk_count: int
+    received: list[int]
+    file_id: str | None
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, up: Upload, received: list[int]) -> UploadOut:
+        return cls(
+            id=up.id,
+            state=up.state,
+            name=up.name,
+            folder_id=up.folder_id,
+            size=up.size,
+            chunk_size=up.chunk_size,
+            chunk_count=up.chunk_count,
+            received=received,
+            file_id=up.file_id,
+            expires_at=up.expires_at,
+        )
+
+
+class ChunkOut(BaseModel):
+    index: int
+    stored: bool
+
+
+class CompletedOut(BaseModel):
+    file: FileOut
+    skipped: bool
+    overwritten: bool
+
+
+class LinkIn(_In):
+    expires_in: int | None = Field(None, ge=1)
+
+
+class LinkOut(BaseModel):
+    id: str
+    url: str
+    token: str
+    expires_at: datetime | None
+    created_at: datetime

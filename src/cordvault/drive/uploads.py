@@ -1,0 +1,420 @@
+"""Uploads: resumable sessions with chunks in any order, and a one-request streaming upload.
+
+Resumable protocol (state lives in the DB, so any API process can take any request and a
+restart loses nothing):
+
+1. :func:`create_upload` declares folder, name, size and SHA-256; the answer gives the
+   ``chunk_size`` and ``chunk_count``. Chunk ``i`` holds plaintext bytes
+   ``[i*chunk_size, min(size, (i+1)*chunk_size))`` (an empty file has one empty chunk).
+2. :func:`put_chunk` stores chunk ``i`` (any order, concurrently, retried at will): the same
+   bytes again are a no-op; different bytes replace the earlier ones (the old chunk is
+   collected). A wrong length is ``INVALID_INPUT``; an optional per-chunk SHA-256 is checked.
+3. :func:`complete` checks every chunk is there (``UPLOAD_INCOMPLETE`` lists the missing ones),
+   reads the content back through decryption to verify the declared SHA-256
+   (``CHECKSUM_MISMATCH``), then makes the file visible in one transaction. Completing twice is
+   ``CONFLICT`` naming the file already made.
+
+Until step 3 commits no file row points at the chunks: a half file is never visible. Store I/O
+never runs inside a DB transaction, so these functions open their own short transactions
+(``ctx.sessions``) around it instead of using the request's session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive import access, content
+from cordvault.drive import repository as repo
+from cordvault.drive.access import Access
+from cordvault.drive.auth import Actor
+from cordvault.drive.context import DriveContext
+from cordvault.drive.folders import get_folder, new_id
+from cordvault.drive.gc import schedule_content
+from cordvault.drive.models import Chunk, DriveFile, Upload, utcnow
+from cordvault.drive.names import OnConflict, validate_name
+from cordvault.drive.placement import conflict, place, unique_names
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_FILE_SIZE = 1 << 50  # 1 PiB: a sanity bound on declared sizes, not a quota
+
+
+def _check_sha256(value: str, what: str = "sha256") -> str:
+    value = (value or "").strip().lower()
+    if not _SHA256.match(value):
+        raise CordvaultError(ErrorCode.INVALID_INPUT, f"{what} must be 64 hex digits")
+    return value
+
+
+def chunk_count(size: int, chunk_size: int) -> int:
+    return max(1, -(-size // chunk_size))
+
+
+def expected_chunk_size(up: Upload, index: int) -> int:
+    if index < up.chunk_count - 1:
+        return up.chunk_size
+    return up.size - (up.chunk_count - 1) * up.chunk_size
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The file an upload produced (or the existing one kept under ``skip``)."""
+
+    file: DriveFile
+    skipped: bool = False
+    overwritten: bool = False
+
+
+def _precheck_target(
+    db: Session, actor: Actor, folder_id: str, name: str, policy: OnConflict
+) -> None:
+    """Fail fast (before any byte is sent) on a missing folder, no permission or a clash."""
+    folder = get_folder(db, folder_id)
+    spot = place(db, folder.id, name, policy)
+    if spot.existing_folder is not None and not spot.skip:
+        raise conflict("a folder with this name already exists in the folder")
+    if spot.existing_file is not None and policy is OnConflict.OVERWRITE:
+        access.require_file(db, actor, spot.existing_file, Access.WRITE)
+    else:
+        access.require_add_to(actor, folder)
+
+
+def create_upload(
+    ctx: DriveContext,
+    db: Session,
+    actor: Actor,
+    *,
+    folder_id: str,
+    name: str,
+    size: int,
+    sha256: str,
+    mime_type: str | None = None,
+    on_conflict: OnConflict = OnConflict.FAIL,
+) -> Upload:
+    """Open a resumable upload session (see the module docstring)."""
+    name = validate_name(name)
+    if not 0 <= size <= MAX_FILE_SIZE:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "size must be between 0 and 1 PiB")
+    sha256 = _check_sha256(sha256)
+    _precheck_target(db, actor, folder_id, name, on_conflict)
+    new = content.new_content(ctx)
+    now = utcnow()
+    up = Upload(
+        id=new.content_id,
+        owner_id=actor.id,
+        folder_id=folder_id,
+        name=name,
+        size=size,
+        sha256=sha256,
+        mime_type=content.guess_mime(name, mime_type),
+        on_conflict=str(on_conflict),
+        chunk_size=ctx.chunk_size,
+        chunk_count=chunk_count(size, ctx.chunk_size),
+        wrapped_key=new.wrapped_key,
+        state="open",
+        created_at=now,
+        expires_at=now + timedelta(seconds=ctx.settings.drive_upload_ttl_seconds),
+    )
+    repo.add(db, up)
+    return up
+
+
+def get_upload(db: Session, actor: Actor, upload_id: str, *, for_update: bool = False) -> Upload:
+    up = repo.upload(db, upload_id, for_update=for_update)
+    if up is None or up.owner_id != actor.id:
+        # Someone else's session is as good as absent: its id reveals nothing.
+        raise CordvaultError(ErrorCode.NOT_FOUND, "no such upload")
+    return up
+
+
+def status(db: Session, actor: Actor, upload_id: str) -> tuple[Upload, list[int]]:
+    """The session and the chunk indexes already stored (what a resuming client skips)."""
+    up = get_upload(db, actor, upload_id)
+    return up, repo.chunk_indexes(db, up.id)
+
+
+def _require_open(up: Upload) -> None:
+    if up.state == "complete":
+        raise CordvaultError(
+            ErrorCode.CONFLICT, "upload already completed", details={"file_id": up.file_id}
+        )
+    if up.state != "open":
+        raise CordvaultError(ErrorCode.CONFLICT, "upload was aborted or has expired")
+
+
+def put_chunk(
+    ctx: DriveContext,
+    actor: Actor,
+    upload_id: str,
+    index: int,
+    data: bytes,
+    chunk_sha256: str | None = None,
+) -> bool:
+    """Store chunk ``index``; returns False when the same bytes were already stored."""
+    digest = hashlib.sha256(data).hexdigest()
+    if chunk_sha256 is not None and _check_sha256(chunk_sha256, "chunk sha256") != digest:
+        raise CordvaultError(ErrorCode.CHECKSUM_MISMATCH, "chunk does not match its sha256")
+    with ctx.sessions() as db:
+        up = get_upload(db, actor, upload_id)
+        _require_open(up)
+        if not 0 <= index < up.chunk_count:
+            raise CordvaultError(
+                ErrorCode.INVALID_INPUT,
+                f"chunk index must be 0..{up.chunk_count - 1}",
+                details={"chunk_count": up.chunk_count},
+            )
+        want = expected_chunk_size(up, index)
+        if len(data) != want:
+            raise CordvaultError(
+                ErrorCode.INVALID_INPUT,
+                f"chunk {index} must be {want} bytes, got {len(data)}",
+                details={"expected": want, "received": len(data)},
+            )
+        existing = repo.chunk(db, up.id, index)
+        if existing is not None and existing.plain_sha256 == digest:
+            return False
+        key = content.file_key(ctx, up.id, up.wrapped_key)
+        chunk_size, is_last = up.chunk_size, index == up.chunk_count - 1
+    ref = content.writer(ctx, upload_id, key, chunk_size).put_chunk(index, is_last, data)
+    for _attempt in range(3):
+        try:
+            late: CordvaultError | None = None
+            with ctx.sessions() as db, db.begin():
+                up = get_upload(db, actor, upload_id, for_update=True)
+                try:
+                    _require_open(up)
+                except CordvaultError as exc:
+                    # Completed/aborted while we stored: our chunk is nobody's, collect it.
+                    repo.queue_garbage(db, [ref.locator], utcnow())
+                    late = exc
+                old = None if late else repo.chunk(db, up.id, index)
+                if late:
+                    pass
+                elif old is not None:
+                    # A concurrent or earlier attempt stored this index: ours replaces it.
+                    repo.queue_garbage(db, [old.locator], utcnow())
+                    old.locator, old.plain_size, old.plain_sha256 = ref.locator, len(data), digest
+                else:
+                    db.add(
+                        Chunk(
+                            content_id=up.id,
+                            idx=index,
+                            locator=ref.locator,
+                            plain_size=len(data),
+                            plain_sha256=digest,
+                        )
+                    )
+            if late:
+                raise late
+            return True
+        except IntegrityError:
+            continue  # two first attempts of one index raced on the insert: retry as update
+    raise CordvaultError(ErrorCode.CONFLICT, "chunk is being uploaded concurrently; retry")
+
+
+def _verify_content(
+    ctx: DriveContext, up_id: str, wrapped: bytes, rows: list[Chunk], size: int, sha256: str
+) -> None:
+    """Read the content back through decryption and compare its SHA-256 (a bad chunk or a
+    wrong declaration is ``CHECKSUM_MISMATCH``; tampering is ``INTEGRITY_ERROR``)."""
+    digest = hashlib.sha256()
+    with content.reader(ctx, up_id, wrapped, rows) as rd:
+        for piece in rd.iter_range(0, size):
+            digest.update(piece)
+    if digest.hexdigest() != sha256:
+        raise CordvaultError(
+            ErrorCode.CHECKSUM_MISMATCH,
+            "the uploaded content does not match the declared sha256; re-send the chunks or abort",
+        )
+
+
+def complete(ctx: DriveContext, actor: Actor, upload_id: str) -> Completed:
+    """Finish a session (see the module docstring)."""
+    with ctx.sessions() as db:
+        up = get_upload(db, actor, upload_id)
+        _require_open(up)
+        rows = repo.chunks(db, up.id)
+        have = {r.idx for r in rows}
+        missing = [i for i in range(up.chunk_count) if i not in have]
+        if missing:
+            raise CordvaultError(
+                ErrorCode.UPLOAD_INCOMPLETE,
+                f"{len(missing)} chunk(s) missing",
+                details={"missing": missing[:1000], "missing_count": len(missing)},
+            )
+        if sum(r.plain_size for r in rows) != up.size:
+            raise CordvaultError(ErrorCode.INVALID_INPUT, "chunk sizes do not add up to the size")
+        snapshot = [(r.idx, r.locator) for r in rows]
+        wrapped, size, sha = up.wrapped_key, up.size, up.sha256
+    _verify_content(ctx, upload_id, wrapped, rows, size, sha)
+    with ctx.sessions() as db, db.begin():
+        up = get_upload(db, actor, upload_id, for_update=True)
+        _require_open(up)
+        if [(r.idx, r.locator) for r in repo.chunks(db, up.id)] != snapshot:
+            raise CordvaultError(ErrorCode.CONFLICT, "chunks changed while completing; retry")
+        done = finalize(
+            ctx,
+            db,
+            actor,
+            folder_id=up.folder_id,
+            name=up.name,
+            on_conflict=OnConflict(up.on_conflict),
+            content_id=up.id,
+            wrapped_key=up.wrapped_key,
+            chunk_size=up.chunk_size,
+            size=up.size,
+            sha256=up.sha256,
+            mime_type=up.mime_type,
+        )
+        up.state, up.file_id, up.expires_at = "complete", done.file.id, utcnow()
+    return done
+
+
+def abort(ctx: DriveContext, db: Session, actor: Actor, upload_id: str) -> None:
+    """Abandon a session; its chunks are collected. A completed session cannot be aborted."""
+    up = get_upload(db, actor, upload_id, for_update=True)
+    _require_open(up)
+    schedule_content(ctx, db, up.id)
+    up.state, up.expires_at = "aborted", utcnow()
+
+
+def finalize(
+    ctx: DriveContext,
+    db: Session,
+    actor: Actor,
+    *,
+    folder_id: str,
+    name: str,
+    on_conflict: OnConflict,
+    content_id: str,
+    wrapped_key: bytes,
+    chunk_size: int,
+    size: int,
+    sha256: str,
+    mime_type: str,
+) -> Completed:
+    """Make a fully stored content visible as a file, applying the overwrite policy. Must run
+    in the caller's transaction; under ``skip`` the content is queued for collection."""
+    folder = get_folder(db, folder_id)
+    spot = place(db, folder.id, name, on_conflict)
+    if spot.existing_folder is not None and not spot.skip:
+        raise conflict("a folder with this name already exists in the folder")
+    now = utcnow()
+    if spot.skip:
+        schedule_content(ctx, db, content_id)
+        if spot.existing_file is None:
+            raise conflict("a folder with this name already exists in the folder")
+        return Completed(spot.existing_file, skipped=True)
+    if spot.existing_file is not None:
+        row = repo.file(db, spot.existing_file.id, for_update=True)
+        assert row is not None
+        access.require_file(db, actor, row, Access.WRITE)
+        schedule_content(ctx, db, row.content_id)
+        row.content_id, row.wrapped_key, row.chunk_size = content_id, wrapped_key, chunk_size
+        row.size, row.sha256, row.mime_type = size, sha256, mime_type
+        row.content_version += 1
+        row.updated_at = now
+        db.flush()
+        return Completed(row, overwritten=True)
+    access.require_add_to(actor, folder)
+    row = DriveFile(
+        id=new_id(),
+        folder_id=folder.id,
+        owner_id=actor.id,
+        name=spot.name,
+        size=size,
+        sha256=sha256,
+        mime_type=mime_type,
+        public=False,
+        content_id=content_id,
+        content_version=1,
+        wrapped_key=wrapped_key,
+        chunk_size=chunk_size,
+        created_at=now,
+        updated_at=now,
+    )
+    with unique_names(db):
+        db.add(row)
+    return Completed(row)
+
+
+async def stream_upload(
+    ctx: DriveContext,
+    actor: Actor,
+    *,
+    folder_id: str,
+    name: str,
+    data: AsyncIterable[bytes],
+    mime_type: str | None = None,
+    on_conflict: OnConflict = OnConflict.FAIL,
+    expected_sha256: str | None = None,
+    expected_size: int | None = None,
+) -> Completed:
+    """One-request upload of a byte stream of unknown length (``curl -T``).
+
+    Checks run before the body is read; the stream is split, encrypted and stored as it
+    arrives (bounded memory, backpressure on the client). A failure, a disconnect or a
+    mismatching ``expected_sha256``/``expected_size`` deletes what was stored.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    name = validate_name(name)
+    if expected_sha256 is not None:
+        expected_sha256 = _check_sha256(expected_sha256)
+
+    def precheck() -> None:
+        with ctx.sessions() as db:
+            _precheck_target(db, actor, folder_id, name, on_conflict)
+
+    await run_in_threadpool(precheck)
+    new = content.new_content(ctx)
+    writer = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size)
+    result = await writer.awrite_stream(data)
+
+    def commit() -> Completed:
+        rows = [
+            Chunk(
+                content_id=new.content_id,
+                idx=r.index,
+                locator=r.locator,
+                plain_size=r.plain_size,
+                plain_sha256="",
+            )
+            for r in result.chunks
+        ]
+        try:
+            if expected_size is not None and result.size != expected_size:
+                raise CordvaultError(
+                    ErrorCode.CHECKSUM_MISMATCH, "received size differs from the declared size"
+                )
+            if expected_sha256 is not None and result.sha256 != expected_sha256:
+                raise CordvaultError(ErrorCode.CHECKSUM_MISMATCH, "content does not match sha256")
+            with ctx.sessions() as db, db.begin():
+                db.add_all(rows)
+                return finalize(
+                    ctx,
+                    db,
+                    actor,
+                    folder_id=folder_id,
+                    name=name,
+                    on_conflict=on_conflict,
+                    content_id=new.content_id,
+                    wrapped_key=new.wrapped_key,
+                    chunk_size=ctx.chunk_size,
+                    size=result.size,
+                    sha256=result.sha256,
+                    mime_type=content.guess_mime(name, mime_type),
+                )
+        except BaseException:
+            with ctx.sessions() as db, db.begin():
+                repo.queue_garbage(db, [r.locator for r in result.chunks], utcnow())
+            raise
+
+    return await run_in_threadpool(commit)
