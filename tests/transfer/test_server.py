@@ -146,9 +146,14 @@ def test_failure_mid_stream_cuts_the_response_short() -> None:
     source = Source(os.urandom(4 * 1024 * 1024), piece=64 * 1024, fail_at=1024 * 1024)
     with _Server(make_app(source)) as base, httpx.Client(base_url=base) as client:
         received = bytearray()
-        with pytest.raises(httpx.RemoteProtocolError), client.stream("GET", "/file") as response:
-            assert response.status_code == 200
-            for piece in response.iter_raw():
-                received.extend(piece)
+
+        def download() -> None:
+            with client.stream("GET", "/file") as response:
+                assert response.status_code == 200
+                for piece in response.iter_raw():
+                    received.extend(piece)
+
+        with pytest.raises(httpx.RemoteProtocolError):
+            download()
     assert bytes(received) == source.data[: len(received)]
     assert len(received) <= 1024 * 1024
