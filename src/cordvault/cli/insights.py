@@ -24,6 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.logs import configure_logging, register_secret
@@ -125,8 +126,9 @@ def analyze(
     table = Table(title="Your Discord data", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
+    # Values come from the package (names are user-controlled): never interpret them as markup.
     for label, value in report_summary(out):
-        table.add_row(label, value)
+        table.add_row(Text(label), Text(value))
     console.print(table)
     console.print(
         f"database: {out} ({summary.sqlite_bytes / 1e6:.1f} MB) in {summary.seconds:.1f} s"

@@ -149,8 +149,8 @@ def analyze_package(
         voice=pair_voice(analytics.voice),
         sessions=pair_sessions(analytics.sessions),
         analytics_files=len(layout.analytics_files),
-        message_files_json=sum(1 for c in layout.channels if c.messages_kind == "json"),
-        message_files_csv=sum(1 for c in layout.channels if c.messages_kind == "csv"),
+        message_files_json=_count_files(layout, channels, "json"),
+        message_files_csv=_count_files(layout, channels, "csv"),
         channels_without_metadata=skipped_channels,
     )
     report(PHASE_WRITE, 0, 1)
@@ -175,6 +175,11 @@ def analyze_package(
         summary.seconds,
     )
     return summary
+
+
+def _count_files(layout: PackageLayout, channels: dict[str, ChannelInfo], kind: str) -> int:
+    """Message files read (folders without a usable channel.json are skipped, not read)."""
+    return sum(1 for c in layout.channels if c.messages_kind == kind and c.channel_id in channels)
 
 
 def _read_channels(

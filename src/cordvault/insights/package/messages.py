@@ -18,13 +18,38 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import orjson
 
-from cordvault.insights.package.zipsource import READ_BLOCK, iter_blocks, open_entry
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.insights.package.zipsource import DATA_ERRORS, READ_BLOCK, iter_blocks, open_entry
 
 _BOUNDARY = re.compile(rb'\}\s*,\s*\{\s*"[A-Za-z_]+"\s*:')
 _CSV_FIELD_LIMIT = 64 * 1024 * 1024
+
+
+_TS19 = re.compile(r"\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d")
+
+
+@lru_cache(maxsize=200_000)
+def _valid_hour(key: str) -> bool:
+    """Whether ``YYYY-MM-DD HH`` is a real calendar date and hour (cached: few distinct)."""
+    try:
+        datetime.strptime(key, "%Y-%m-%d %H")
+    except ValueError:
+        return False
+    return True
+
+
+def _plain_utc(ts: object) -> bool:
+    """A well-formed ``YYYY-MM-DD HH:MM:SS`` (the shape Discord writes, already UTC)."""
+    return (
+        isinstance(ts, str)
+        and len(ts) == 19
+        and _TS19.fullmatch(ts) is not None
+        and _valid_hour(ts[:13])
+    )
 
 
 @dataclass
@@ -46,7 +71,7 @@ def normalise_timestamp(raw: object) -> str | None:
         return None
     n = len(raw)
     utc_shape = n == 19 or (raw.endswith("+00:00") and (n == 25 or raw[19] == "."))
-    if n >= 19 and raw[4] == "-" and raw[10] == " " and raw[13] == ":" and utc_shape:
+    if n >= 19 and utc_shape and _plain_utc(raw[:19]):
         return raw[:19]
     try:
         moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
@@ -69,7 +94,7 @@ def _batch_from_objects(objects: object, want_contents: bool) -> MessageBatch:
             continue
         raw = obj.get("Timestamp")
         # Fast path inline: nearly every message is a plain 19-char UTC timestamp.
-        ts = raw if isinstance(raw, str) and len(raw) == 19 else normalise_timestamp(raw)
+        ts = raw if _plain_utc(raw) else normalise_timestamp(raw)
         if ts is None:
             batch.malformed += 1
             continue
@@ -135,7 +160,19 @@ def _decode(data: bytes, want_contents: bool) -> MessageBatch:
 def iter_csv_messages(
     zf: zipfile.ZipFile, name: str, want_contents: bool, batch_size: int = 50_000
 ) -> Iterator[MessageBatch]:
-    """Batches of a ``messages.csv`` (header ``ID,Timestamp,Contents,Attachments``)."""
+    """Batches of a ``messages.csv`` (header ``ID,Timestamp,Contents,Attachments``).
+
+    Damaged zip data under the CSV reader -> ``CORRUPT_ZIP``.
+    """
+    try:
+        yield from _iter_csv(zf, name, want_contents, batch_size)
+    except DATA_ERRORS as exc:
+        raise CordvaultError(ErrorCode.CORRUPT_ZIP, "a zip entry is damaged") from exc
+
+
+def _iter_csv(
+    zf: zipfile.ZipFile, name: str, want_contents: bool, batch_size: int
+) -> Iterator[MessageBatch]:
     csv.field_size_limit(_CSV_FIELD_LIMIT)
     with open_entry(zf, name) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")

@@ -14,6 +14,7 @@ Contract:
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import IO
 from cordvault.core.errors import CordvaultError, ErrorCode
 
 READ_BLOCK = 4 * 1024 * 1024
+# What reading damaged zip data can raise, whatever the layer that notices.
+DATA_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError)
 # Ratios are only meaningful for entries of some size: a 2 KB file of spaces is no bomb.
 _RATIO_MIN_BYTES = 1024 * 1024
 
@@ -66,7 +69,7 @@ def open_zip(path: Path) -> zipfile.ZipFile:
                 ErrorCode.CORRUPT_ZIP, "the zip is truncated or damaged (no central directory)"
             ) from exc
         raise CordvaultError(ErrorCode.NOT_A_ZIP, "the file is not a zip archive") from exc
-    except (OSError, ValueError, EOFError) as exc:
+    except DATA_ERRORS as exc:
         raise CordvaultError(ErrorCode.CORRUPT_ZIP, "the zip cannot be read") from exc
 
 
@@ -121,7 +124,7 @@ def open_entry(zf: zipfile.ZipFile, name: str) -> IO[bytes]:
     """Open one entry for streaming reads."""
     try:
         return zf.open(_original_name(zf, name))
-    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError) as exc:
+    except (KeyError, *DATA_ERRORS) as exc:
         raise CordvaultError(ErrorCode.CORRUPT_ZIP, "a zip entry cannot be read") from exc
 
 
@@ -131,7 +134,7 @@ def iter_blocks(zf: zipfile.ZipFile, name: str, block: int = READ_BLOCK) -> Iter
         while True:
             try:
                 data = fh.read(block)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            except DATA_ERRORS as exc:
                 raise CordvaultError(
                     ErrorCode.CORRUPT_ZIP, "a zip entry is damaged (bad CRC or data)"
                 ) from exc
@@ -142,7 +145,10 @@ def iter_blocks(zf: zipfile.ZipFile, name: str, block: int = READ_BLOCK) -> Iter
 
 def read_small(zf: zipfile.ZipFile, name: str, limit: int = 256 * 1024 * 1024) -> bytes:
     """Read a small metadata entry whole (user.json, index.json ...), bounded by ``limit``."""
-    info = zf.getinfo(_original_name(zf, name))
+    try:
+        info = zf.getinfo(_original_name(zf, name))
+    except KeyError as exc:
+        raise CordvaultError(ErrorCode.CORRUPT_ZIP, "a zip entry cannot be found") from exc
     if info.file_size > limit:
         raise CordvaultError(
             ErrorCode.PACKAGE_TOO_LARGE,
