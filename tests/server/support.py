@@ -32,9 +32,10 @@ class PackageServer:
     files: dict[str, Path] = field(default_factory=dict)
     hits: list[str] = field(default_factory=list)
     trickle_delay: float = 0.5
+    slowed: set[str] = field(default_factory=set)
 
-    def link(self, name: str, upn: str) -> str:
-        return f"{self.base}/pkg/{name}?upn={upn}"
+    def link(self, name: str, upn: str, route: str = "pkg") -> str:
+        return f"{self.base}/{route}/{name}?upn={upn}"
 
 
 def package_handler(server: PackageServer) -> type[BaseHTTPRequestHandler]:
@@ -60,6 +61,30 @@ def package_handler(server: PackageServer) -> type[BaseHTTPRequestHandler]:
                     with file.open("rb") as f:
                         while block := f.read(65536):
                             self.wfile.write(block)
+                return None
+            if path.startswith("/slow-once/"):
+                # First GET trickles (so a test can kill the job mid-download), later ones fly.
+                name = path[len("/slow-once/") :]
+                file = server.files[name]
+                first = not head and name not in server.slowed
+                if first:
+                    server.slowed.add(name)
+                size = file.stat().st_size
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                if head:
+                    return None
+                try:
+                    with file.open("rb") as f:
+                        while block := f.read(2048 if first else 65536):
+                            self.wfile.write(block)
+                            if first:
+                                self.wfile.flush()
+                                time.sleep(0.05)
+                except OSError:
+                    pass
                 return None
             if path == "/expired":
                 return self._send(403, b"AccessDenied", "application/xml", head)

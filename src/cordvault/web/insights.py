@@ -163,7 +163,10 @@ def _router(state: InsightsState) -> APIRouter:
     )
     async def process(request: Request) -> JSONResponse:
         """Queue a package from its download link; always 200 for a well-formed request."""
-        body = await _read_json(request)
+        try:
+            body = await _read_json(request)
+        except CordvaultError as exc:
+            return _process_answer(False, None, str(exc.code), exc.http_status, message=exc.message)
         if not isinstance(body, dict) or "package_link" not in body:
             return _process_answer(
                 False, None, "INVALID_INPUT", 400, message="the body needs a package_link field"

@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 
 
 def reap_once(wctx: WorkerContext, on_requeue: Requeued | None = None) -> int:
-    """One pass; returns how many jobs changed state."""
+    """One pass; returns how many jobs changed state.
+
+    Also re-sends a wake-up when jobs wait while none runs: a broker message lost (flushed
+    broker, a consumer of another deployment on the same queue) must not stall the queue.
+    """
     with wctx.sessions.begin() as session:
         changed = repo.reap_expired(
             session, max_attempts=wctx.settings.job_max_attempts, now=repo.utcnow()
@@ -28,10 +32,13 @@ def reap_once(wctx: WorkerContext, on_requeue: Requeued | None = None) -> int:
         premium = {
             pid: bool(job.is_upgraded) for pid, _ in changed if (job := repo.get(session, pid))
         }
+        stalled = repo.stalled_queue(session)
     for package_id, state in changed:
         log.warning("job %s: lease expired (worker lost); now %s", package_id, state)
         if state == JobState.LOCKED and on_requeue is not None:
             on_requeue(package_id, premium.get(package_id, False))
+    if stalled is not None and not changed and on_requeue is not None:
+        on_requeue(*stalled)
     return len(changed)
 
 

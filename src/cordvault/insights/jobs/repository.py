@@ -332,3 +332,14 @@ def queued_ids(session: Session) -> list[tuple[str, bool]]:
         .order_by(PackageJob.is_upgraded.desc(), PackageJob.queued_at, PackageJob.package_id)
     ).all()
     return [(str(r[0]), bool(r[1])) for r in rows]
+
+
+def stalled_queue(session: Session) -> tuple[str, bool] | None:
+    """The first queued job when nothing runs at all (a lost wake-up), else None."""
+    running = session.execute(
+        select(func.count()).where(PackageJob.state.in_(_RUNNING))
+    ).scalar_one()
+    if running:
+        return None
+    ids = queued_ids(session)
+    return ids[0] if ids else None
