@@ -12,6 +12,7 @@ import json
 import math
 import zipfile
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.insights.generator import VARIANTS, GenOptions, generate_package
 from cordvault.insights.generator.contents import load_lexicon
 from cordvault.insights.generator.expected import classify
+from cordvault.insights.generator.pairing import app_sessions, voice_sessions
 from cordvault.insights.generator.plan import build_plan
+from cordvault.insights.generator.scenarios import TimedEvent
 from cordvault.insights.schema import COLUMNS, SCHEMA_VERSION, TABLES
 
 SMALL = {"messages": 400, "events": 1500}
@@ -319,6 +322,46 @@ def test_analytics_format_and_tallies(packages: dict[str, tuple[Path, dict[str, 
     }
     assert {r[8] for r in rows if r[0] == "add_reaction"} == {"0", "1"}
     assert "app_crashed" in {r[0] for r in rows}
+
+
+def test_timed_events_in_the_zip_give_the_expected_sessions(
+    packages: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    path, expected = packages["mixed"]
+    with zipfile.ZipFile(path) as zf:
+        lines = _analytics_lines(zf, "analytics")
+    timed = []
+    for line in lines:
+        e = json.loads(line)
+        name = e.get("event_type", "")
+        if name not in ("join_voice_channel", "leave_voice_channel", "session_start",
+                        "session_end"):  # fmt: skip
+            continue
+        ts = _unquote(e["timestamp"])
+        ctt_raw = e.get("client_track_timestamp", "null")
+        ctt = ts if ctt_raw == "null" else _unquote(ctt_raw)
+        event = TimedEvent(name, ts, 0, ctt, 0, "value", e.get("channel_id"), e.get("guild_id"))
+        timed.append(replace(event, os=e.get("os")))
+    voice = [[c, g, m, str(s), str(e)] for c, g, m, s, e in voice_sessions(timed)]
+    sessions = [[str(s), str(e), m, os] for s, e, m, os in app_sessions(timed)]
+    assert sorted(voice, key=str) == sorted(_rows(expected, "voice_sessions"), key=str)
+    assert sessions == _rows(expected, "sessions")
+    # Counted per guild/hour and per day/app/guild, recounted from the lines.
+    joined = Counter[tuple[str, str, int]]()
+    commands = Counter[tuple[str, str, str]]()
+    for line in lines:
+        e = json.loads(line)
+        dt = datetime.fromtimestamp(_unquote(e.get("timestamp", '"2000-01-01T00:00:00Z"')), UTC)
+        if e.get("event_type") == "guild_joined" and "guild_id" in e:
+            joined[(e["guild_id"], dt.date().isoformat(), dt.hour)] += 1
+        app = e.get("application_id")
+        is_command = e.get("event_type") == "application_command_used"
+        if is_command and app not in (None, "-1") and "guild_id" in e:
+            commands[(dt.date().isoformat(), app, e["guild_id"])] += 1
+    rows = _rows(expected, "activity")
+    assert {(r[6], r[1], r[2]): r[3] for r in rows if r[0] == "guild_joined"} == dict(joined)
+    got = {(r[1], r[4], r[6]): r[3] for r in rows if r[0] == "application_command_used"}
+    assert got == dict(commands)
 
 
 def test_voice_and_sessions_cover_the_rules(

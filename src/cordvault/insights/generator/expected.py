@@ -49,6 +49,8 @@ class Expected:
     rows_by_table: dict[str, list[Row]] = field(default_factory=dict)
     # (channel id, guild id or None, Unix hour numbers, counts) for message_sent rows
     message_hours: list[tuple[str, str | None, Any, Any]] = field(default_factory=list)
+    # The analytics tallies; their activity rows are expanded lazily too.
+    event_tally: EventTally | None = None
 
     def rows(self, table: str) -> Iterator[Row]:
         """Rows of ``table`` in schema.COLUMNS order (message_sent rows expanded lazily)."""
@@ -58,6 +60,8 @@ class Expected:
                 for hour, count in zip(hours, counts, strict=True):
                     day = clock.day(hour // 24)
                     yield ["message_sent", day, hour % 24, count, None, cid, gid, None, None]
+            if self.event_tally is not None:
+                yield from _activity_rows(self.event_tally)
         yield from self.rows_by_table.get(table, [])
 
     @property
@@ -201,8 +205,6 @@ def build_expected(
         name = listed.get(gid) or guild_names.get(gid) or "Unknown server"
         tables["guilds"].append([gid, name, guild_counts.get(gid, 0)])
 
-    if tally is not None:
-        tables["activity"] = _activity_rows(tally)
     owner = plan.owner
     partial = int(meta["sections"] != ["account", "activity", "messages", "servers"]
                   or not tally or tally.events == 0)  # fmt: skip
@@ -216,24 +218,21 @@ def build_expected(
             rows.sort(key=_sort_key)
         for row in rows:
             assert len(row) == len(COLUMNS[table]), table
-    return Expected(spec.name, options, None, meta, samples, tables, message_hours)
+    return Expected(spec.name, options, None, meta, samples, tables, message_hours, tally)
 
 
-def _activity_rows(tally: EventTally) -> list[Row]:
+def _activity_rows(tally: EventTally) -> Iterator[Row]:
+    """Analytics-derived activity rows, in the tallies' (seeded, deterministic) key order."""
     clock = Clock()
-    rows: list[Row] = []
     for (gid, hour), n in tally.guild_joined.items():
-        rows.append(["guild_joined", clock.day(hour // 24), hour % 24, n, None, None, gid, None,
-                     None])  # fmt: skip
+        yield ["guild_joined", clock.day(hour // 24), hour % 24, n, None, None, gid, None, None]
     for (day, app, gid), n in tally.commands.items():
-        rows.append(["application_command_used", clock.day(day), 0, n, app, None, gid, None,
-                     None])  # fmt: skip
+        yield ["application_command_used", clock.day(day), 0, n, app, None, gid, None, None]
     for key, n in tally.reactions.items():
         day, cid, emoji = key
         custom = "1" if key in tally.custom_reactions else "0"
-        rows.append(["add_reaction", clock.day(day), 0, n, None, cid, None, emoji, custom])
+        yield ["add_reaction", clock.day(day), 0, n, None, cid, None, emoji, custom]
     for (day, os), n in tally.app_opened.items():
-        rows.append(["app_opened", clock.day(day), 0, n, None, None, None, os, None])
+        yield ["app_opened", clock.day(day), 0, n, None, None, None, os, None]
     for (name, day), n in tally.plain.items():
-        rows.append([name, clock.day(day), 0, n, None, None, None, None, None])
-    return rows
+        yield [name, clock.day(day), 0, n, None, None, None, None, None]

@@ -60,8 +60,8 @@ def generate_package(
             _write_servers(zf, f"{root}{spec.folders['servers']}/", plan)
         analytics_files = 0
         if spec.has("activity"):
-            analytics_files = _write_activity(zf, f"{root}{spec.folders['activity']}/", spec,
-                                              options, analytics, plan, progress)  # fmt: skip
+            activity = f"{root}{spec.folders['activity']}/"
+            analytics_files = _write_activity(zf, activity, spec, analytics, progress)
     tally = analytics.tally if analytics is not None and spec.analytics == "events" else None
     present = [s for s in ALL_SECTIONS if spec.has(s)]
     if analytics_files == 0 and "activity" in present:
@@ -240,28 +240,28 @@ def _write_activity(
     zf: PackageZip,
     base: str,
     spec: VariantSpec,
-    options: GenOptions,
     analytics: AnalyticsLines | None,
-    plan: Plan,
     progress: Progress | None,
 ) -> int:
     """Analytics shards (+ reporting/ copies); returns the number of analytics files."""
     year = spec.export_year
+    files = 0
     if spec.analytics == "empty":
         zf.write_bytes(f"{base}analytics/events-{year}-00000-of-00001.json", b"")
-    copies: list[str] = []
+        files = 1
     if analytics is None:
-        return 1 if spec.analytics == "empty" else 0
+        return files
     lines = analytics.lines()
+    copies: list[str] = []
     if spec.analytics != "events":
-        copies = list(lines)
+        copies = list(lines)  # opted out / empty: only reporting/ holds lines
     else:
+        files = spec.shards
         total = analytics.total
-        shards = spec.shards
         done = 0
-        for k in range(shards):
-            size = (k + 1) * total // shards - k * total // shards
-            name = f"{base}analytics/events-{year}-{k:05d}-of-{shards:05d}.json"
+        for k in range(files):
+            size = (k + 1) * total // files - k * total // files
+            name = f"{base}analytics/events-{year}-{k:05d}-of-{files:05d}.json"
             with zf.stream(name) as out:
                 batch: list[str] = []
                 for _ in range(size):
@@ -279,12 +279,6 @@ def _write_activity(
                 done += len(batch)
         if progress is not None:
             progress("analytics", done, total)
+    # Copies of analytics lines, as Discord writes them: a reader must not count them.
     zf.write_bytes(f"{base}reporting/events-{year}-00000-of-00001.json", "".join(copies).encode())
-    return shards_written(spec)
-
-
-def shards_written(spec: VariantSpec) -> int:
-    """How many analytics files a variant has."""
-    if spec.analytics == "events":
-        return spec.shards
-    return 1 if spec.analytics == "empty" else 0
+    return files
