@@ -186,6 +186,8 @@ def test_message_counts_match_files(
             counts[cid] = good
     meta = expected["meta"]
     assert meta["messages_total"] == sum(counts.values()) == SMALL["messages"]
+    assert max(counts.values()) >= SMALL["messages"] // 4  # one big channel for streaming
+    assert 0 in counts.values()  # and an empty one
     assert meta["malformed_messages"] == malformed
     assert meta["message_files_json"] == files["json"]
     assert meta["message_files_csv"] == files["csv"]
