@@ -187,8 +187,27 @@ class RateLimiter:
     def _key(self, route: Route) -> tuple[str, str]:
         label, major = route.bucket_key
         bucket_hash = self._route_hash.get(label)
-        key = (bucket_hash, major) if bucket_hash else (label, major)
-        return self._alias.get(key, key)
+        if bucket_hash is None:
+            return self._alias.get((label, major), (label, major))
+        return self._migrate((label, major), (bucket_hash, major))
+
+    def _migrate(self, old: tuple[str, str], new: tuple[str, str]) -> tuple[str, str]:
+        """Move state kept under a provisional key to Discord's bucket; returns ``new``.
+
+        Requests may be in flight under ``old`` (a probe sent before the hash was known): they
+        are merged in as in flight and as spent, so the merged bucket stays conservative.
+        """
+        if old != new:
+            moved = self._buckets.pop(old, None)
+            self._alias[old] = new
+            if moved is not None:
+                target = self._buckets.get(new)
+                if target is None:
+                    self._buckets[new] = moved
+                else:
+                    target.inflight += moved.inflight
+                    target.remaining -= moved.inflight
+        return new
 
     def _bucket(self, key: tuple[str, str]) -> _Bucket:
         key = self._alias.get(key, key)
@@ -242,7 +261,7 @@ class RateLimiter:
     ) -> _Bucket:
         bucket_hash = headers.get("x-ratelimit-bucket")
         if bucket_hash:
-            bucket = self._adopt_hash(ticket, bucket, bucket_hash)
+            bucket = self._adopt_hash(ticket, bucket_hash)
         limit = _float(headers.get("x-ratelimit-limit"))
         remaining = _float(headers.get("x-ratelimit-remaining"))
         reset_after = _float(headers.get("x-ratelimit-reset-after"))
@@ -265,23 +284,9 @@ class RateLimiter:
         # else: an answer from an older window arrived late; nothing to learn.
         return bucket
 
-    def _adopt_hash(self, ticket: Ticket, bucket: _Bucket, bucket_hash: str) -> _Bucket:
+    def _adopt_hash(self, ticket: Ticket, bucket_hash: str) -> _Bucket:
         """Routes Discord puts in one bucket share one state from now on."""
-        label, major = ticket.key
-        route_label = ticket.label
-        if self._route_hash.get(route_label) == bucket_hash:
-            return bucket
-        self._route_hash[route_label] = bucket_hash
-        new_key = (bucket_hash, major)
-        old_key = (route_label, major)
-        if new_key == (label, major):
-            return bucket
-        existing = self._buckets.get(new_key)
-        if existing is None:
-            self._buckets[new_key] = bucket
-            existing = bucket
-        elif existing is not bucket:
-            existing.inflight += bucket.inflight
-        self._buckets.pop(old_key, None)
-        self._alias[old_key] = new_key
-        return existing
+        self._route_hash[ticket.label] = bucket_hash
+        major = ticket.key[1]
+        key = self._migrate(self._alias.get(ticket.key, ticket.key), (bucket_hash, major))
+        return self._bucket(key)
