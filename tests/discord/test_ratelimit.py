@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pytest
 from tests.discord.support import CHANNEL, OTHER_CHANNEL, USER, make_client, make_config
@@ -14,29 +15,30 @@ from cordvault.discord import (
     DiscordClient,
     DiscordRateLimited,
     DiscordRequestsHalted,
+    Message,
     RateLimiter,
 )
 from cordvault.discord.emulator import EmulatorHandle, FaultRule, RouteLimit, running_emulator
 from cordvault.discord.routes import Route
 
+_R = TypeVar("_R")
 CREATE = "POST /channels/{channel_id}/messages"
 
 
-def _run_parallel(calls: list[Callable[[], object]], workers: int) -> list[object]:
+def _run_parallel(call: Callable[[int], _R], count: int, workers: int) -> list[_R]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return [f.result() for f in [pool.submit(call) for call in calls]]
+        return list(pool.map(call, range(count)))
 
 
 def test_burst_larger_than_the_bucket_gets_no_429(
     client: DiscordClient, emulator: EmulatorHandle
 ) -> None:
     # 24 creates from 6 threads into a 5-per-0.5 s bucket, spread over two channels.
-    calls: list[Callable[[], object]] = [
-        (lambda i=i: client.create_message((CHANNEL, OTHER_CHANNEL)[i % 2], [("b", b"x")]))
-        for i in range(24)
-    ]
-    messages = _run_parallel(calls, workers=6)
-    assert len({m.id for m in messages}) == 24  # type: ignore[attr-defined]
+    def create(i: int) -> Message:
+        return client.create_message((CHANNEL, OTHER_CHANNEL)[i % 2], [("b", b"x")])
+
+    messages = _run_parallel(create, 24, workers=6)
+    assert len({m.id for m in messages}) == 24
     stats = emulator.state.stats()
     assert stats.requests[CREATE] == 24  # every request was sent exactly once...
     assert stats.total_rate_limited == 0  # ...and none was refused
@@ -48,8 +50,7 @@ def test_global_limit_is_respected() -> None:
     config = make_config()
     config.default_limit = RouteLimit(10_000, 1.0)  # only the global 50/s can bite
     with running_emulator(config) as emulator, make_client(emulator) as client:
-        calls: list[Callable[[], object]] = [lambda: client.get_user(USER)] * 110
-        _run_parallel(calls, workers=8)
+        _run_parallel(lambda _: client.get_user(USER), 110, workers=8)
         stats = emulator.state.stats()
         assert stats.requests["GET /users/{user_id}"] == 110
         assert stats.global_rate_limited == 0
@@ -105,10 +106,7 @@ def test_invalid_request_breaker_stops_sending(emulator: EmulatorHandle) -> None
 def test_shared_pacer_paces_two_clients_as_one_token(emulator: EmulatorHandle) -> None:
     pacer = RateLimiter()
     with make_client(emulator, pacer=pacer) as a, make_client(emulator, pacer=pacer) as b:
-        calls: list[Callable[[], object]] = [
-            (lambda c=c: c.create_message(CHANNEL, [("s", b"y")])) for c in (a, b) * 8
-        ]
-        _run_parallel(calls, workers=4)
+        _run_parallel(lambda i: (a, b)[i % 2].create_message(CHANNEL, [("s", b"y")]), 16, 4)
     assert emulator.state.stats().total_rate_limited == 0
     assert len(emulator.state.messages) == 16
 
@@ -118,7 +116,12 @@ def test_unknown_bucket_sends_one_probe_then_learns_the_limit() -> None:
     route = Route("POST", "/channels/{channel_id}/messages", {"channel_id": CHANNEL})
     probe = pacer.acquire(route)
     second_went = threading.Event()
-    waiter = threading.Thread(target=lambda: (pacer.acquire(route), second_went.set()))
+
+    def second() -> None:
+        pacer.acquire(route)
+        second_went.set()
+
+    waiter = threading.Thread(target=second)
     waiter.start()
     assert not second_went.wait(0.3)  # the probe is in flight: nobody else goes
     headers = {
