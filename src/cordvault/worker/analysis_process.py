@@ -8,6 +8,7 @@ leaves ``blob.bin`` in its work dir. If its parent dies (kill -9) it exits too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ from cordvault.core.settings import Settings
 log = logging.getLogger(__name__)
 
 BLOB_NAME = "blob.bin"
+ANALYSIS_NICENESS = 10
 
 
 @dataclass(frozen=True, repr=False)
@@ -41,6 +43,10 @@ def run(conn: Connection, settings: Settings, spec: AnalysisSpec) -> None:
     """Process entry point (spawned)."""
     configure_logging(settings.debug_logging)
     _exit_with_parent(os.getppid())
+    # Analysis is batch work; the API beside it is interactive. A lower priority (inherited by
+    # the analysis pool) keeps /status fast while a job saturates the cores.
+    with contextlib.suppress(OSError):
+        os.nice(ANALYSIS_NICENESS)
     try:
         meta = _work(conn, settings, spec)
     except CordvaultError as exc:

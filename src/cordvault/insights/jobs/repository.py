@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Result, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Result,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import ErrorCode
@@ -48,14 +58,48 @@ class Claimed:
     attempts: int
 
 
+@dataclass(frozen=True)
+class StatusRow:
+    """The columns ``/status`` needs (read with one indexed Core query: the hot path)."""
+
+    package_id: str
+    state: str
+    error_code: str | None
+    is_upgraded: bool
+    queued_at: datetime
+    premium_when_joined: int
+    standard_when_joined: int
+
+
+_STATUS_COLUMNS = select(
+    PackageJob.package_id,
+    PackageJob.state,
+    PackageJob.error_code,
+    PackageJob.is_upgraded,
+    PackageJob.queued_at,
+    PackageJob.premium_when_joined,
+    PackageJob.standard_when_joined,
+)
+
+
 def get(session: Session, package_id: str) -> PackageJob | None:
     """The job row, or None."""
     return session.get(PackageJob, package_id)
 
 
-def queue_counts(session: Session) -> QueueCounts:
+def status_row(db: Session | Connection, package_id: str) -> StatusRow | None:
+    """The status columns of a package, or None (no ORM: this runs for every poll)."""
+    row = db.execute(_STATUS_COLUMNS.where(PackageJob.package_id == package_id)).first()
+    if row is None:
+        return None
+    return StatusRow(
+        str(row[0]), str(row[1]), row[2], bool(row[3]), row[4], int(row[5]), int(row[6])
+    )
+
+
+def queue_counts(db: Session | Connection) -> QueueCounts:
     """Unfinished jobs in the premium and standard queues."""
-    rows = session.execute(
+    rows = db.execute(
         select(PackageJob.is_upgraded, func.count())
         .where(PackageJob.state.in_(_UNFINISHED))
         .group_by(PackageJob.is_upgraded)
@@ -64,13 +108,13 @@ def queue_counts(session: Session) -> QueueCounts:
     return QueueCounts(premium=counts.get(True, 0), standard=counts.get(False, 0))
 
 
-def older_in_queue(session: Session, job: PackageJob) -> int:
+def older_in_queue(db: Session | Connection, job: StatusRow) -> int:
     """Unfinished jobs of the same queue that joined before ``job`` (its position)."""
     earlier = or_(
         PackageJob.queued_at < job.queued_at,
         and_(PackageJob.queued_at == job.queued_at, PackageJob.package_id < job.package_id),
     )
-    n = session.execute(
+    n = db.execute(
         select(func.count()).where(
             PackageJob.state.in_(_UNFINISHED),
             PackageJob.is_upgraded == job.is_upgraded,

@@ -12,13 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs.links import PackageLink, package_id_for, parse_link
-from cordvault.insights.jobs.models import PackageJob
 from cordvault.insights.jobs.states import JobState
 from cordvault.insights.transit import TransitKey
 
@@ -96,10 +96,14 @@ def can_accept_upload(session: Session, package_id: str) -> bool:
     return job is None or job.state in (JobState.ERRORED, JobState.DELETED)
 
 
-def status(session: Session, package_id: str) -> dict[str, Any]:
-    """The ``GET /process/<id>/status`` body (the caller has checked the bearer)."""
+def status(db: Session | Connection, package_id: str) -> dict[str, Any]:
+    """The ``GET /process/<id>/status`` body (the caller has checked the bearer).
+
+    The hot path of the API (every client polls it every second): Core queries only, one
+    indexed lookup for a finished package, three for a waiting one.
+    """
     body = base_status()
-    job = repo.get(session, package_id)
+    job = repo.status_row(db, package_id)
     if job is None or job.state == JobState.DELETED:
         body["errorMessageCode"] = ErrorCode.UNKNOWN_PACKAGE_ID.value
         return body
@@ -115,14 +119,14 @@ def status(session: Session, package_id: str) -> dict[str, Any]:
         return body
     body["isProcessing"] = True
     body["processingStep"] = job.state
-    body["processingQueuePosition"] = queue_position(session, job)
+    body["processingQueuePosition"] = queue_position(db, job)
     return body
 
 
-def queue_position(session: Session, job: PackageJob) -> dict[str, int]:
+def queue_position(db: Session | Connection, job: repo.StatusRow) -> dict[str, int]:
     """Positions and totals: premium jobs go first, each queue counts its older unfinished jobs."""
-    counts = repo.queue_counts(session)
-    older = repo.older_in_queue(session, job)
+    counts = repo.queue_counts(db)
+    older = repo.older_in_queue(db, job)
     if job.is_upgraded:
         premium_user, standard_user, user = older, 0, older
     else:
