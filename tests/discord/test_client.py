@@ -133,6 +133,9 @@ def test_multipart_create_stores_every_file_and_fetches_back(
         assert client.fetch_attachment(attachment.proxy_url) == data
     stored = dict(emulator.state.iter_attachment_bytes())
     assert sorted(stored.values()) == sorted(data for _, data in files)
+    stats = emulator.state.stats()
+    assert stats.requests["GET /cdn/attachments"] == 6
+    assert stats.cdn_requests_with_authorization == 0  # the bot token stays with the API
 
 
 def test_upload_limits_are_classified(client: DiscordClient, emulator: EmulatorHandle) -> None:

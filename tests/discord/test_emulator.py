@@ -141,6 +141,7 @@ def test_cdn_signatures_expiry_and_ranges(emulator: EmulatorHandle, http: httpx.
         assert cdn.get(url.split("?")[0]).status_code == 403  # unsigned
         assert cdn.get(url.replace("r.bin", "s.bin")).status_code == 403  # signature binds name
         assert cdn.get(url, headers={"Authorization": "irrelevant"}).content == data
+        assert emulator.state.stats().cdn_requests_with_authorization == 1
         emulator.state.advance(601)
         assert cdn.get(url).status_code == 404  # expired
 

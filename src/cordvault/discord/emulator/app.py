@@ -315,6 +315,8 @@ class _Cdn:
         attachment_id = str(request.path_params["attachment_id"])
         filename = str(request.path_params["filename"])
         state.count_request(f"{request.method} /cdn/attachments")
+        if "authorization" in request.headers:
+            state.count_cdn_authorization()
         query = request.query_params
         try:
             expires, issued = int(query["ex"], 16), int(query["is"], 16)

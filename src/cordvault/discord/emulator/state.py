@@ -135,6 +135,7 @@ class Stats:
     invalid_requests: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     arrivals: dict[str, list[float]] = field(default_factory=dict)
+    cdn_requests_with_authorization: int = 0  # the bot token must never go to the CDN
 
     @property
     def total_requests(self) -> int:
@@ -199,6 +200,10 @@ class EmulatorState:
                 self._stats.rate_limited[label] += 1
             self._stats.invalid_requests += 1
 
+    def count_cdn_authorization(self) -> None:
+        with self.lock:
+            self._stats.cdn_requests_with_authorization += 1
+
     def count_invalid(self) -> None:
         with self.lock:
             self._stats.invalid_requests += 1
@@ -219,6 +224,7 @@ class EmulatorState:
                 invalid_requests=s.invalid_requests,
                 faults=Counter(s.faults),
                 arrivals={k: list(v) for k, v in s.arrivals.items()},
+                cdn_requests_with_authorization=s.cdn_requests_with_authorization,
             )
 
     def reset_stats(self) -> None:
