@@ -367,3 +367,54 @@ def test_closing_early_stops_the_read_ahead(store: CountingChunkStore) -> None:
     pieces.close()  # type: ignore[attr-defined]
     reader.close()
     assert store.counters.gets <= 3
+
+
+def test_chunk_shorter_than_recorded_is_an_integrity_error(store: CountingChunkStore) -> None:
+    data = os.urandom(CHUNK + 5000)
+    key = new_file_key()
+    chunks = _write(store, data, key).chunks
+    # The metadata claims a longer last chunk than the store holds.
+    lying = [chunks[0], replace(chunks[1], plain_size=chunks[1].plain_size + 3 * SEGMENT_SIZE)]
+    with ChunkReader(store, key, FILE_ID, 1, lying) as reader:
+        end = reader.size
+        for start in (end - 10, CHUNK + 10, CHUNK):
+            with pytest.raises(CordvaultError) as info:
+                b"".join(reader.iter_range(start, end))
+            assert info.value.code == ErrorCode.INTEGRITY_ERROR
+
+
+class _SlowPutStore(_SlowStore):
+    """Slow puts; records how many run at once."""
+
+    def put(self, data: bytes) -> str:
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        time.sleep(0.01)
+        try:
+            return self.inner.put(data)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def test_writer_bounds_chunks_in_flight(store: CountingChunkStore) -> None:
+    """A fast producer never gets more than ``parallel`` chunks ahead of the store."""
+    slow = _SlowPutStore(store)
+    chunk = 20_000
+    consumed = 0
+    ahead: list[int] = []
+
+    def source() -> Iterator[bytes]:
+        nonlocal consumed
+        for _ in range(30):
+            ahead.append(consumed // chunk - store.counters.puts)
+            consumed += chunk
+            yield os.urandom(chunk)
+
+    writer = ChunkWriter(slow, new_file_key(), FILE_ID, 1, chunk, parallel=3)
+    result = writer.write_stream(source())
+    assert len(result.chunks) == 30
+    assert 1 <= slow.max_active <= 3
+    # chunks cut but not yet stored: at most `parallel` in flight + the one being cut
+    assert max(ahead) <= 3 + 1

@@ -9,7 +9,12 @@ consumed, so memory stays bounded and a slow consumer slows the reads (backpress
 
 :class:`ChunkWriter` does the reverse: it cuts a plaintext stream into ``chunk_size`` pieces,
 hashes it (SHA-256 of the whole plaintext), encrypts each piece for its position and stores it,
-with up to ``parallel`` chunks being encrypted/stored at once.
+with up to ``parallel`` chunks being stored at once.
+
+Both separate the I/O (store round trips, worth overlapping) from the CPU work (AES-GCM): at most
+:func:`crypto_slots` chunks are encrypted or decrypted at the same time by one reader or writer,
+one core fewer than the process may use. On a small machine, more crypto threads only steal the
+CPU from the event loop that receives or sends the bytes, and every transfer slows down.
 
 Error contract:
 - integrity failures (tampered, swapped, truncated or missing chunks) raise
@@ -30,6 +35,8 @@ import asyncio
 import bisect
 import hashlib
 import logging
+import os
+import threading
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,15 +44,19 @@ from dataclasses import dataclass
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.crypto import (
+    SEGMENT_SIZE,
     ChunkContext,
     ciphertext_size,
-    decrypt_chunk,
     decrypt_range,
     encrypt_chunk,
+    segment_span,
 )
 from cordvault.storage.base import ChunkNotFound, ChunkStore
 
 log = logging.getLogger(__name__)
+
+PIECE_SIZE = 16 * SEGMENT_SIZE
+"""Largest plaintext piece :meth:`ChunkReader.iter_range` yields (1 MiB, whole segments)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,16 @@ class WriteResult:
     chunks: list[ChunkRef]
     size: int
     sha256: str
+
+
+def crypto_slots(limit: int) -> int:
+    """How many chunks one transfer en/decrypts at once: ``limit``, capped at the number of
+    usable cores minus one (the event loop's), at least 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(limit, cores - 1))
 
 
 def _integrity(message: str, **details: object) -> CordvaultError:
@@ -103,6 +124,7 @@ class ChunkReader:
         self._version = content_version
         self._chunks = list(chunks)
         self._prefetch = prefetch
+        self._crypto = threading.BoundedSemaphore(crypto_slots(max(prefetch, 1)))
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
         self._starts: list[int] = []
@@ -123,7 +145,8 @@ class ChunkReader:
         self.close()
 
     def iter_range(self, start: int, end: int) -> Iterator[bytes]:
-        """Plaintext ``[start, end)`` as consecutive non-empty pieces (at most one per chunk).
+        """Plaintext ``[start, end)`` as consecutive non-empty pieces of at most
+        :data:`PIECE_SIZE` bytes.
 
         Raises ``CordvaultError(INVALID_INPUT)`` at once for a range outside ``[0, size]``.
         Closing the iterator early cancels the read-ahead.
@@ -154,14 +177,14 @@ class ChunkReader:
         pieces = self._pieces(start, end)
         if self._prefetch == 0:
             for ref, lo, hi in pieces:
-                yield self._load(ref, lo, hi)
+                yield from self._load(ref, lo, hi)
             return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 max_workers=self._prefetch, thread_name_prefix="chunk-read"
             )
         executor = self._executor
-        pending: deque[Future[bytes]] = deque()
+        pending: deque[Future[list[bytes]]] = deque()
 
         def submit_next() -> None:
             piece = next(pieces, None)
@@ -172,39 +195,57 @@ class ChunkReader:
             for _ in range(self._prefetch):
                 submit_next()
             while pending:
-                data = pending.popleft().result()
+                loaded = pending.popleft().result()
                 # Refill before yielding: the next reads run while the consumer sends this one.
                 submit_next()
-                yield data
+                # Hand pieces over one by one, dropping each reference once yielded.
+                loaded.reverse()
+                while loaded:
+                    yield loaded.pop()
         finally:
             for future in pending:
                 future.cancel()
 
-    def _load(self, ref: ChunkRef, lo: int, hi: int) -> bytes:
-        """Fetch and decrypt plaintext ``[lo, hi)`` of one chunk (runs in a pool thread)."""
+    def _load(self, ref: ChunkRef, lo: int, hi: int) -> list[bytes]:
+        """Fetch and decrypt plaintext ``[lo, hi)`` of one chunk (runs in a pool thread).
+
+        One store read (the whole chunk, or the segment span of a partial range), then
+        decryption in pieces of at most :data:`PIECE_SIZE`: smaller buffers than one
+        chunk-sized plaintext, which keeps the process's memory (and its fragmentation) low.
+        """
         ctx = ChunkContext(self._file_id, ref.index, ref.is_last, self._version)
+        whole = lo == 0 and hi == ref.plain_size
+        cstart, cend = segment_span(lo, hi, ref.plain_size)
         try:
-            if lo == 0 and hi == ref.plain_size:
-                plain = decrypt_chunk(self._key, ctx, self._store.get(ref.locator))
+            if whole:
+                cstart, cend = 0, ciphertext_size(ref.plain_size)
+                data = self._store.get(ref.locator)
             else:
-                plain = decrypt_range(
-                    self._key,
-                    ctx,
-                    ref.plain_size,
-                    lo,
-                    hi,
-                    lambda cstart, cend: self._store.get(ref.locator, cstart, cend),
-                )
+                data = self._store.get(ref.locator, cstart, cend)
         except ChunkNotFound:
             raise _integrity(
                 f"chunk {ref.index} of the file is missing from storage", chunk_index=ref.index
             ) from None
-        if len(plain) != hi - lo:
+        except ValueError:  # a range past the stored chunk: it is shorter than recorded
+            data = b""
+        if len(data) != cend - cstart:
             raise _integrity(
                 f"chunk {ref.index} holds a different amount of data than recorded",
                 chunk_index=ref.index,
             )
-        return plain
+        view = memoryview(data)
+
+        def fetch(start: int, end: int) -> bytes:
+            return view[start - cstart : end - cstart].tobytes()
+
+        pieces: list[bytes] = []
+        with self._crypto:
+            start = lo
+            while start < hi:
+                stop = min(hi, (start // PIECE_SIZE + 1) * PIECE_SIZE)
+                pieces.append(decrypt_range(self._key, ctx, ref.plain_size, start, stop, fetch))
+                start = stop
+        return pieces
 
     def close(self) -> None:
         """Stop the read-ahead threads (waits for reads already running). Idempotent."""
@@ -218,31 +259,48 @@ class _Splitter:
     """Cuts a byte stream into ``chunk_size`` pieces, knowing which one is the last.
 
     A full piece is only released once a byte past it has arrived, because whether a chunk is
-    the last one is bound into its encryption.
+    the last one is bound into its encryption. Received pieces are kept as they are and joined
+    once per chunk (one copy; no ever-growing buffer being reallocated).
     """
 
     def __init__(self, chunk_size: int) -> None:
         self._size = chunk_size
-        self._buffer = bytearray()
+        self._parts: deque[bytes | memoryview] = deque()
+        self._held = 0
         self._index = 0
         self.total = 0
         self.hasher = hashlib.sha256()
 
     def feed(self, data: bytes) -> Iterator[tuple[int, bytes]]:
         """Add ``data``; yield ``(index, plaintext)`` of every chunk now known not to be last."""
+        if not data:
+            return
+        # A mutable buffer may be reused by the caller once we return: keep a copy.
+        self._parts.append(data if isinstance(data, bytes) else bytes(data))
+        self._held += len(data)
         self.total += len(data)
-        self._buffer += data
-        while len(self._buffer) > self._size:
-            with memoryview(self._buffer) as view:
-                piece = bytes(view[: self._size])
-            del self._buffer[: self._size]
-            yield self._take(piece)
+        while self._held > self._size:
+            yield self._take(self._cut(self._size))
 
     def finish(self) -> tuple[int, bytes]:
         """The last chunk (possibly empty when the whole stream was empty)."""
-        piece = bytes(self._buffer)
-        self._buffer = bytearray()
-        return self._take(piece)
+        return self._take(self._cut(self._held))
+
+    def _cut(self, size: int) -> bytes:
+        out: list[bytes | memoryview] = []
+        need = size
+        while need:
+            part = self._parts[0]
+            if len(part) <= need:
+                out.append(self._parts.popleft())
+                need -= len(part)
+            else:
+                view = memoryview(part)
+                out.append(view[:need])
+                self._parts[0] = view[need:]
+                need = 0
+        self._held -= size
+        return b"".join(out)
 
     def _take(self, piece: bytes) -> tuple[int, bytes]:
         index = self._index
@@ -287,6 +345,8 @@ class ChunkWriter:
         self._version = content_version
         self.chunk_size = chunk_size
         self.parallel = parallel
+        self.crypto_slots = crypto_slots(parallel)
+        self._crypto = threading.BoundedSemaphore(self.crypto_slots)
 
     def put_chunk(self, index: int, is_last: bool, plaintext: bytes) -> ChunkRef:
         """Encrypt ``plaintext`` as chunk ``index`` of the file and store it.
@@ -294,6 +354,10 @@ class ChunkWriter:
         Raises ``INVALID_INPUT`` for a negative index or more than ``chunk_size`` bytes; store
         errors pass through (nothing was stored then).
         """
+        envelope = self._seal(index, is_last, plaintext)
+        return ChunkRef(self.store.put(envelope), index, len(plaintext), is_last)
+
+    def _seal(self, index: int, is_last: bool, plaintext: bytes) -> bytes:
         if index < 0:
             raise CordvaultError(ErrorCode.INVALID_INPUT, "chunk index must be >= 0")
         if len(plaintext) > self.chunk_size:
@@ -303,8 +367,8 @@ class ChunkWriter:
                 details={"size": len(plaintext), "chunk_size": self.chunk_size},
             )
         ctx = ChunkContext(self._file_id, index, is_last, self._version)
-        locator = self.store.put(encrypt_chunk(self._key, ctx, plaintext))
-        return ChunkRef(locator, index, len(plaintext), is_last)
+        with self._crypto:
+            return encrypt_chunk(self._key, ctx, plaintext)
 
     def write_stream(self, data: Iterable[bytes]) -> WriteResult:
         """Split, encrypt and store all of ``data``; split, encrypt, put in parallel.
@@ -320,6 +384,7 @@ class ChunkWriter:
                     batch.wait_for_room()
                     batch.submit(splitter, index, chunk, is_last=False)
             index, chunk = splitter.finish()
+            batch.wait_for_room()
             batch.submit(splitter, index, chunk, is_last=True)
             return batch.result(splitter)
 
@@ -338,8 +403,9 @@ class ChunkWriter:
                     await batch.await_room()
                     batch.submit(splitter, index, chunk, is_last=False)
             index, chunk = splitter.finish()
+            await batch.await_room()
             batch.submit(splitter, index, chunk, is_last=True)
-            await batch.await_all()
+            await batch.await_room(self.parallel)  # drains the batch
             return batch.result(splitter)
         except BaseException:
             # Synchronous on purpose: after a cancellation every further await would be
@@ -351,18 +417,24 @@ class ChunkWriter:
 
 
 class _Batch:
-    """The in-flight puts of one :meth:`ChunkWriter.write_stream` call.
+    """The in-flight chunks of one :meth:`ChunkWriter.write_stream` call.
 
-    Hashing runs in its own single thread (in submission order, i.e. stream order) so it
-    overlaps with encryption; ``parallel`` threads encrypt and store.
+    Three pools, one per kind of work: hashing in one thread (in submission order, i.e. stream
+    order), encryption in ``crypto_slots`` threads, store puts in ``parallel`` threads. Keeping
+    the big allocations of encryption in few threads also keeps the allocator's per-thread
+    arenas, hence the process's memory, small. Two bounds keep memory flat: at most ``parallel``
+    chunks in flight, and of those at most ``crypto_slots + 1`` not yet encrypted - when
+    encryption is the bottleneck (a local disk) plaintext would otherwise pile up waiting for a
+    core; when the store is (Discord), envelopes wait for their upload.
     """
 
     def __init__(self, writer: ChunkWriter) -> None:
         self._writer = writer
+        self._seals = ThreadPoolExecutor(writer.crypto_slots, thread_name_prefix="chunk-seal")
         self._puts = ThreadPoolExecutor(writer.parallel, thread_name_prefix="chunk-put")
         self._hash = ThreadPoolExecutor(1, thread_name_prefix="chunk-hash")
-        self._pending: deque[Future[ChunkRef]] = deque()
-        self._hashing: Future[None] | None = None
+        self._pending: deque[tuple[Future[ChunkRef], Future[None]]] = deque()
+        self._sealing: deque[Future[bytes]] = deque()
         self._done: list[ChunkRef] = []
 
     def __enter__(self) -> _Batch:
@@ -374,45 +446,72 @@ class _Batch:
         self.shutdown()
 
     def submit(self, splitter: _Splitter, index: int, chunk: bytes, *, is_last: bool) -> None:
-        self._hashing = self._hash.submit(splitter.hasher.update, chunk)
-        self._pending.append(self._puts.submit(self._writer.put_chunk, index, is_last, chunk))
+        writer = self._writer
+        sealed = self._seals.submit(writer._seal, index, is_last, chunk)
 
-    def wait_for_room(self) -> None:
-        while len(self._pending) >= self._writer.parallel:
-            self._done.append(self._pending.popleft().result())
+        def put() -> ChunkRef:
+            return ChunkRef(writer.store.put(sealed.result()), index, len(chunk), is_last)
 
-    async def await_room(self) -> None:
-        while len(self._pending) >= self._writer.parallel:
-            self._done.append(await asyncio.wrap_future(self._pending.popleft()))
+        hashed = self._hash.submit(splitter.hasher.update, chunk)
+        self._pending.append((self._puts.submit(put), hashed))
+        self._sealing.append(sealed)
 
-    async def await_all(self) -> None:
-        while self._pending:
-            self._done.append(await asyncio.wrap_future(self._pending.popleft()))
-        if self._hashing is not None:
-            await asyncio.wrap_future(self._hashing)
+    def _unsealed(self) -> int:
+        while self._sealing and self._sealing[0].done():
+            self._sealing.popleft()
+        return len(self._sealing)
+
+    def _must_collect(self, room: int) -> bool:
+        return bool(self._pending) and len(self._pending) > self._writer.parallel - room
+
+    def _must_wait_seal(self, room: int) -> bool:
+        return self._unsealed() > max(0, self._writer.crypto_slots + 1 - room)
+
+    def wait_for_room(self, room: int = 1) -> None:
+        while True:
+            if self._must_collect(room):
+                stored, hashed = self._pending.popleft()
+                self._done.append(stored.result())
+                hashed.result()
+            elif self._must_wait_seal(room):
+                self._sealing[0].exception()  # waits; a failure surfaces via its put
+            else:
+                return
+
+    async def await_room(self, room: int = 1) -> None:
+        while True:
+            if self._must_collect(room):
+                stored, hashed = self._pending.popleft()
+                self._done.append(await asyncio.wrap_future(stored))
+                await asyncio.wrap_future(hashed)
+            elif self._must_wait_seal(room):
+                await asyncio.wait([asyncio.wrap_future(self._sealing[0])])
+            else:
+                return
 
     def result(self, splitter: _Splitter) -> WriteResult:
-        while self._pending:
-            self._done.append(self._pending.popleft().result())
-        if self._hashing is not None:
-            self._hashing.result()
+        self.wait_for_room(self._writer.parallel)
         chunks = sorted(self._done, key=lambda ref: ref.index)
         return WriteResult(chunks, splitter.total, splitter.hasher.hexdigest())
 
     def abort(self) -> None:
         """Cancel what has not started, wait for the rest, delete everything stored."""
-        for future in self._pending:
-            future.cancel()
-        stored = list(self._done)
-        for future in self._pending:
-            if not future.cancelled() and future.exception() is None:
-                stored.append(future.result())
+        for sealed in self._sealing:
+            sealed.cancel()
+        for stored, hashed in self._pending:
+            stored.cancel()
+            hashed.cancel()
+        done = list(self._done)
+        for stored, _hashed in self._pending:
+            if not stored.cancelled() and stored.exception() is None:
+                done.append(stored.result())
         self._pending.clear()
-        _delete_quietly(self._writer.store.delete, (ref.locator for ref in stored))
+        self._sealing.clear()
+        _delete_quietly(self._writer.store.delete, (ref.locator for ref in done))
 
     def shutdown(self) -> None:
-        self._puts.shutdown(wait=True, cancel_futures=True)
-        self._hash.shutdown(wait=True, cancel_futures=True)
+        for pool in (self._seals, self._puts, self._hash):
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _delete_quietly(delete: Callable[[str], None], locators: Iterable[str]) -> None:
