@@ -246,3 +246,29 @@ def _text(value: Any) -> Any:
     if isinstance(value, bytes | memoryview):
         return bytes(value).decode("latin-1")
     return value
+
+
+def test_client_flow_with_rabbitmq_broker(
+    make_settings: Callable[..., Settings],
+    workers_for: Callable[[Settings], Workers],
+    package_server: PackageServer,
+    small_package: Path,
+) -> None:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+    except OSError:
+        if os.environ.get("CORDVAULT_REQUIRE_SERVICES") == "1":
+            pytest.fail("RabbitMQ is required in CI but 127.0.0.1:5672 is unreachable")
+        pytest.skip("RabbitMQ not reachable")
+    settings = make_settings(broker_url="amqp://guest:guest@127.0.0.1:5672//")
+    upn = new_upn()
+    package_server.files["r.zip"] = small_package
+    workers = workers_for(settings)
+    with insights_client(settings) as client:
+        workers.start()
+        link = package_server.link("r.zip", upn)
+        pid = client.post("/process", json={"package_link": link}).json()["packageId"]
+        body = wait_status(client, pid, upn, done, timeout=90, interval=1.0)
+        assert body["isDataAvailable"] is True, body

@@ -26,10 +26,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
 
 import cordvault
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.db import create_engine_for
 from cordvault.insights.blob import BlobMeta, decrypt_blob
 from cordvault.insights.blobstore import LocalBlobStore
 from cordvault.insights.demo import DEMO_ID, ensure_demo
@@ -64,6 +66,14 @@ class InsightsState:
         self.prefixes = [
             p.strip() for p in ctx.settings.dl_zip_whitelisted_domains.split(",") if p.strip()
         ]
+        # The status poll's own engine: autocommit reads without a pre-ping, so one poll is one
+        # round trip to PostgreSQL instead of three (ping, query, rollback on return). A
+        # connection that died is invalidated by SQLAlchemy and the poll retried once.
+        self.poll_engine = create_engine_for(
+            ctx.settings.effective_database_url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -85,6 +95,7 @@ class InsightsState:
             if self.queue is not None:
                 await run_in_threadpool(self.queue.stop)
             self.lookups.close()
+            self.poll_engine.dispose()
 
     def wake(self, package_id: str, premium: bool) -> None:
         if self.dispatcher is not None:
@@ -133,7 +144,7 @@ def _router(state: InsightsState) -> APIRouter:
     router = APIRouter(tags=["insights"])
     settings = state.ctx.settings
     sessions = state.ctx.sessions
-    engine = state.ctx.engine
+    poll_engine = state.poll_engine
 
     @router.get("/health")
     def health() -> dict[str, Any]:
@@ -248,7 +259,13 @@ def _router(state: InsightsState) -> APIRouter:
             body = service.base_status()
             body["errorMessageCode"] = ErrorCode.UNAUTHORIZED.value
             return _json(body, 401)
-        with engine.connect() as conn:
+        try:
+            with poll_engine.connect() as conn:
+                return _json(service.status(conn, package_id))
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with poll_engine.connect() as conn:
             return _json(service.status(conn, package_id))
 
     @router.get("/process/{package_id}/blob")
