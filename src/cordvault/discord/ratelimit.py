@@ -10,9 +10,12 @@ keeps, under one lock:
   than Discord's, because the answer left Discord before it arrived here. When a newer window is
   seen, the remaining count is reduced by the requests still in flight (they may land in it);
   that makes every estimate err on the slow side, never on the 429 side.
-- the **global** limit (default 50 requests per second per token) as a sliding log of send
-  times over ``period + global_margin`` (the margin absorbs latency jitter between our send time
-  and Discord's receive time), plus a hard block after a global 429.
+- the **global** limit (default 50 requests per second per token) as ``global_limit`` slots.
+  A request holds its slot from its send until ``period + global_margin`` after its answer
+  came back. Discord received it somewhere in between, so any ``global_limit + 1`` requests
+  arrive at Discord more than a period apart whatever the latency jitter (a log of send times
+  alone would not guarantee that: a slow first request shifts Discord's window late). Plus a
+  hard block after a global 429.
 - the **invalid-request breaker**: 401, 403 and 429 answers (except ``scope: shared`` 429s,
   which Discord does not count) in the last ``invalid_window`` seconds. Discord bans an IP for
   hours at 10,000 per 10 minutes; at ``invalid_threshold`` (default 1,000) :meth:`acquire`
@@ -54,6 +57,7 @@ class Ticket:
 
     key: tuple[str, str]
     label: str
+    holds_global: bool = True
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class RateLimiter:
         *,
         global_limit: int = 50,
         global_period: float = 1.0,
-        global_margin: float = 0.1,
+        global_margin: float = 0.02,
         margin: float = 0.05,
         invalid_threshold: int = 1000,
         invalid_window: float = 600.0,
@@ -106,7 +110,7 @@ class RateLimiter:
         if global_limit < 1 or invalid_threshold < 1:
             raise ValueError("limits must be positive")
         self.global_limit = global_limit
-        self.global_window = global_period + global_margin
+        self.global_hold = global_period + global_margin
         self.margin = margin
         self.invalid_threshold = invalid_threshold
         self.invalid_window = invalid_window
@@ -115,7 +119,8 @@ class RateLimiter:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._route_hash: dict[str, str] = {}  # route label -> Discord's bucket hash
         self._alias: dict[tuple[str, str], tuple[str, str]] = {}
-        self._sent: deque[float] = deque()
+        self._global_inflight = 0
+        self._global_frees: deque[float] = deque()  # when released slots become free, ascending
         self._global_blocked_until = 0.0
         self._invalid: deque[float] = deque()
         self.waited_seconds = 0.0
@@ -141,15 +146,17 @@ class RateLimiter:
                     if bucket.limit is not None and not bucket.unlimited:
                         bucket.remaining -= 1
                     if use_global:
-                        self._sent.append(now)
-                    return Ticket(key=key, label=route.label)
-                known = max(bucket_wait or 0.0, global_wait)
+                        self._global_inflight += 1
+                    return Ticket(key=key, label=route.label, holds_global=use_global)
+                known = max(bucket_wait or 0.0, global_wait or 0.0)
                 if known > max_wait:
-                    is_global = global_wait >= (bucket_wait or 0.0)
+                    is_global = (global_wait or 0.0) >= (bucket_wait or 0.0)
                     raise DiscordRateLimited(
                         known, f"rate limited on {route.label}", is_global=is_global
                     )
-                timeout = known if bucket_wait is not None else max(known, _PROBE_POLL)
+                # None: only an answer (notify) can unblock; poll in case it never comes.
+                waiting_for_answer = bucket_wait is None or global_wait is None
+                timeout = max(known, _PROBE_POLL) if waiting_for_answer else known
                 self._cond.wait(timeout)
                 self.waited_seconds += self._clock() - now
 
@@ -161,6 +168,9 @@ class RateLimiter:
             now = self._clock()
             bucket = self._bucket(ticket.key)
             bucket.inflight = max(0, bucket.inflight - 1)
+            if ticket.holds_global:
+                self._global_inflight -= 1
+                self._global_frees.append(now + self.global_hold)
             hdrs: Mapping[str, str] = headers if headers is not None else {}
             answer = parse_429(hdrs, payload) if status == 429 else None
             if status in (401, 403) or (answer is not None and answer.scope != "shared"):
@@ -247,14 +257,17 @@ class RateLimiter:
             return 0.0
         return None
 
-    def _global_wait(self, now: float) -> float:
+    def _global_wait(self, now: float) -> float | None:
+        """0: a slot is free; > 0: one frees then; None: all are in flight (wait for one)."""
         if now < self._global_blocked_until:
             return self._global_blocked_until - now
-        while self._sent and self._sent[0] <= now - self.global_window:
-            self._sent.popleft()
-        if len(self._sent) >= self.global_limit:
-            return self._sent[0] + self.global_window - now
-        return 0.0
+        while self._global_frees and self._global_frees[0] <= now:
+            self._global_frees.popleft()
+        if self._global_inflight + len(self._global_frees) < self.global_limit:
+            return 0.0
+        if self._global_frees:
+            return self._global_frees[0] - now
+        return None
 
     def _learn(
         self, ticket: Ticket, bucket: _Bucket, status: int, headers: Mapping[str, str], now: float
