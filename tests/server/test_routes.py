@@ -31,6 +31,12 @@ def client(make_settings: Callable[..., Settings]) -> TestClient:
     return insights_client(make_settings())
 
 
+@pytest.fixture
+def db_client(db_url: str, make_settings: Callable[..., Settings]) -> TestClient:
+    """Like ``client``, once on SQLite and once on PostgreSQL."""
+    return insights_client(make_settings(db_url))
+
+
 def test_health(client: TestClient) -> None:
     body = client.get("/health").json()
     assert body["status"] == "alive"
@@ -103,7 +109,8 @@ def test_invalid_links_are_refused(client: TestClient, link: object) -> None:
     }
 
 
-def test_discord_link_is_accepted_and_id_is_md5_of_upn(client: TestClient) -> None:
+def test_discord_link_is_accepted_and_id_is_md5_of_upn(db_client: TestClient) -> None:
+    client = db_client
     upn = new_upn()
     link = f"https://click.discord.com/ls/click?upn={upn}"
     body = client.post("/process", json={"package_link": link}).json()
@@ -140,7 +147,8 @@ def test_status_bad_bearer_is_401(client: TestClient, header: str | None) -> Non
     assert body["errorMessageCode"] == "UNAUTHORIZED"
 
 
-def test_status_wrong_bearer_and_unknown_package(client: TestClient) -> None:
+def test_status_wrong_bearer_and_unknown_package(db_client: TestClient) -> None:
+    client = db_client
     upn, other = new_upn(), new_upn()
     pid = package_id_for(upn)
     assert client.get(f"/process/{pid}/status", headers=bearer(other)).status_code == 401
@@ -149,7 +157,8 @@ def test_status_wrong_bearer_and_unknown_package(client: TestClient) -> None:
     assert response.json()["errorMessageCode"] == "UNKNOWN_PACKAGE_ID"
 
 
-def test_blob_data_user_delete_statuses(client: TestClient) -> None:
+def test_blob_data_user_delete_statuses(db_client: TestClient) -> None:
+    client = db_client
     upn = new_upn()
     pid = package_id_for(upn)
     for method, path in [
@@ -171,7 +180,8 @@ def test_blob_data_user_delete_statuses(client: TestClient) -> None:
     assert deleted.json() == {"isDeleted": False, "errorMessageCode": "UNKNOWN_PACKAGE_ID"}
 
 
-def test_queued_package_has_no_blob_yet(client: TestClient) -> None:
+def test_queued_package_has_no_blob_yet(db_client: TestClient) -> None:
+    client = db_client
     upn = new_upn()
     link = f"https://click.discord.com/ls/click?upn={upn}"
     pid = client.post("/process", json={"package_link": link}).json()["packageId"]
@@ -203,7 +213,8 @@ def test_blob_route_refuses_bad_signatures(client: TestClient) -> None:
         assert response.status_code == 404, url
 
 
-def test_admin_upgrade(client: TestClient) -> None:
+def test_admin_upgrade(db_client: TestClient) -> None:
+    client = db_client
     upn = new_upn()
     link = f"https://click.discord.com/ls/click?upn={upn}"
     pid = client.post("/process", json={"package_link": link}).json()["packageId"]
