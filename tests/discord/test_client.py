@@ -315,3 +315,16 @@ def test_no_secret_reaches_the_logs(
     assert "/webhooks/{webhook_id}/{webhook_token}" in caplog.text  # templates are logged
     for secret in (TOKEN, WEBHOOK_TOKEN, "hm=", emulator.base_url):
         assert secret not in text
+
+
+def test_exhausted_create_after_a_lost_answer_is_outcome_unknown_and_nonce_resolves_it(
+    client: DiscordClient, emulator: EmulatorHandle
+) -> None:
+    emulator.add_fault(FaultRule("POST /channels/*/messages", "drop_response", times=1))
+    emulator.add_fault(FaultRule("POST /channels/*/messages", "503", times=3))
+    with pytest.raises(DiscordOutcomeUnknown):
+        client.create_message(CHANNEL, [("u.bin", b"maybe")], nonce="resolve-me")
+    (applied,) = emulator.state.messages  # the first attempt did create it
+    again = client.create_message(CHANNEL, [("u.bin", b"maybe")], nonce="resolve-me")
+    assert again.id == applied
+    assert len(emulator.state.messages) == 1

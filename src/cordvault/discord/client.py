@@ -165,9 +165,12 @@ class DiscordClient:
 
         Sent with a ``nonce`` and ``enforce_nonce: true`` (random unless given; at most 25
         characters) so retries after a timeout return the first attempt's message instead of
-        creating a duplicate. Errors: :class:`DiscordPayloadTooLarge` (413/40005),
-        :class:`DiscordTooManyAttachments` (30015), :class:`DiscordForbidden`,
-        :class:`DiscordNotFound` (10003 unknown channel), and the transient family.
+        creating a duplicate. If retries run out after an attempt that may have been applied,
+        :class:`DiscordOutcomeUnknown` is raised: calling again with the same ``nonce`` within a
+        few minutes is safe (Discord returns the existing message). Other errors:
+        :class:`DiscordPayloadTooLarge` (413/40005), :class:`DiscordTooManyAttachments`
+        (30015), :class:`DiscordForbidden`, :class:`DiscordNotFound` (10003 unknown channel),
+        and the transient family.
         """
         nonce = nonce if nonce is not None else secrets.token_hex(12)
         if len(nonce) > 25:
@@ -379,6 +382,7 @@ class DiscordClient:
             # httpx sends an empty file list as a urlencoded form; Discord wants JSON then.
             data, files, json_body = None, None, multipart[0]
         attempt = 0
+        maybe_applied = False  # a POST attempt may have reached Discord before failing
         while True:
             ticket = self._pacer.acquire(
                 route, max_wait=self._max_wait, use_global=not route.is_webhook
@@ -414,14 +418,25 @@ class DiscordClient:
                 self._pacer.release(
                     ticket, status, response.headers if response is not None else None, payload
                 )
-            if failure is not None or response is None:
-                self._bump(transport_errors=1)
-                attempt = self._retry_or_raise(attempt, route.label, failure, None)
-                continue
-            log.debug("%s -> %d in %.3fs", route.label, status, time.monotonic() - started)
-            if status is not None and 200 <= status < 300:
-                return payload
-            attempt = self._handle_failure(route, response, payload, attempt, mode)
+            creates = route.method == "POST"
+            try:
+                if failure is not None or response is None:
+                    self._bump(transport_errors=1)
+                    maybe_applied |= creates and not isinstance(failure, NOT_SENT)
+                    attempt = self._retry_or_raise(attempt, route.label, failure, None)
+                    continue
+                log.debug("%s -> %d in %.3fs", route.label, status, time.monotonic() - started)
+                if status is not None and 200 <= status < 300:
+                    return payload
+                maybe_applied |= creates and response.status_code >= 500
+                attempt = self._handle_failure(route, response, payload, attempt, mode)
+            except DiscordUnavailable as exc:
+                if not maybe_applied or isinstance(exc, DiscordOutcomeUnknown):
+                    raise
+                # An earlier attempt may have been applied: say so (still a DiscordUnavailable).
+                raise DiscordOutcomeUnknown(
+                    f"{exc.message}; an earlier attempt may have been applied", status=exc.status
+                ) from exc
 
     def _handle_failure(
         self, route: Route, response: httpx.Response, payload: Any, attempt: int, mode: RetryMode

@@ -8,7 +8,10 @@ when Discord sends one):
 - **idempotent** requests (GET, DELETE, bulk delete) also on 5xx, timeouts and resets;
 - ``create_message`` too, because it sends a ``nonce`` with ``enforce_nonce: true``: Discord
   answers a repeat of the same nonce (same author, within a few minutes) with the message the
-  first attempt created instead of creating another, so a retry cannot duplicate it.
+  first attempt created instead of creating another, so a retry cannot duplicate it. If the
+  retries run out after an attempt that may have been applied, the client raises
+  :class:`~cordvault.discord.errors.DiscordOutcomeUnknown`; calling ``create_message`` again
+  with the same ``nonce`` (within a few minutes) resolves it without a duplicate.
 
 Not retried: ``execute_webhook`` once the request may have reached Discord (read timeout,
 connection dropped after sending, 5xx). Webhooks take no nonce, so the client raises
