@@ -96,22 +96,31 @@ def drop_pg(name: str) -> None:
     admin.dispose()
 
 
-def wrk(url: str, upn: str, seconds: int, connections: int, threads: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-H",
-            f"Authorization: Bearer {upn}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def wrk(
+    url: str, upn: str, seconds: int, connections: int, threads: int, rate: int = 0
+) -> dict[str, float]:
+    """Run wrk; ``rate`` > 0 paces each connection (wrk's Lua ``delay``) to about that total
+    rate, like many clients polling every second, instead of saturating the server."""
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-H",
+        f"Authorization: Bearer {upn}",
+    ]
+    script = None
+    if rate:
+        delay_ms = max(1, round(connections * 1000 / rate))
+        script = Path(tempfile.mkstemp(suffix=".lua")[1])
+        script.write_text(f"function delay()\n  return {delay_ms}\nend\n")
+        cmd += ["-s", str(script)]
+    try:
+        out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    finally:
+        if script is not None:
+            script.unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = {}
     for pct in ("50", "90", "99"):
@@ -266,6 +275,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rate", type=int, default=2000, help="paced runs: total req/s")
+    parser.add_argument("--paced-connections", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "cv-bench")

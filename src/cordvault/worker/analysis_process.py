@@ -24,7 +24,7 @@ from cordvault.core.settings import Settings
 log = logging.getLogger(__name__)
 
 BLOB_NAME = "blob.bin"
-ANALYSIS_NICENESS = 10
+ANALYSIS_NICENESS = 19
 
 
 @dataclass(frozen=True, repr=False)
