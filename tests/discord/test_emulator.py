@@ -240,3 +240,15 @@ def test_runner_serves_until_stopped() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_too_many_invalid_requests_ban_the_ip() -> None:
+    config = make_config()
+    config.ban_threshold = 5
+    with running_emulator(config) as emu:
+        url = f"{emu.api_base}/users/{USER}"
+        bad = [httpx.get(url, headers={"Authorization": "Bot nope"}) for _ in range(5)]
+        assert [r.status_code for r in bad] == [401] * 5
+        banned = httpx.get(url, headers=AUTH)  # even a valid token is refused now
+        assert (banned.status_code, banned.text) == (429, "error code: 1015")
+        assert int(banned.headers["retry-after"]) > 3000

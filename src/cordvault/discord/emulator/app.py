@@ -3,9 +3,11 @@
 Behaviour follows ``discord-api.md``: bot auth, per-route/per-channel and global rate limits
 with all headers, multipart uploads with Discord's limits and codes, signed expiring attachment
 URLs with HTTP Range, message paging, deletes and bulk deletes (14-day rule), webhooks, user and
-guild lookups. ``/_emulator/*`` is a small control API (stats, faults, clock) for runs outside
-Python; in-process tests use :class:`~cordvault.discord.emulator.state.EmulatorState` directly.
-Errors use Discord's shape ``{"message", "code"}``.
+guild lookups, and the IP ban (past ``ban_threshold`` invalid answers in ``ban_window``
+seconds every API request gets 429 ``error code: 1015``). ``/_emulator/*`` is a small control
+API (stats, faults, clock) for runs outside Python; in-process tests use
+:class:`~cordvault.discord.emulator.state.EmulatorState` directly. Errors use Discord's shape
+``{"message", "code"}``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import shutil
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -59,6 +62,11 @@ class _Api:
             state.count_request(label)
             params = {k: str(v) for k, v in request.path_params.items()}
             headers: dict[str, str] = {}
+            banned = state.ban_remaining()
+            if banned > 0:
+                # What Discord's Cloudflare layer answers a banned IP: no JSON, just 1015.
+                retry = {"Retry-After": str(math.ceil(banned))}
+                return PlainTextResponse("error code: 1015", status_code=429, headers=retry)
             try:
                 who, use_global = self._authenticate(request, auth, params)
                 major = params.get("channel_id") or params.get("guild_id") or ""

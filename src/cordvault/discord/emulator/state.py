@@ -19,7 +19,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,6 +96,10 @@ class EmulatorConfig:
     nonce_ttl: float = 300.0
     storage_dir: Path | None = None
     seed: int | None = None
+    ban_threshold: int = 10_000
+    """Invalid (401/403/429) answers per ``ban_window`` seconds before the "IP" is banned."""
+    ban_window: float = 600.0
+    ban_duration: float = 3600.0
 
     def add_channels(self, *ids: str, guild_id: str = "100000000000000000") -> EmulatorConfig:
         """Convenience: accessible channels with these ids (chainable)."""
@@ -163,6 +167,8 @@ class EmulatorState:
         self._ids = SnowflakeGenerator(worker=2)
         self._stats = Stats()
         self._signing_key = secrets.token_bytes(32)
+        self._invalid: deque[float] = deque()
+        self.banned_until = 0.0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if config.storage_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="cordvault-emulator-")
@@ -198,7 +204,7 @@ class EmulatorState:
                 self._stats.global_rate_limited += 1
             else:
                 self._stats.rate_limited[label] += 1
-            self._stats.invalid_requests += 1
+            self._note_invalid()
 
     def count_cdn_authorization(self) -> None:
         with self.lock:
@@ -206,7 +212,22 @@ class EmulatorState:
 
     def count_invalid(self) -> None:
         with self.lock:
-            self._stats.invalid_requests += 1
+            self._note_invalid()
+
+    def _note_invalid(self) -> None:
+        """Count one invalid answer; Discord's Cloudflare layer bans the IP past a threshold."""
+        now = time.monotonic()
+        self._stats.invalid_requests += 1
+        self._invalid.append(now)
+        while self._invalid and self._invalid[0] <= now - self.config.ban_window:
+            self._invalid.popleft()
+        if len(self._invalid) >= self.config.ban_threshold:
+            self.banned_until = now + self.config.ban_duration
+
+    def ban_remaining(self) -> float:
+        """Seconds left on an IP ban (0: not banned)."""
+        with self.lock:
+            return max(0.0, self.banned_until - time.monotonic())
 
     def count_fault(self, kind: str) -> None:
         with self.lock:
