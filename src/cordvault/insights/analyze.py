@@ -154,8 +154,7 @@ def analyze_package(
         channels_without_metadata=skipped_channels,
     )
     report(PHASE_WRITE, 0, 1)
-    rows = all_rows(facts)
-    size = write_sqlite(out_sqlite, rows)
+    size, counts = write_sqlite(out_sqlite, all_rows(facts))
     report(PHASE_WRITE, 1, 1)
     summary = AnalysisSummary(
         package_id=package_id,
@@ -165,7 +164,7 @@ def analyze_package(
         is_partial=facts.is_partial,
         messages=sum(s.count for s in stats.values()),
         analytics_events=analytics.events,
-        table_rows={name: len(r) for name, r in rows.items()},
+        table_rows=counts,
         seconds=time.monotonic() - started,
     )
     log.info(

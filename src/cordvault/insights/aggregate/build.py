@@ -6,10 +6,13 @@ Pure functions over plain data: no I/O, so the rules are easy to read and to tes
 from __future__ import annotations
 
 import calendar
+import heapq
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
 
 import orjson
 
@@ -27,6 +30,7 @@ from cordvault.insights.package.messages import ChannelStats
 from cordvault.insights.schema import SCHEMA_VERSION
 
 Row = tuple[object, ...]
+_EPOCH = date(1970, 1, 1)
 
 
 @dataclass
@@ -61,26 +65,34 @@ def _unix(ts: str | None) -> str:
     return str(calendar.timegm(time.strptime(ts, "%Y-%m-%d %H:%M:%S")))
 
 
-def activity_rows(facts: PackageFacts) -> list[Row]:
-    rows: list[Row] = []
+@lru_cache(maxsize=100_000)
+def _day_text(epoch_day: int) -> str:
+    return (_EPOCH + timedelta(days=epoch_day)).isoformat()
+
+
+def _message_sent_rows(facts: PackageFacts) -> Iterator[Row]:
+    """message_sent rows in primary-key order (day, hour, channel): a k-way merge of the
+    channels' ascending hour arrays, so nothing per row is ever held all at once."""
+
+    def channel_rows(channel_id: str, stats: ChannelStats) -> Iterator[tuple[int, str, int]]:
+        for key, count in zip(stats.hour_keys, stats.hour_counts, strict=True):
+            yield key, channel_id, count
+
+    guild_of: dict[str, str | None] = {}
+    streams = []
     for channel_id, stats in facts.stats.items():
         info = facts.channels.get(channel_id)
-        guild = info.guild_id if info is not None and info.kind is ChannelKind.GUILD else None
-        for key, count in stats.hours.items():
-            rows.append(
-                (
-                    "message_sent",
-                    key[:10],
-                    int(key[11:13]),
-                    count,
-                    None,
-                    channel_id,
-                    guild,
-                    None,
-                    None,
-                )
-            )
+        is_guild = info is not None and info.kind is ChannelKind.GUILD
+        guild_of[channel_id] = info.guild_id if is_guild and info is not None else None
+        streams.append(channel_rows(channel_id, stats))
+    for key, channel_id, count in heapq.merge(*streams):
+        day, hour = _day_text(key // 24), key % 24
+        yield ("message_sent", day, hour, count, None, channel_id, guild_of[channel_id], None, None)
+
+
+def _event_rows(facts: PackageFacts) -> list[Row]:
     a = facts.analytics
+    rows: list[Row] = []
     for (guild, day, hour), count in a.guild_joined.items():
         rows.append(("guild_joined", day, hour, count, None, None, guild, None, None))
     for (day, app_id, guild), count in a.app_commands.items():
@@ -93,8 +105,20 @@ def activity_rows(facts: PackageFacts) -> list[Row]:
         rows.append(("app_opened", day, 0, count, None, None, None, os_name, None))
     for (event, day), count in a.per_day.items():
         rows.append((event, day, 0, count, None, None, None, None, None))
-    rows.sort(key=lambda r: tuple("" if v is None else str(v) for v in r))
     return rows
+
+
+def activity_rows(facts: PackageFacts) -> Iterator[Row]:
+    """Every activity row, in primary-key order (keeps the table and its index compact)."""
+    events = sorted(
+        _event_rows(facts),
+        key=lambda r: (r[0], r[1], r[2], r[5] or "", r[6] or "", r[4] or "", r[7] or ""),
+    )
+    before = [r for r in events if str(r[0]) < "message_sent"]
+    after = [r for r in events if str(r[0]) > "message_sent"]
+    yield from before
+    yield from _message_sent_rows(facts)
+    yield from after
 
 
 def _voice_minutes(voice: Iterable[VoiceSession]) -> dict[str, int]:
@@ -257,7 +281,7 @@ def meta_rows(facts: PackageFacts) -> list[Row]:
     return sorted(meta.items())
 
 
-def all_rows(facts: PackageFacts) -> dict[str, list[Row]]:
+def all_rows(facts: PackageFacts) -> dict[str, Iterable[Row]]:
     """Every table's rows, keyed by table name."""
     return {
         "activity": activity_rows(facts),
