@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/cordvault demo
+	$(BIN)/cordvault serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
