@@ -198,6 +198,13 @@ def test_range_reads(client: DiscordClient) -> None:
     with pytest.raises(DiscordRangeNotSatisfiable) as info:
         client.fetch_attachment(url, len(data) + 1)
     assert info.value.size == len(data)
+    for bad_url in ("file:///etc/passwd", "not a url", ""):
+        with pytest.raises(CordvaultError) as refused:
+            client.fetch_attachment(bad_url)
+        assert refused.value.code == ErrorCode.INVALID_INPUT
+    with pytest.raises(CordvaultError) as bad_range:
+        client.fetch_attachment(url, 10, 5)
+    assert bad_range.value.code == ErrorCode.INVALID_INPUT
 
 
 def test_expired_url_is_refreshed_through_get_message(

@@ -298,6 +298,13 @@ class DiscordClient:
         """
         if start < 0 or (end is not None and end < start):
             raise CordvaultError(ErrorCode.INVALID_INPUT, "invalid attachment range")
+        try:
+            scheme = httpx.URL(url).scheme
+        except (httpx.InvalidURL, TypeError):
+            scheme = ""
+        if scheme not in ("http", "https"):
+            # The URL itself is a credential: it is not echoed.
+            raise CordvaultError(ErrorCode.INVALID_INPUT, "attachment URL must be http(s)")
         if end == start:
             return b""
         headers: dict[str, str] = {}

@@ -31,7 +31,8 @@ import httpx
 # Failures where the request surely never reached Discord: safe to retry anything.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Failures after the request may have been sent (or partly sent): only idempotent retries.
-MAYBE_SENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# (TransportError covers timeouts, resets, protocol errors; check NOT_SENT first.)
+MAYBE_SENT = (httpx.TransportError,)
 
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504, 520, 521, 522, 524})
 
