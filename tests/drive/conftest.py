@@ -44,6 +44,18 @@ def open_env(settings: Settings) -> tuple[DriveEnv, TestClient]:
     return DriveEnv(client=client, drive=drive, store=store, settings=settings), client
 
 
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id, with small cost parameters: the tests hash many passwords on busy CPUs."""
+    from argon2 import PasswordHasher
+
+    from cordvault.drive import users
+
+    monkeypatch.setattr(
+        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
 @pytest.fixture
 def make_env(db_url: str, data_dir: Path) -> Iterator[Callable[..., DriveEnv]]:
     """Start a drive app (several may share one DB and data dir: a 'restart')."""

@@ -28,10 +28,15 @@ def conflict(what: str = "an entry with this name already exists in the folder")
 
 @contextmanager
 def unique_names(db: Session) -> Iterator[None]:
-    """Run inserts/renames in a savepoint; a unique-constraint race becomes NAME_CONFLICT."""
+    """Flush the block's inserts/renames; a unique-constraint race becomes NAME_CONFLICT.
+
+    No savepoint (pysqlite's SAVEPOINT handling commits the outer transaction): after the
+    error the session is unusable, which is fine because the caller's transaction is then
+    rolled back as a whole.
+    """
     try:
-        with db.begin_nested():
-            yield
+        yield
+        db.flush()
     except IntegrityError:
         raise conflict() from None
 

@@ -60,8 +60,8 @@ def claim_bootstrap(db: Session, key: str) -> None:
     db.flush()
 
 
-def login_failures(db: Session, name: str) -> LoginFailures | None:
-    return db.get(LoginFailures, name, with_for_update=True)
+def login_failures(db: Session, name: str, *, for_update: bool = False) -> LoginFailures | None:
+    return db.get(LoginFailures, name, with_for_update=for_update)
 
 
 def clear_login_failures(db: Session, name: str) -> None:

@@ -255,6 +255,14 @@ class ChunkReader:
             self._executor = None
 
 
+_Part = bytes | memoryview
+
+
+def _hash_parts(hasher: hashlib._Hash, parts: list[_Part]) -> None:
+    for part in parts:
+        hasher.update(part)
+
+
 class _Splitter:
     """Cuts a byte stream into ``chunk_size`` pieces, knowing which one is the last.
 
@@ -265,14 +273,14 @@ class _Splitter:
 
     def __init__(self, chunk_size: int) -> None:
         self._size = chunk_size
-        self._parts: deque[bytes | memoryview] = deque()
+        self._parts: deque[_Part] = deque()
         self._held = 0
         self._index = 0
         self.total = 0
         self.hasher = hashlib.sha256()
 
-    def feed(self, data: bytes) -> Iterator[tuple[int, bytes]]:
-        """Add ``data``; yield ``(index, plaintext)`` of every chunk now known not to be last."""
+    def feed(self, data: bytes) -> Iterator[tuple[int, list[_Part]]]:
+        """Add ``data``; yield ``(index, parts)`` of every chunk now known not to be last."""
         if not data:
             return
         # A mutable buffer may be reused by the caller once we return: keep a copy.
@@ -282,12 +290,14 @@ class _Splitter:
         while self._held > self._size:
             yield self._take(self._cut(self._size))
 
-    def finish(self) -> tuple[int, bytes]:
+    def finish(self) -> tuple[int, list[_Part]]:
         """The last chunk (possibly empty when the whole stream was empty)."""
         return self._take(self._cut(self._held))
 
-    def _cut(self, size: int) -> bytes:
-        out: list[bytes | memoryview] = []
+    def _cut(self, size: int) -> list[_Part]:
+        """The next ``size`` bytes as a list of parts (joining them is left to a worker
+        thread: an 8 MiB copy into fresh memory costs milliseconds the event loop needs)."""
+        out: list[_Part] = []
         need = size
         while need:
             part = self._parts[0]
@@ -300,12 +310,12 @@ class _Splitter:
                 self._parts[0] = view[need:]
                 need = 0
         self._held -= size
-        return b"".join(out)
+        return out
 
-    def _take(self, piece: bytes) -> tuple[int, bytes]:
+    def _take(self, parts: list[_Part]) -> tuple[int, list[_Part]]:
         index = self._index
         self._index += 1
-        return index, piece
+        return index, parts
 
 
 class ChunkWriter:
@@ -380,12 +390,12 @@ class ChunkWriter:
         with _Batch(self) as batch:
             splitter = _Splitter(self.chunk_size)
             for piece in data:
-                for index, chunk in splitter.feed(piece):
+                for index, parts in splitter.feed(piece):
                     batch.wait_for_room()
-                    batch.submit(splitter, index, chunk, is_last=False)
-            index, chunk = splitter.finish()
+                    batch.submit(splitter, index, parts, is_last=False)
+            index, parts = splitter.finish()
             batch.wait_for_room()
-            batch.submit(splitter, index, chunk, is_last=True)
+            batch.submit(splitter, index, parts, is_last=True)
             return batch.result(splitter)
 
     async def awrite_stream(self, data: AsyncIterable[bytes]) -> WriteResult:
@@ -399,12 +409,12 @@ class ChunkWriter:
         try:
             splitter = _Splitter(self.chunk_size)
             async for piece in data:
-                for index, chunk in splitter.feed(piece):
+                for index, parts in splitter.feed(piece):
                     await batch.await_room()
-                    batch.submit(splitter, index, chunk, is_last=False)
-            index, chunk = splitter.finish()
+                    batch.submit(splitter, index, parts, is_last=False)
+            index, parts = splitter.finish()
             await batch.await_room()
-            batch.submit(splitter, index, chunk, is_last=True)
+            batch.submit(splitter, index, parts, is_last=True)
             await batch.await_room(self.parallel)  # drains the batch
             return batch.result(splitter)
         except BaseException:
@@ -445,14 +455,19 @@ class _Batch:
             self.abort()
         self.shutdown()
 
-    def submit(self, splitter: _Splitter, index: int, chunk: bytes, *, is_last: bool) -> None:
+    def submit(self, splitter: _Splitter, index: int, parts: list[_Part], *, is_last: bool) -> None:
         writer = self._writer
-        sealed = self._seals.submit(writer._seal, index, is_last, chunk)
+        size = sum(len(part) for part in parts)
+
+        def seal() -> bytes:
+            return writer._seal(index, is_last, b"".join(parts))
+
+        sealed = self._seals.submit(seal)
 
         def put() -> ChunkRef:
-            return ChunkRef(writer.store.put(sealed.result()), index, len(chunk), is_last)
+            return ChunkRef(writer.store.put(sealed.result()), index, size, is_last)
 
-        hashed = self._hash.submit(splitter.hasher.update, chunk)
+        hashed = self._hash.submit(_hash_parts, splitter.hasher, parts)
         self._pending.append((self._puts.submit(put), hashed))
         self._sealing.append(sealed)
 

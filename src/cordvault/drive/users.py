@@ -75,8 +75,7 @@ def _new_user(db: Session, name: str, password: str, *, is_admin: bool) -> Drive
         token_version=0,
     )
     try:
-        with db.begin_nested():
-            repo.add(db, user)
+        repo.add(db, user)  # flushes; the request's transaction rolls back on the error
     except IntegrityError:
         raise CordvaultError(ErrorCode.CONFLICT, "a user with this name already exists") from None
     return user
@@ -92,8 +91,7 @@ def register_first(db: Session, name: str, password: str) -> DriveUser:
     validate_user_name(name)
     validate_password(password)
     try:
-        with db.begin_nested():
-            repo.claim_bootstrap(db, "first-admin")
+        repo.claim_bootstrap(db, "first-admin")
     except IntegrityError:
         raise closed from None
     return _new_user(db, name, password, is_admin=True)
@@ -107,8 +105,10 @@ def create_user(
         raise CordvaultError(ErrorCode.FORBIDDEN, "only administrators create users")
     if repo.count_users(db) == 0:
         # The first account is always an admin, whichever way it is made.
-        with db.begin_nested():
+        try:
             repo.claim_bootstrap(db, "first-admin")
+        except IntegrityError:
+            raise CordvaultError(ErrorCode.CONFLICT, "the first account is being created") from None
         is_admin = True
     return _new_user(db, name, password, is_admin=is_admin)
 
@@ -217,16 +217,15 @@ def authenticate(ctx: DriveContext, db: Session, name: str, password: str) -> Dr
 def _record_failure(ctx: DriveContext, key: str, window: timedelta) -> None:
     now = utcnow()
     for _attempt in range(3):
-        with ctx.sessions() as db, db.begin():
-            try:
-                state = repo.login_failures(db, key)
+        try:
+            with ctx.sessions() as db, db.begin():
+                state = repo.login_failures(db, key, for_update=True)
                 if state is None:
-                    with db.begin_nested():
-                        repo.add(db, LoginFailures(name=key, failures=1, window_start=now))
+                    repo.add(db, LoginFailures(name=key, failures=1, window_start=now))
                 elif now - state.window_start >= window:
                     state.failures, state.window_start = 1, now
                 else:
                     state.failures += 1
-                return
-            except IntegrityError:
-                continue  # a concurrent first failure inserted the row; count again
+            return
+        except IntegrityError:
+            continue  # a concurrent first failure inserted the row; count again

@@ -1,0 +1,160 @@
+"""Accounts through the HTTP API: first admin, admin management, login, tokens, throttling."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from tests.drive.support import PASSWORD, DriveEnv, auth
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.settings import Settings
+from cordvault.drive.keys import load_signing_keys
+
+
+def test_first_user_registers_as_admin_then_registration_closes(env: DriveEnv) -> None:
+    c = env.client
+    r = c.post("/api/auth/register", json={"name": "alice", "password": PASSWORD})
+    assert r.status_code == 201
+    body = r.json()
+    assert body["user"]["is_admin"] is True
+    assert "password" not in r.text
+    assert "hash" not in r.text
+    me = c.get("/api/auth/me", headers=auth(body["token"]))
+    assert me.json()["name"] == "alice"
+    again = c.post("/api/auth/register", json={"name": "bob", "password": PASSWORD})
+    assert again.status_code == 403
+    assert again.json()["errorMessageCode"] == "FORBIDDEN"
+
+
+def test_admin_creates_and_manages_users_others_cannot(env: DriveEnv) -> None:
+    admin = env.register("alice")
+    bob = env.add_user(admin, "bob")
+    c = env.client
+    r = c.post("/api/auth/users", json={"name": "carol", "password": PASSWORD}, headers=bob)
+    assert r.status_code == 403
+    dup = c.post("/api/auth/users", json={"name": "bob", "password": PASSWORD}, headers=admin)
+    assert dup.status_code == 409
+    bad = c.post("/api/auth/users", json={"name": "../x", "password": PASSWORD}, headers=admin)
+    assert bad.status_code == 400
+    short = c.post("/api/auth/users", json={"name": "dave", "password": "short"}, headers=admin)
+    assert short.status_code == 400
+    bob_id = c.get("/api/auth/me", headers=bob).json()["id"]
+    # Promotion, then disabling: the disabled account's token and login both stop working.
+    r = c.patch(f"/api/auth/users/{bob_id}", json={"is_admin": True}, headers=admin)
+    assert r.json()["is_admin"] is True
+    r = c.patch(f"/api/auth/users/{bob_id}", json={"disabled": True}, headers=admin)
+    assert r.status_code == 200
+    assert c.get("/api/auth/me", headers=bob).status_code == 401
+    assert c.post("/api/auth/login", json={"name": "bob", "password": PASSWORD}).status_code == 401
+    alice_id = c.get("/api/auth/me", headers=admin).json()["id"]
+    assert (
+        c.patch(f"/api/auth/users/{alice_id}", json={"disabled": True}, headers=admin).status_code
+        == 409
+    )
+    names = [u["name"] for u in c.get("/api/auth/users", params={"q": "b"}, headers=admin).json()]
+    assert names == ["bob"]
+
+
+def test_password_change_invalidates_every_earlier_token(env: DriveEnv) -> None:
+    admin = env.register("alice")
+    second = env.login("alice")
+    c = env.client
+    wrong = c.post(
+        "/api/auth/password",
+        json={"old_password": "not it at all", "new_password": "a new password"},
+        headers=admin,
+    )
+    assert wrong.status_code == 401
+    r = c.post(
+        "/api/auth/password",
+        json={"old_password": PASSWORD, "new_password": "a new password"},
+        headers=admin,
+    )
+    assert r.status_code == 200
+    fresh = auth(r.json()["token"])
+    assert c.get("/api/auth/me", headers=admin).status_code == 401
+    assert c.get("/api/auth/me", headers=second).status_code == 401
+    assert c.get("/api/auth/me", headers=fresh).status_code == 200
+    assert (
+        c.post("/api/auth/login", json={"name": "alice", "password": PASSWORD}).status_code == 401
+    )
+    env.login("alice", "a new password")
+
+
+def test_expired_forged_and_malformed_tokens_are_rejected(env: DriveEnv) -> None:
+    env.register("alice")
+    c = env.client
+    key = env.drive.signing.token_key
+    now = datetime.now(UTC)
+    claims = {"sub": "1", "ver": 0, "typ": "drive", "iat": int(now.timestamp())}
+    expired = jwt.encode({**claims, "exp": int((now - timedelta(seconds=5)).timestamp())}, key)
+    forged = jwt.encode({**claims, "exp": int((now + timedelta(hours=1)).timestamp())}, b"x" * 32)
+    stale = jwt.encode(
+        {**claims, "ver": 7, "exp": int((now + timedelta(hours=1)).timestamp())}, key
+    )
+    unsigned = jwt.encode(
+        {**claims, "exp": int((now + timedelta(hours=1)).timestamp())}, None, algorithm="none"
+    )
+    good = jwt.encode({**claims, "exp": int((now + timedelta(hours=1)).timestamp())}, key)
+    for token in (expired, forged, stale, unsigned, "garbage", ""):
+        r = c.get("/api/auth/me", headers=auth(token))
+        assert r.status_code == 401, token
+        assert r.json()["errorMessageCode"] == "UNAUTHORIZED"
+    assert c.get("/api/auth/me").status_code == 401
+    assert c.get("/api/auth/me", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert c.get("/api/auth/me", headers=auth(good)).status_code == 200
+
+
+def test_login_is_throttled_per_account(env: DriveEnv) -> None:
+    env.register("alice")
+    c = env.client
+    for _ in range(env.settings.drive_login_max_failures):
+        r = c.post("/api/auth/login", json={"name": "alice", "password": "wrong password"})
+        assert r.status_code == 401
+    # Now even the right password is refused until the window ends.
+    r = c.post("/api/auth/login", json={"name": "alice", "password": PASSWORD})
+    assert r.status_code == 429
+    assert r.json()["errorMessageCode"] == "RATE_LIMITED"
+    assert r.json()["details"]["retry_after"] > 0
+    # Unknown names fail the same way (no user enumeration) and are throttled too.
+    for _ in range(3):
+        r = c.post("/api/auth/login", json={"name": "nobody", "password": "wrong password"})
+        assert r.status_code == 401
+        assert r.json()["message"] == "wrong user name or password"
+    assert c.post("/api/auth/login", json={"name": "nobody", "password": "x"}).status_code == 429
+
+
+def test_login_throttle_window_ends(make_env: object) -> None:
+    env = make_env(drive_login_window_seconds=1)  # type: ignore[operator]
+    env.register("alice")
+    for _ in range(3):
+        env.client.post("/api/auth/login", json={"name": "alice", "password": "wrong password"})
+    assert (
+        env.client.post("/api/auth/login", json={"name": "alice", "password": PASSWORD}).status_code
+        == 429
+    )
+    import time
+
+    time.sleep(1.1)
+    env.login("alice")
+
+
+def test_secret_key_is_generated_once_with_0600_and_placeholders_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, drive_secret_key=None)
+    first = load_signing_keys(settings)
+    path = tmp_path / "drive_secret.key"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_signing_keys(settings) == first
+    assert first.token_key != first.link_key
+    for bad in ("changeme", "short", "changethis-changethis-changethis-123"):
+        with pytest.raises(CordvaultError) as info:
+            load_signing_keys(Settings(data_dir=tmp_path, drive_secret_key=bad))
+        assert info.value.code == ErrorCode.INVALID_SETTINGS
+        assert bad not in info.value.message
+    ok = load_signing_keys(Settings(data_dir=tmp_path, drive_secret_key="k" * 8 + "Zq81-nv" * 5))
+    assert ok != first
