@@ -263,7 +263,7 @@ def shares_of(db: Session, file_id: str) -> list[tuple[Share, str]]:
         .where(Share.file_id == file_id)
         .order_by(DriveUser.name)
     )
-    return [(s, n) for s, n in db.execute(stmt).tuples()]
+    return [(s, n) for s, n in db.execute(stmt).all()]
 
 
 def shares_for_user(db: Session, user_id: int, file_ids: Iterable[str]) -> dict[str, str]:
@@ -273,7 +273,7 @@ def shares_for_user(db: Session, user_id: int, file_ids: Iterable[str]) -> dict[
     stmt = select(Share.file_id, Share.access).where(
         Share.user_id == user_id, Share.file_id.in_(ids)
     )
-    return dict(db.execute(stmt).tuples())
+    return dict(db.execute(stmt).all())
 
 
 def files_shared_with(db: Session, user_id: int, limit: int, offset: int) -> list[DriveFile]:
