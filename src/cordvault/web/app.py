@@ -36,7 +36,7 @@ from cordvault.db import create_engine_for, make_sessionmaker, migrate
 log = logging.getLogger(__name__)
 
 # Domain modules that install routes; each has ``install(app, ctx)``.
-DOMAINS: tuple[str, ...] = ("cordvault.web.insights",)
+DOMAINS: tuple[str, ...] = ("cordvault.web.insights", "cordvault.web.drive")
 
 
 @dataclass
