@@ -123,6 +123,31 @@ class Settings(BaseSettings):
     discord_channel_ids: str = Field(
         "", description="Comma-separated channel ids the Discord storage backend writes to."
     )
+    discord_max_file_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="Discord storage: largest attachment (bytes); 10 MiB for bots unless the "
+        "server is boosted.",
+    )
+    discord_max_attachments: int = Field(
+        10, ge=1, le=10, description="Discord storage: most chunks packed into one message."
+    )
+    discord_uploads_per_channel: int = Field(
+        2, ge=1, le=16, description="Discord storage: concurrent message posts per channel."
+    )
+    discord_url_refresh_margin_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="Discord storage: signed attachment URLs are refreshed this long before "
+        "they expire.",
+    )
+    discord_orphan_grace_seconds: float = Field(
+        900.0,
+        ge=60,
+        description="Discord storage: an unfinished message post older than this is an "
+        "orphan to collect.",
+    )
 
     # -- drive -------------------------------------------------------------------------------
     storage_backend: str = Field("local", description="Chunk storage: local | discord.")

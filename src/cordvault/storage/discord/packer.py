@@ -1,0 +1,157 @@
+"""Packing queued chunks into Discord messages, and the upload lanes that post them.
+
+Discord limits messages, not bytes: 5 message posts per 5 s per channel, up to 10 attachments
+and 25 MiB per request. A message carrying three 8 MiB chunks moves three times the bytes of
+one carrying a single chunk for the same share of the rate limit. The drive stores chunks with
+one ``put`` per chunk from several threads, so packing happens here: :meth:`Packer.submit`
+queues chunks and returns futures; each *lane* (one bot token x one channel) runs
+``workers_per_lane`` threads that take the oldest queued chunks, up to ``max_files`` of them
+and ``max_request_bytes`` together, and post them as one message. A lone chunk waits at most
+``window`` seconds for company; under load no waiting happens at all, because chunks pile up
+while the lanes are busy posting (or held back by the rate-limit pacer), and a freed lane takes
+a full message at once. Lanes pull work, so a channel whose bucket is empty simply takes
+nothing while the others carry on: writes spread over channels (and tokens) by themselves.
+
+Chunks of one ``submit`` call are kept in order in the queue but may land in several messages
+(a batch larger than one request). A failed post fails the futures of its chunks only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from cordvault.storage.base import StorageUnavailable
+from cordvault.storage.discord.locator import Locator
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Where a worker posts: a bot (its index in the token list) and a channel."""
+
+    bot: int
+    channel_id: str
+
+
+@dataclass
+class _Item:
+    data: bytes
+    queued_at: float
+    future: Future[Locator] = field(default_factory=Future)
+
+
+PostFn = Callable[[Lane, list[bytes]], list[Locator]]
+
+
+class Packer:
+    """Queues chunks and posts them in packed messages from lane worker threads."""
+
+    def __init__(
+        self,
+        post: PostFn,
+        lanes: Sequence[Lane],
+        *,
+        workers_per_lane: int = 2,
+        max_files: int = 10,
+        max_request_bytes: int = 25 * 1024 * 1024,
+        window: float = 0.05,
+    ) -> None:
+        if not lanes or workers_per_lane < 1 or max_files < 1:
+            raise ValueError("a packer needs lanes, workers and room for one file")
+        self._post = post
+        self._max_files = max_files
+        self._budget = max_request_bytes
+        self._window = window
+        self._queue: deque[_Item] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self.messages_posted = 0
+        self.chunks_posted = 0
+        self._threads = [
+            threading.Thread(target=self._work, args=(lane,), name=f"discord-lane-{n}", daemon=True)
+            for n, lane in enumerate(lane for lane in lanes for _ in range(workers_per_lane))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, chunks: Sequence[bytes]) -> list[Future[Locator]]:
+        """Queue chunks (each at most ``max_request_bytes``); one future per chunk, in order."""
+        now = time.monotonic()
+        items = [_Item(bytes(chunk), now) for chunk in chunks]
+        with self._cond:
+            if self._closed:
+                raise StorageUnavailable("the Discord store is closed")
+            self._queue.extend(items)
+            self._cond.notify_all()
+        return [item.future for item in items]
+
+    def close(self) -> None:
+        """Stop the workers after the posts in progress; queued chunks fail."""
+        with self._cond:
+            self._closed = True
+            left = list(self._queue)
+            self._queue.clear()
+            self._cond.notify_all()
+        for item in left:
+            item.future.set_exception(StorageUnavailable("the Discord store is closed"))
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def _fits(self, count: int, size: int, extra: int) -> bool:
+        return count < self._max_files and size + extra <= self._budget
+
+    def _full(self) -> bool:
+        """Whether the queue already holds a full message (no reason to wait for more)."""
+        size = 0
+        for count, item in enumerate(self._queue):
+            if not self._fits(count, size, len(item.data)):
+                return True
+            size += len(item.data)
+        return False
+
+    def _take(self) -> list[_Item] | None:
+        """Wait for work and return the next message's chunks (None: closed)."""
+        with self._cond:
+            while True:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return None
+                deadline = self._queue[0].queued_at + self._window
+                while self._queue and not self._closed and not self._full():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                if not self._queue:
+                    continue  # another worker took it meanwhile
+                batch = [self._queue.popleft()]
+                size = len(batch[0].data)
+                while self._queue and self._fits(len(batch), size, len(self._queue[0].data)):
+                    item = self._queue.popleft()
+                    batch.append(item)
+                    size += len(item.data)
+                return batch
+
+    def _work(self, lane: Lane) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            try:
+                locators = self._post(lane, [item.data for item in batch])
+            except BaseException as exc:
+                for item in batch:
+                    item.future.set_exception(exc)
+                continue
+            with self._cond:
+                self.messages_posted += 1
+                self.chunks_posted += len(batch)
+            for item, locator in zip(batch, locators, strict=True):
+                item.future.set_result(locator)
