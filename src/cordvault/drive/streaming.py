@@ -433,9 +433,10 @@ class _Batch:
     order), encryption in ``crypto_slots`` threads, store puts in ``parallel`` threads. Keeping
     the big allocations of encryption in few threads also keeps the allocator's per-thread
     arenas, hence the process's memory, small. Two bounds keep memory flat: at most ``parallel``
-    chunks in flight, and of those at most ``crypto_slots + 1`` not yet encrypted - when
-    encryption is the bottleneck (a local disk) plaintext would otherwise pile up waiting for a
-    core; when the store is (Discord), envelopes wait for their upload.
+    chunks in flight, and of those at most ``crypto_slots`` not yet encrypted (plus the one the
+    splitter is filling) - when encryption is the bottleneck (a local disk) plaintext would
+    otherwise pile up waiting for a core; when the store is (Discord), envelopes wait for
+    their upload.
     """
 
     def __init__(self, writer: ChunkWriter) -> None:
@@ -444,7 +445,7 @@ class _Batch:
         self._puts = ThreadPoolExecutor(writer.parallel, thread_name_prefix="chunk-put")
         self._hash = ThreadPoolExecutor(1, thread_name_prefix="chunk-hash")
         self._pending: deque[tuple[Future[ChunkRef], Future[None]]] = deque()
-        self._sealing: deque[Future[bytes]] = deque()
+        self._sealing: deque[Future[None]] = deque()
         self._done: list[ChunkRef] = []
 
     def __enter__(self) -> _Batch:
@@ -458,14 +459,21 @@ class _Batch:
     def submit(self, splitter: _Splitter, index: int, parts: list[_Part], *, is_last: bool) -> None:
         writer = self._writer
         size = sum(len(part) for part in parts)
+        # The envelope travels in this list rather than as a future's result, and the seal
+        # drops its parts once joined: nothing keeps a chunk's bytes alive after its stage.
+        handoff: list[bytes] = []
+        to_seal = list(parts)
 
-        def seal() -> bytes:
-            return writer._seal(index, is_last, b"".join(parts))
+        def seal() -> None:
+            plaintext = b"".join(to_seal)
+            to_seal.clear()
+            handoff.append(writer._seal(index, is_last, plaintext))
 
         sealed = self._seals.submit(seal)
 
         def put() -> ChunkRef:
-            return ChunkRef(writer.store.put(sealed.result()), index, size, is_last)
+            sealed.result()
+            return ChunkRef(writer.store.put(handoff.pop()), index, size, is_last)
 
         hashed = self._hash.submit(_hash_parts, splitter.hasher, parts)
         self._pending.append((self._puts.submit(put), hashed))
@@ -480,7 +488,7 @@ class _Batch:
         return bool(self._pending) and len(self._pending) > self._writer.parallel - room
 
     def _must_wait_seal(self, room: int) -> bool:
-        return self._unsealed() > max(0, self._writer.crypto_slots + 1 - room)
+        return self._unsealed() > max(0, self._writer.crypto_slots - room)
 
     def wait_for_room(self, room: int = 1) -> None:
         while True:
