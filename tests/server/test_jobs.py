@@ -245,3 +245,33 @@ def _wait_no_workdirs(settings: Settings, pid: str) -> None:
     while any(root.glob(f"{pid}.*")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(root.glob(f"{pid}.*"))
+
+
+def test_deletion_seen_by_heartbeat_aborts_the_attempt(
+    make_settings: Callable[..., Settings],
+    package_server: PackageServer,
+    small_package: Path,
+) -> None:
+    """A worker elsewhere (Celery) learns of a DELETE only through its failing heartbeat."""
+    settings = make_settings()
+    upn = new_upn()
+    package_server.files["h.zip"] = small_package
+    with insights_client(settings) as client:
+        state = client.app.state.ctx.extras["insights"]  # type: ignore[attr-defined]
+        runner = state.queue.runner
+        link = package_server.link("h.zip", upn, route="slow-once")
+        pid = client.post("/process", json={"package_link": link}).json()["packageId"]
+        deadline = time.monotonic() + 15
+        while pid not in runner.running_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = runner.running_pids()[pid]
+        # Delete in the database only, as another API process would: no direct cancel call.
+        with state.ctx.sessions.begin() as session:
+            service.delete(session, pid)
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child)
+        _wait_no_workdirs(settings, pid)
+        status = client.get(f"/process/{pid}/status", headers=bearer(upn)).json()
+        assert status["errorMessageCode"] == "UNKNOWN_PACKAGE_ID"

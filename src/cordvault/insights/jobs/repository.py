@@ -20,7 +20,6 @@ from sqlalchemy import (
     Result,
     and_,
     func,
-    or_,
     select,
     update,
 )
@@ -60,26 +59,50 @@ class Claimed:
 
 @dataclass(frozen=True)
 class StatusRow:
-    """The columns ``/status`` needs (read with one indexed Core query: the hot path)."""
+    """The columns ``/status`` needs. ``queued_at`` is the raw database value (only ever
+    compared with itself, so its driver type does not matter)."""
 
     package_id: str
     state: str
     error_code: str | None
     is_upgraded: bool
-    queued_at: datetime
+    queued_at: Any
     premium_when_joined: int
     standard_when_joined: int
 
 
-_STATUS_COLUMNS = select(
-    PackageJob.package_id,
-    PackageJob.state,
-    PackageJob.error_code,
-    PackageJob.is_upgraded,
-    PackageJob.queued_at,
-    PackageJob.premium_when_joined,
-    PackageJob.standard_when_joined,
+@dataclass(frozen=True)
+class Position:
+    """Unfinished jobs per queue, and how many of the job's own queue joined before it."""
+
+    premium: int
+    standard: int
+    older: int
+
+
+# The status poll runs for every waiting client every second: its two statements are plain
+# driver SQL (no expression compilation or type processing: ~6x cheaper than Core on SQLite).
+_STATUS_SQL = (
+    "SELECT package_id, state, error_code, is_upgraded, queued_at, premium_when_joined, "
+    "standard_when_joined FROM insights_packages WHERE package_id = {p}"
 )
+_POSITION_SQL = (
+    "SELECT "
+    "COALESCE(SUM(CASE WHEN is_upgraded THEN 1 ELSE 0 END), 0), "
+    "COALESCE(SUM(CASE WHEN is_upgraded THEN 0 ELSE 1 END), 0), "
+    "COALESCE(SUM(CASE WHEN is_upgraded = {p} AND (queued_at < {p} "
+    "OR (queued_at = {p} AND package_id < {p})) THEN 1 ELSE 0 END), 0) "
+    "FROM insights_packages WHERE state IN ('LOCKED', 'DOWNLOADING', 'ANALYZING')"
+)
+
+
+def _driver_sql(conn: Connection, template: str) -> str:
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return template.format(p=marker)
+
+
+def _connection(db: Session | Connection) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
 
 
 def get(session: Session, package_id: str) -> PackageJob | None:
@@ -88,13 +111,22 @@ def get(session: Session, package_id: str) -> PackageJob | None:
 
 
 def status_row(db: Session | Connection, package_id: str) -> StatusRow | None:
-    """The status columns of a package, or None (no ORM: this runs for every poll)."""
-    row = db.execute(_STATUS_COLUMNS.where(PackageJob.package_id == package_id)).first()
+    """The status columns of a package, or None (one indexed lookup)."""
+    conn = _connection(db)
+    row = conn.exec_driver_sql(_driver_sql(conn, _STATUS_SQL), (package_id,)).first()
     if row is None:
         return None
     return StatusRow(
         str(row[0]), str(row[1]), row[2], bool(row[3]), row[4], int(row[5]), int(row[6])
     )
+
+
+def position(db: Session | Connection, job: StatusRow) -> Position:
+    """Queue totals and the job's position in its own queue, in one aggregate query."""
+    conn = _connection(db)
+    params = (job.is_upgraded, job.queued_at, job.queued_at, job.package_id)
+    row = conn.exec_driver_sql(_driver_sql(conn, _POSITION_SQL), params).one()
+    return Position(premium=int(row[0]), standard=int(row[1]), older=int(row[2]))
 
 
 def queue_counts(db: Session | Connection) -> QueueCounts:
@@ -106,22 +138,6 @@ def queue_counts(db: Session | Connection) -> QueueCounts:
     ).all()
     counts = {bool(upgraded): int(n) for upgraded, n in rows}
     return QueueCounts(premium=counts.get(True, 0), standard=counts.get(False, 0))
-
-
-def older_in_queue(db: Session | Connection, job: StatusRow) -> int:
-    """Unfinished jobs of the same queue that joined before ``job`` (its position)."""
-    earlier = or_(
-        PackageJob.queued_at < job.queued_at,
-        and_(PackageJob.queued_at == job.queued_at, PackageJob.package_id < job.package_id),
-    )
-    n = db.execute(
-        select(func.count()).where(
-            PackageJob.state.in_(_UNFINISHED),
-            PackageJob.is_upgraded == job.is_upgraded,
-            earlier,
-        )
-    ).scalar_one()
-    return int(n)
 
 
 def enqueue(

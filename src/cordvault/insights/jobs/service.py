@@ -99,8 +99,8 @@ def can_accept_upload(session: Session, package_id: str) -> bool:
 def status(db: Session | Connection, package_id: str) -> dict[str, Any]:
     """The ``GET /process/<id>/status`` body (the caller has checked the bearer).
 
-    The hot path of the API (every client polls it every second): Core queries only, one
-    indexed lookup for a finished package, three for a waiting one.
+    The hot path of the API (every client polls it every second): one indexed lookup for a
+    finished package, plus one aggregate query for a waiting one.
     """
     body = base_status()
     job = repo.status_row(db, package_id)
@@ -125,8 +125,8 @@ def status(db: Session | Connection, package_id: str) -> dict[str, Any]:
 
 def queue_position(db: Session | Connection, job: repo.StatusRow) -> dict[str, int]:
     """Positions and totals: premium jobs go first, each queue counts its older unfinished jobs."""
-    counts = repo.queue_counts(db)
-    older = repo.older_in_queue(db, job)
+    counts = repo.position(db, job)
+    older = counts.older
     if job.is_upgraded:
         premium_user, standard_user, user = older, 0, older
     else:
