@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     )
     discord_orphan_grace_seconds: float = Field(
         900.0,
-        ge=60,
+        ge=1,
         description="Discord storage: an unfinished message post older than this is an "
         "orphan to collect.",
     )
