@@ -38,7 +38,7 @@ def drive_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
 def open_env(settings: Settings) -> tuple[DriveEnv, TestClient]:
     app = create_app(settings, domains=("cordvault.web.drive",))
     drive = app.state.ctx.extras["drive"]
-    store = CountingChunkStore(LocalChunkStore(settings.data_dir / "chunks"))
+    store = CountingChunkStore(LocalChunkStore(settings.data_dir / "chunks", fsync=False))
     drive.replace_store(store)
     client = TestClient(app)
     return DriveEnv(client=client, drive=drive, store=store, settings=settings), client

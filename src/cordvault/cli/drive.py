@@ -1,0 +1,358 @@
+"""``cordvault user ...`` (accounts, straight in the DB) and ``cordvault drive ...`` (a client).
+
+``drive login URL`` stores the server URL and a token in ``DRIVE_CLIENT_CONFIG`` (default
+``~/.config/cordvault/drive.json``, mode 0600); the other ``drive`` commands talk to that server
+through :class:`~cordvault.drive.client.DriveClient`. Commands only parse options, call one
+thing and print; errors are ``CordvaultError`` handled by the root app.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.settings import Settings, load_settings
+from cordvault.drive.client import DriveClient, write_private
+
+out = Console()
+_CONFLICT_HELP = "On a name clash: fail, skip, overwrite or rename."
+err = Console(stderr=True)
+
+
+def _read_password(password_stdin: bool, *, confirm: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    return value
+
+
+# -- accounts (direct DB) ------------------------------------------------------------------
+
+
+@contextmanager
+def _db(settings: Settings) -> Iterator[Any]:
+    from cordvault.db import create_engine_for, make_sessionmaker, migrate
+
+    url = settings.effective_database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(url)
+    engine = create_engine_for(url)
+    try:
+        with make_sessionmaker(engine)() as db, db.begin():
+            yield db
+    finally:
+        engine.dispose()
+
+
+def _user_app() -> typer.Typer:
+    app = typer.Typer(help="Manage drive accounts directly in the database.", no_args_is_help=True)
+
+    @app.command("create")
+    def create(
+        name: str,
+        admin: Annotated[bool, typer.Option("--admin", help="Make an administrator.")] = False,
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+        ] = False,
+    ) -> None:
+        """Create an account (the first one is always an administrator)."""
+        from cordvault.drive import users
+
+        password = _read_password(password_stdin, confirm=True)
+        with _db(load_settings()) as db:
+            user = users.create_user(db, None, name, password, is_admin=admin)
+            kind = "administrator" if user.is_admin else "user"
+        out.print(f"created {kind} {name}", highlight=False)
+
+    @app.command("list")
+    def list_users() -> None:
+        """List accounts."""
+        from cordvault.drive import users
+
+        with _db(load_settings()) as db:
+            rows = [
+                (u.name, u.is_admin, u.disabled)
+                for u in users.search_users(db, None, limit=10_000, offset=0)
+            ]
+        for name, is_admin, disabled in rows:
+            flags = ", ".join(f for f, on in (("admin", is_admin), ("disabled", disabled)) if on)
+            out.print(f"{name}{f'  ({flags})' if flags else ''}", highlight=False)
+
+    @app.command("passwd")
+    def passwd(
+        name: str,
+        password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    ) -> None:
+        """Reset an account's password (its existing tokens stop working)."""
+        from cordvault.drive import users
+
+        password = _read_password(password_stdin, confirm=True)
+        with _db(load_settings()) as db:
+            user = users.get_user_by_name(db, name)
+            user.password_hash = users.hash_password(users.validate_password(password))
+            user.token_version += 1
+        out.print(f"password of {name} reset", highlight=False)
+
+    return app
+
+
+# -- drive client --------------------------------------------------------------------------
+
+
+def _config_path(settings: Settings) -> Path:
+    return settings.drive_client_config or Path.home() / ".config" / "cordvault" / "drive.json"
+
+
+def _client() -> DriveClient:
+    path = _config_path(load_settings())
+    try:
+        config = json.loads(path.read_text())
+        return DriveClient(str(config["url"]), str(config["token"]))
+    except (OSError, ValueError, KeyError):
+        raise CordvaultError(
+            ErrorCode.UNAUTHORIZED, "not signed in: run `cordvault drive login URL` first"
+        ) from None
+
+
+def _state_file() -> Path:
+    return _config_path(load_settings()).with_name("uploads.json")
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(label, total=total or None)
+        yield lambda n: bar.advance(task, n)
+
+
+def _need(found: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    if found is None:
+        raise CordvaultError(ErrorCode.NOT_FOUND, f"no such {what}")
+    return found
+
+
+def _folder_id(client: DriveClient, path: str) -> str:
+    found = _need(client.find(path), "folder")
+    if found.get("folder") is None:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "not a folder")
+    return str(found["folder"]["id"])
+
+
+def _split(remote: str) -> tuple[str, str]:
+    parent, name = posixpath.split("/" + remote.strip("/"))
+    return parent or "/", name
+
+
+def _drive_app() -> typer.Typer:
+    app = typer.Typer(help="Use a drive server (after `drive login`).", no_args_is_help=True)
+
+    @app.command()
+    def login(
+        url: str,
+        name: Annotated[str | None, typer.Option("--name", help="Account name.")] = None,
+        password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    ) -> None:
+        """Sign in to the server at URL and keep the token (0600 file)."""
+        user = name or typer.prompt("Name")
+        password = _read_password(password_stdin, confirm=False)
+        with DriveClient(url) as client:
+            token = client.login(user, password)
+        path = _config_path(load_settings())
+        write_private(path, json.dumps({"url": url.rstrip("/"), "token": token}))
+        out.print(f"signed in to {url.rstrip('/')} as {user}", highlight=False)
+
+    @app.command()
+    def ls(
+        remote: Annotated[str, typer.Argument()] = "/",
+        long: Annotated[bool, typer.Option("-l", "--long", help="Sizes, owners, dates.")] = False,
+    ) -> None:
+        """List a folder."""
+        with _client() as client:
+            found = _need(client.find(remote), "file or folder")
+            if found.get("file") is not None:
+                items = [found["file"]]
+            else:
+                items = list(client.list_all(found["folder"]["id"]))
+        if not long:
+            for item in items:
+                suffix = "/" if item["kind"] == "folder" else ""
+                out.print(f"{item['name']}{suffix}", highlight=False, markup=False)
+            return
+        table = Table(box=None, show_header=True)
+        for col in ("name", "size", "type", "access", "modified"):
+            table.add_column(col)
+        for item in items:
+            is_folder = item["kind"] == "folder"
+            table.add_row(
+                item["name"] + ("/" if is_folder else ""),
+                "" if is_folder else str(item["size"]),
+                "folder" if is_folder else item["mime_type"],
+                "" if is_folder else item["access"],
+                item["updated_at"],
+            )
+        out.print(table)
+
+    @app.command()
+    def put(
+        local: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+        remote: str,
+        on_conflict: Annotated[str, typer.Option(help=_CONFLICT_HELP)] = "fail",
+        parallel: Annotated[int, typer.Option(min=1, max=32, help="Chunks in flight.")] = 4,
+    ) -> None:
+        """Upload LOCAL to REMOTE (a folder, or a full path); resumable: re-run to resume."""
+        with _client() as client:
+            found = client.find(remote)
+            if found is not None and found.get("folder") is not None:
+                folder_id, name = str(found["folder"]["id"]), local.name
+            else:
+                parent, name = _split(remote)
+                folder_id = str(client.mkdir(parent)["id"])
+            with _progress(local.stat().st_size, name) as advance:
+                done = client.upload(
+                    local,
+                    folder_id,
+                    name,
+                    on_conflict=on_conflict,
+                    parallel=parallel,
+                    state_file=_state_file(),
+                    progress=advance,
+                )
+        f = done["file"]
+        verb = "kept existing" if done["skipped"] else "uploaded"
+        out.print(f"{verb} {f['name']} ({f['size']} bytes, sha256 {f['sha256']})", highlight=False)
+
+    @app.command()
+    def get(remote: str, local: Path) -> None:
+        """Download REMOTE to LOCAL (a file, or an existing directory)."""
+        with _client() as client:
+            found = _need(client.find(remote), "file")
+            if found.get("file") is None:
+                raise CordvaultError(ErrorCode.INVALID_INPUT, "not a file (use `drive zip`)")
+            meta = found["file"]
+            target = local / meta["name"] if local.is_dir() else local
+            with _progress(int(meta["size"]), meta["name"]) as advance:
+                size = client.download(meta["id"], target, progress=advance)
+        out.print(f"downloaded {target} ({size} bytes)", highlight=False)
+
+    @app.command()
+    def mkdir(remote: str) -> None:
+        """Create a folder and any missing parents."""
+        with _client() as client:
+            client.mkdir(remote)
+        out.print(f"created {remote}", highlight=False)
+
+    @app.command()
+    def mv(
+        source: str,
+        dest: str,
+        on_conflict: Annotated[str, typer.Option(help=_CONFLICT_HELP)] = "fail",
+    ) -> None:
+        """Move or rename SOURCE to DEST (into DEST when it is a folder)."""
+        with _client() as client:
+            src = _need(client.find(source), "file or folder")
+            target = client.find(dest)
+            if target is not None and target.get("folder") is not None:
+                folder_id, name = str(target["folder"]["id"]), _split(source)[1]
+            else:
+                parent, name = _split(dest)
+                folder_id = _folder_id(client, parent)
+            if src.get("file") is not None:
+                client.update_file(
+                    src["file"]["id"], name=name, folder_id=folder_id, on_conflict=on_conflict
+                )
+            else:
+                client.update_folder(
+                    src["folder"]["id"], name=name, parent_id=folder_id, on_conflict=on_conflict
+                )
+        out.print(f"moved {source} -> {dest}", highlight=False)
+
+    @app.command()
+    def rm(
+        remote: str,
+        recursive: Annotated[bool, typer.Option("-r", "--recursive", help="Folders too.")] = False,
+    ) -> None:
+        """Delete a file (or, with -r, a folder and everything in it)."""
+        with _client() as client:
+            found = _need(client.find(remote), "file or folder")
+            if found.get("file") is not None:
+                client.delete_file(found["file"]["id"])
+            elif not recursive:
+                raise CordvaultError(ErrorCode.INVALID_INPUT, "a folder: use -r to delete it")
+            else:
+                client.delete_folder(found["folder"]["id"])
+        out.print(f"deleted {remote}", highlight=False)
+
+    @app.command()
+    def share(
+        remote: str,
+        user: str,
+        write: Annotated[bool, typer.Option("--write", help="Read and write access.")] = False,
+        revoke: Annotated[bool, typer.Option("--revoke", help="Remove the share.")] = False,
+    ) -> None:
+        """Share a file with USER (read, or read-write with --write), or revoke it."""
+        with _client() as client:
+            found = _need(client.find(remote), "file")
+            if found.get("file") is None:
+                raise CordvaultError(ErrorCode.INVALID_INPUT, "only files can be shared")
+            if revoke:
+                client.unshare(found["file"]["id"], user)
+            else:
+                client.share(found["file"]["id"], user, "write" if write else "read")
+        out.print(f"{'unshared' if revoke else 'shared'} {remote} with {user}", highlight=False)
+
+    @app.command()
+    def link(
+        remote: str,
+        expires: Annotated[
+            int | None, typer.Option("--expires", min=1, help="Lifetime in seconds.")
+        ] = None,
+    ) -> None:
+        """Print a signed download URL for REMOTE (no account needed to open it)."""
+        with _client() as client:
+            found = _need(client.find(remote), "file")
+            if found.get("file") is None:
+                raise CordvaultError(ErrorCode.INVALID_INPUT, "links are for files")
+            url = client.link(found["file"]["id"], expires)
+        out.print(url, highlight=False, markup=False, soft_wrap=True)
+
+    @app.command("zip")
+    def zip_folder(remote_dir: str, output: Path) -> None:
+        """Download REMOTE_DIR and everything below it (that you may read) as a zip."""
+        with _client() as client:
+            folder_id = _folder_id(client, remote_dir)
+            with _progress(0, output.name) as advance:
+                size = client.download_zip(folder_id, output, progress=advance)
+        out.print(f"wrote {output} ({size} bytes)", highlight=False)
+
+    return app
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``user`` and ``drive`` command groups."""
+    app.add_typer(_user_app(), name="user")
+    app.add_typer(_drive_app(), name="drive")
