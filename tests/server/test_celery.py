@@ -74,7 +74,7 @@ class Workers:
                 proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=3)  # idle workers stop at once; do not wait for slow closes
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
