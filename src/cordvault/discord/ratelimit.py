@@ -186,6 +186,18 @@ class RateLimiter:
                     bucket.reset_at = max(bucket.reset_at or now, until)
             self._cond.notify_all()
 
+    def wait_estimate(self, route: Route, *, use_global: bool = True) -> float | None:
+        """Seconds :meth:`acquire` would wait for ``route`` now (0.0: none; None: until an
+        answer in flight arrives). Reserves nothing: a hint for callers that can use the time
+        (e.g. the Discord store packs more chunks into a message instead of blocking)."""
+        with self._cond:
+            now = self._clock()
+            bucket_wait = self._bucket_wait(self._bucket(self._key(route)), now)
+            global_wait = self._global_wait(now) if use_global else 0.0
+            if bucket_wait is None or global_wait is None:
+                return None
+            return max(bucket_wait, global_wait)
+
     def invalid_count(self) -> int:
         """Invalid answers (401/403/429) counted in the current window."""
         with self._cond:

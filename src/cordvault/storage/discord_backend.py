@@ -47,6 +47,7 @@ from cordvault.discord import (
     DiscordOutcomeUnknown,
     Message,
 )
+from cordvault.discord.routes import Route
 from cordvault.storage.base import (
     Capabilities,
     ChunkNotFound,
@@ -63,6 +64,7 @@ from cordvault.storage.discord.urlcache import UrlCache
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+_CREATE = "/channels/{channel_id}/messages"
 # Room left in each request for the multipart framing and payload_json.
 _REQUEST_OVERHEAD = 64 * 1024
 
@@ -143,6 +145,7 @@ class DiscordChunkStore:
             max_files=opts.max_attachments,
             max_request_bytes=budget,
             window=opts.pack_window,
+            ready=self._lane_wait,
         )
         self._capabilities = Capabilities(
             max_chunk_size=opts.max_file_bytes,
@@ -152,6 +155,11 @@ class DiscordChunkStore:
         )
         if opts.background_deletes:
             self.deleter.start()
+
+    def _lane_wait(self, lane: Lane) -> float | None:
+        """How long the lane's pacer would hold a message post back now (see the packer)."""
+        route = Route("POST", _CREATE, {"channel_id": lane.channel_id})
+        return self._clients[lane.bot].pacer.wait_estimate(route)
 
     @property
     def capabilities(self) -> Capabilities:

@@ -16,14 +16,16 @@ Nothing in them is secret: ids and random names only.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Float, Integer, String, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from cordvault.db.base import Base
+from cordvault.storage.base import StorageUnavailable
 from cordvault.storage.discord.locator import Locator
 
 
@@ -68,8 +70,18 @@ class PendingPost:
     created_at: float
 
 
+@contextmanager
+def _guarded() -> Iterator[None]:
+    """A database failure is a transient storage failure (the ledger is part of the store)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StorageUnavailable("the storage ledger database is unavailable") from exc
+
+
 class Ledger:
-    """Typed access to the two tables. Each method is its own short transaction."""
+    """Typed access to the two tables. Each method is its own short transaction; database
+    failures raise :class:`~cordvault.storage.base.StorageUnavailable`."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -86,14 +98,15 @@ class Ledger:
             count=loc.count,
             created_at=time.time(),
         )
-        try:
-            with self._sessions() as db, db.begin():
-                db.add(row)
-        except IntegrityError:
-            pass  # deleted twice: the first record stands
+        with _guarded():
+            try:
+                with self._sessions() as db, db.begin():
+                    db.add(row)
+            except IntegrityError:
+                pass  # deleted twice: the first record stands
 
     def is_deleted(self, loc: Locator) -> bool:
-        with self._sessions() as db:
+        with _guarded(), self._sessions() as db:
             found = db.get(DiscordDeletion, (loc.message_id, loc.index))
             return found is not None
 
@@ -106,7 +119,7 @@ class Ledger:
             .order_by(func.min(DiscordDeletion.created_at))
             .limit(limit)
         )
-        with self._sessions() as db:
+        with _guarded(), self._sessions() as db:
             return [DoomedMessage(b, c, m) for b, c, m in db.execute(query).all()]
 
     def forget_messages(self, message_ids: Iterable[str]) -> None:
@@ -114,17 +127,17 @@ class Ledger:
         ids = list(message_ids)
         if not ids:
             return
-        with self._sessions() as db, db.begin():
+        with _guarded(), self._sessions() as db, db.begin():
             db.execute(delete(DiscordDeletion).where(DiscordDeletion.message_id.in_(ids)))
 
     def deletion_count(self) -> int:
-        with self._sessions() as db:
+        with _guarded(), self._sessions() as db:
             return int(db.scalar(select(func.count()).select_from(DiscordDeletion)) or 0)
 
     # -- pending posts -----------------------------------------------------------------------
 
     def begin_post(self, marker: str, bot: int, channel_id: str) -> None:
-        with self._sessions() as db, db.begin():
+        with _guarded(), self._sessions() as db, db.begin():
             db.add(
                 DiscordPendingPost(
                     marker=marker, bot=bot, channel_id=channel_id, created_at=time.time()
@@ -134,7 +147,7 @@ class Ledger:
     def end_post(self, markers: Sequence[str]) -> None:
         if not markers:
             return
-        with self._sessions() as db, db.begin():
+        with _guarded(), self._sessions() as db, db.begin():
             db.execute(delete(DiscordPendingPost).where(DiscordPendingPost.marker.in_(markers)))
 
     def stale_posts(self, older_than: float, limit: int = 200) -> list[PendingPost]:
@@ -145,7 +158,7 @@ class Ledger:
             .order_by(DiscordPendingPost.created_at)
             .limit(limit)
         )
-        with self._sessions() as db:
+        with _guarded(), self._sessions() as db:
             return [
                 PendingPost(p.marker, p.bot, p.channel_id, p.created_at)
                 for p in db.scalars(query).all()

@@ -6,11 +6,12 @@ one carrying a single chunk for the same share of the rate limit. The drive stor
 one ``put`` per chunk from several threads, so packing happens here: :meth:`Packer.submit`
 queues chunks and returns futures; each *lane* (one bot token x one channel) runs
 ``workers_per_lane`` threads that take the oldest queued chunks, up to ``max_files`` of them
-and ``max_request_bytes`` together, and post them as one message. A lone chunk waits at most
-``window`` seconds for company; under load no waiting happens at all, because chunks pile up
-while the lanes are busy posting (or held back by the rate-limit pacer), and a freed lane takes
-a full message at once. Lanes pull work, so a channel whose bucket is empty simply takes
-nothing while the others carry on: writes spread over channels (and tokens) by themselves.
+and ``max_request_bytes`` together, and post them as one message. A worker takes chunks only
+when its lane may post at once (``ready``: the pacer's wait estimate), so chunks pile up in the
+queue, not in a request stuck behind the rate limit, and the lane's next message is a full
+one. A lone chunk waits at most ``window`` seconds for company. Lanes pull work, so a channel
+whose bucket is empty simply takes nothing while the others carry on: writes spread over
+channels (and tokens) by themselves.
 
 Chunks of one ``submit`` call are kept in order in the queue but may land in several messages
 (a batch larger than one request). A failed post fails the futures of its chunks only.
@@ -59,6 +60,7 @@ class Packer:
         max_files: int = 10,
         max_request_bytes: int = 25 * 1024 * 1024,
         window: float = 0.05,
+        ready: Callable[[Lane], float | None] | None = None,
     ) -> None:
         if not lanes or workers_per_lane < 1 or max_files < 1:
             raise ValueError("a packer needs lanes, workers and room for one file")
@@ -66,6 +68,7 @@ class Packer:
         self._max_files = max_files
         self._budget = max_request_bytes
         self._window = window
+        self._ready = ready
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -139,8 +142,33 @@ class Packer:
                     size += len(item.data)
                 return batch
 
+    def _await_lane(self, lane: Lane) -> bool:
+        """Wait, holding no chunks, until there is work and ``lane`` may post (False: closed).
+
+        While a lane is held back by its rate limit, chunks keep queueing, so the message it
+        posts when its turn comes is a full one; other lanes take work meanwhile.
+        """
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return False
+            delay = 0.0 if self._ready is None else self._ready(lane)
+            if delay is not None and delay <= 0:
+                return True
+            with self._cond:
+                if self._stopping():
+                    return False
+                self._cond.wait(min(delay if delay is not None else 0.05, 0.25))
+
+    def _stopping(self) -> bool:
+        return self._closed
+
     def _work(self, lane: Lane) -> None:
         while True:
+            if not self._await_lane(lane):
+                return
             batch = self._take()
             if batch is None:
                 return
