@@ -105,7 +105,7 @@ class RssSampler:
             time.sleep(self.interval)
 
     def __enter__(self) -> RssSampler:
-        self.peak = self._rss()
+        self.start = self.peak = self._rss()
         self._thread.start()
         return self
 
@@ -311,6 +311,7 @@ def cordvault_server(workdir: Path, mode: str, args: argparse.Namespace) -> Iter
         "BENCH_PREFETCH": str(args.prefetch),
         "BENCH_PARALLEL": str(args.parallel),
         "BENCH_FSYNC": "0" if args.no_fsync else "1",
+        **({"MALLOC_ARENA_MAX": str(args.malloc_arena_max)} if args.malloc_arena_max else {}),
         "PYTHONPATH": f"{ROOT / 'benchmarks'}:{ROOT / 'src'}",
     }
     uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
@@ -363,12 +364,14 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
                     up, body = curl_upload_json(server.upload_url(name), source, server.headers)
                 record("cordvault_upload_mb_s", up.mb_s)
                 record("upload_peak_rss_mb", rss.peak / MB)
+                record("upload_start_rss_mb", rss.start / MB)
                 url = server.download_url(name, body)
                 with RssSampler(server.pid) as rss:
                     down = curl_download(url, server.headers)
                 assert down.size == size, f"downloaded {down.size} of {size} bytes"
                 record("cordvault_download_mb_s", down.mb_s)
                 record("download_peak_rss_mb", rss.peak / MB)
+                record("download_start_rss_mb", rss.start / MB)
             assert sha256_of_url(url, server.headers) == digest, "downloaded bytes differ"
             started = time.perf_counter()
             tail = httpx.get(url, headers={**(server.headers or {}), "range": "bytes=-1024"})
@@ -423,7 +426,8 @@ def report(results: dict[str, list[float]], args: argparse.Namespace) -> str:
 
     lines = [
         f"`benchmarks/drive_http.py --size-mib {args.size_mib} --mode {args.mode} "
-        f"--repeat {args.repeat}` (Python {platform.python_version()}, {platform.machine()}, "
+        f"--repeat {args.repeat} --chunk-mib {args.chunk_mib} "
+        f"--malloc-arena-max {args.malloc_arena_max}` (Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, loopback; "
         f"{args.repeat} interleaved rounds, best and median).",
         "",
@@ -451,6 +455,12 @@ def main() -> None:
     )
     parser.add_argument("--workdir", default=None, help="Where the temp files go (default /tmp).")
     parser.add_argument("--repeat", type=int, default=3, help="Interleaved rounds.")
+    parser.add_argument(
+        "--malloc-arena-max",
+        type=int,
+        default=2,
+        help="MALLOC_ARENA_MAX for the cordvault process (glibc; 0 = leave unset).",
+    )
     parser.add_argument("--json", action="store_true", help="Also print the raw numbers.")
     args = parser.parse_args()
     results = run(args)

@@ -11,10 +11,13 @@ consumed, so memory stays bounded and a slow consumer slows the reads (backpress
 hashes it (SHA-256 of the whole plaintext), encrypts each piece for its position and stores it,
 with up to ``parallel`` chunks being stored at once.
 
-Both separate the I/O (store round trips, worth overlapping) from the CPU work (AES-GCM): at most
-:func:`crypto_slots` chunks are encrypted or decrypted at the same time by one reader or writer,
-one core fewer than the process may use. On a small machine, more crypto threads only steal the
-CPU from the event loop that receives or sends the bytes, and every transfer slows down.
+Both run on :class:`TransferPools`, threads shared by the whole process: store round trips
+(worth overlapping) in a large I/O pool, AES-GCM in a crypto pool of one thread fewer than the
+process has cores. On a small machine more crypto threads only steal the CPU from the event loop
+that receives or sends the bytes, and every transfer slows down; with the pool, ten concurrent
+downloads still decrypt on a bounded number of threads. Long-lived threads also keep the memory
+allocator's per-thread arenas few, so the process's memory does not creep up transfer after
+transfer.
 
 Error contract:
 - integrity failures (tampered, swapped, truncated or missing chunks) raise
@@ -79,14 +82,45 @@ class WriteResult:
     sha256: str
 
 
-def crypto_slots(limit: int) -> int:
-    """How many chunks one transfer en/decrypts at once: ``limit``, capped at the number of
-    usable cores minus one (the event loop's), at least 1."""
+def usable_cores() -> int:
+    """Cores this process may run on."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(limit, cores - 1))
+        return os.cpu_count() or 1
+
+
+class TransferPools:
+    """Worker threads for chunk transfers, shared by readers and writers.
+
+    ``crypto`` runs AES-GCM (and the joins feeding it): ``crypto_threads`` threads, by default
+    one fewer than the usable cores (at least one), leaving a core to the event loop. ``io``
+    runs store round trips and the short waits that chain a chunk's stages. Tasks never wait
+    on work queued behind them, so neither pool can deadlock however busy it is.
+    """
+
+    def __init__(self, crypto_threads: int | None = None, io_threads: int = 32) -> None:
+        self.crypto_threads = crypto_threads or max(1, usable_cores() - 1)
+        self.crypto = ThreadPoolExecutor(self.crypto_threads, thread_name_prefix="chunk-crypto")
+        self.io = ThreadPoolExecutor(io_threads, thread_name_prefix="chunk-io")
+
+    def shutdown(self) -> None:
+        """Stop the threads (waits for running tasks)."""
+        self.crypto.shutdown(wait=True, cancel_futures=True)
+        self.io.shutdown(wait=True, cancel_futures=True)
+
+
+_shared: TransferPools | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pools() -> TransferPools:
+    """The process's pools, created on first use (so never before a server forks)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = TransferPools()
+        return _shared
 
 
 def _integrity(message: str, **details: object) -> CordvaultError:
@@ -101,9 +135,10 @@ class ChunkReader:
     before any wrong byte is yielded for that piece.
 
     ``chunks`` must be the file's complete chunk list (indexes ``0..n-1`` in order, only the
-    last marked ``is_last``), else ``INTEGRITY_ERROR``. ``prefetch=0`` reads in the consuming
-    thread without read-ahead. One reader may serve several ranges one after the other (a
-    multipart answer); :meth:`close` (or the ``with`` block) stops its threads.
+    last marked ``is_last``), else ``INTEGRITY_ERROR``. ``prefetch=0`` reads and decrypts in
+    the consuming thread without read-ahead. One reader may serve several ranges one after the
+    other (a multipart answer); :meth:`close` (or the ``with`` block) cancels its read-ahead.
+    ``pools`` defaults to :func:`shared_pools`.
     """
 
     def __init__(
@@ -115,17 +150,17 @@ class ChunkReader:
         chunks: Sequence[ChunkRef],
         *,
         prefetch: int = 2,
+        pools: TransferPools | None = None,
     ) -> None:
         if prefetch < 0:
             raise ValueError("prefetch must be >= 0")
+        self._pools = pools or shared_pools()
         self._store = store
         self._key = file_key
         self._file_id = file_id
         self._version = content_version
         self._chunks = list(chunks)
         self._prefetch = prefetch
-        self._crypto = threading.BoundedSemaphore(crypto_slots(max(prefetch, 1)))
-        self._executor: ThreadPoolExecutor | None = None
         self._closed = False
         self._starts: list[int] = []
         offset = 0
@@ -177,25 +212,20 @@ class ChunkReader:
         pieces = self._pieces(start, end)
         if self._prefetch == 0:
             for ref, lo, hi in pieces:
-                yield from self._load(ref, lo, hi)
+                yield from self._decrypt(ref, lo, hi, *self._fetch(ref, lo, hi))
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self._prefetch, thread_name_prefix="chunk-read"
-            )
-        executor = self._executor
-        pending: deque[Future[list[bytes]]] = deque()
+        pending: deque[Future[Future[list[bytes]]]] = deque()
 
         def submit_next() -> None:
             piece = next(pieces, None)
             if piece is not None:
-                pending.append(executor.submit(self._load, *piece))
+                pending.append(self._pools.io.submit(self._fetch_then_decrypt, *piece))
 
         try:
             for _ in range(self._prefetch):
                 submit_next()
             while pending:
-                loaded = pending.popleft().result()
+                loaded = pending.popleft().result().result()
                 # Refill before yielding: the next reads run while the consumer sends this one.
                 submit_next()
                 # Hand pieces over one by one, dropping each reference once yielded.
@@ -206,19 +236,20 @@ class ChunkReader:
             for future in pending:
                 future.cancel()
 
-    def _load(self, ref: ChunkRef, lo: int, hi: int) -> list[bytes]:
-        """Fetch and decrypt plaintext ``[lo, hi)`` of one chunk (runs in a pool thread).
+    def _fetch_then_decrypt(self, ref: ChunkRef, lo: int, hi: int) -> Future[list[bytes]]:
+        """I/O thread: read the chunk, then queue its decryption on the crypto pool."""
+        data, offset = self._fetch(ref, lo, hi)
+        return self._pools.crypto.submit(self._decrypt, ref, lo, hi, data, offset)
 
-        One store read (the whole chunk, or the segment span of a partial range), then
-        decryption in pieces of at most :data:`PIECE_SIZE`: smaller buffers than one
-        chunk-sized plaintext, which keeps the process's memory (and its fragmentation) low.
-        """
-        ctx = ChunkContext(self._file_id, ref.index, ref.is_last, self._version)
-        whole = lo == 0 and hi == ref.plain_size
-        cstart, cend = segment_span(lo, hi, ref.plain_size)
+    def _fetch(self, ref: ChunkRef, lo: int, hi: int) -> tuple[bytes, int]:
+        """The stored bytes needed for plaintext ``[lo, hi)`` and their offset in the envelope:
+        the whole chunk when it is wholly covered, else the segment span of the range."""
+        if lo == 0 and hi == ref.plain_size:
+            cstart, cend = 0, ciphertext_size(ref.plain_size)
+        else:
+            cstart, cend = segment_span(lo, hi, ref.plain_size)
         try:
-            if whole:
-                cstart, cend = 0, ciphertext_size(ref.plain_size)
+            if cstart == 0:
                 data = self._store.get(ref.locator)
             else:
                 data = self._store.get(ref.locator, cstart, cend)
@@ -233,34 +264,33 @@ class ChunkReader:
                 f"chunk {ref.index} holds a different amount of data than recorded",
                 chunk_index=ref.index,
             )
+        return data, cstart
+
+    def _decrypt(self, ref: ChunkRef, lo: int, hi: int, data: bytes, offset: int) -> list[bytes]:
+        """Plaintext ``[lo, hi)`` of the chunk from its stored bytes, in pieces of at most
+        :data:`PIECE_SIZE`: smaller buffers than one chunk-sized plaintext keep the process's
+        memory (and its fragmentation) low. Every piece is authenticated before it is kept."""
+        ctx = ChunkContext(self._file_id, ref.index, ref.is_last, self._version)
         view = memoryview(data)
 
         def fetch(start: int, end: int) -> bytes:
-            return view[start - cstart : end - cstart].tobytes()
+            return view[start - offset : end - offset].tobytes()
 
         pieces: list[bytes] = []
-        with self._crypto:
-            start = lo
-            while start < hi:
-                stop = min(hi, (start // PIECE_SIZE + 1) * PIECE_SIZE)
-                pieces.append(decrypt_range(self._key, ctx, ref.plain_size, start, stop, fetch))
-                start = stop
+        start = lo
+        while start < hi:
+            stop = min(hi, (start // PIECE_SIZE + 1) * PIECE_SIZE)
+            pieces.append(decrypt_range(self._key, ctx, ref.plain_size, start, stop, fetch))
+            start = stop
         return pieces
 
     def close(self) -> None:
-        """Stop the read-ahead threads (waits for reads already running). Idempotent."""
+        """Refuse further ranges; read-ahead of an unfinished range is cancelled when its
+        iterator is closed (reads already running finish and are dropped). Idempotent."""
         self._closed = True
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
 
 
 _Part = bytes | memoryview
-
-
-def _hash_parts(hasher: hashlib._Hash, parts: list[_Part]) -> None:
-    for part in parts:
-        hasher.update(part)
 
 
 class _Splitter:
@@ -323,9 +353,10 @@ class ChunkWriter:
 
     ``chunk_size`` is the plaintext size of every chunk but the last; its envelope must fit the
     store (``ciphertext_size(chunk_size) <= capabilities.max_chunk_size``), else
-    ``CordvaultError(INVALID_SETTINGS)``. ``parallel`` chunks are encrypted and stored at once;
-    memory use is about ``(parallel + 2) * chunk_size``. Safe to call :meth:`put_chunk` from
-    several threads.
+    ``CordvaultError(INVALID_SETTINGS)``. Up to ``parallel`` chunks are in flight (encrypted on
+    the crypto pool, stored on the I/O pool); memory use is about ``(parallel + 2) *
+    chunk_size``. Safe to call :meth:`put_chunk` from several threads. ``pools`` defaults to
+    :func:`shared_pools`.
     """
 
     def __init__(
@@ -337,6 +368,7 @@ class ChunkWriter:
         chunk_size: int,
         *,
         parallel: int = 4,
+        pools: TransferPools | None = None,
     ) -> None:
         if chunk_size <= 0:
             raise CordvaultError(ErrorCode.INVALID_SETTINGS, "chunk size must be positive")
@@ -355,16 +387,16 @@ class ChunkWriter:
         self._version = content_version
         self.chunk_size = chunk_size
         self.parallel = parallel
-        self.crypto_slots = crypto_slots(parallel)
-        self._crypto = threading.BoundedSemaphore(self.crypto_slots)
+        self.pools = pools or shared_pools()
 
     def put_chunk(self, index: int, is_last: bool, plaintext: bytes) -> ChunkRef:
         """Encrypt ``plaintext`` as chunk ``index`` of the file and store it.
 
         Raises ``INVALID_INPUT`` for a negative index or more than ``chunk_size`` bytes; store
-        errors pass through (nothing was stored then).
+        errors pass through (nothing was stored then). Encryption runs on the crypto pool, so
+        concurrent callers (chunks of a resumable upload) share its bounded threads.
         """
-        envelope = self._seal(index, is_last, plaintext)
+        envelope = self.pools.crypto.submit(self._seal, index, is_last, plaintext).result()
         return ChunkRef(self.store.put(envelope), index, len(plaintext), is_last)
 
     def _seal(self, index: int, is_last: bool, plaintext: bytes) -> bytes:
@@ -377,8 +409,7 @@ class ChunkWriter:
                 details={"size": len(plaintext), "chunk_size": self.chunk_size},
             )
         ctx = ChunkContext(self._file_id, index, is_last, self._version)
-        with self._crypto:
-            return encrypt_chunk(self._key, ctx, plaintext)
+        return encrypt_chunk(self._key, ctx, plaintext)
 
     def write_stream(self, data: Iterable[bytes]) -> WriteResult:
         """Split, encrypt and store all of ``data``; split, encrypt, put in parallel.
@@ -387,7 +418,8 @@ class ChunkWriter:
         its end). On any error (from ``data`` too) the chunks stored so far are deleted and the
         error is re-raised.
         """
-        with _Batch(self) as batch:
+        batch = _Batch(self)
+        try:
             splitter = _Splitter(self.chunk_size)
             for piece in data:
                 for index, parts in splitter.feed(piece):
@@ -397,6 +429,9 @@ class ChunkWriter:
             batch.wait_for_room()
             batch.submit(splitter, index, parts, is_last=True)
             return batch.result(splitter)
+        except BaseException:
+            batch.abort()
+            raise
 
     async def awrite_stream(self, data: AsyncIterable[bytes]) -> WriteResult:
         """:meth:`write_stream` for an async byte stream (e.g. ``request.stream()``).
@@ -422,62 +457,63 @@ class ChunkWriter:
             # cancelled again, and the stored chunks must still be deleted.
             batch.abort()
             raise
-        finally:
-            batch.shutdown()
 
 
 class _Batch:
     """The in-flight chunks of one :meth:`ChunkWriter.write_stream` call.
 
-    Three pools, one per kind of work: hashing in one thread (in submission order, i.e. stream
-    order), encryption in ``crypto_slots`` threads, store puts in ``parallel`` threads. Keeping
-    the big allocations of encryption in few threads also keeps the allocator's per-thread
-    arenas, hence the process's memory, small. Two bounds keep memory flat: at most ``parallel``
-    chunks in flight, and of those at most ``crypto_slots`` not yet encrypted (plus the one the
-    splitter is filling) - when encryption is the bottleneck (a local disk) plaintext would
-    otherwise pile up waiting for a core; when the store is (Discord), envelopes wait for
-    their upload.
+    Each chunk becomes two tasks on the shared pools: *seal* on the crypto pool (join the
+    parts, add them to the stream's hash once the previous chunk has been added, encrypt) and
+    *put* on the I/O pool (wait for the seal, store the envelope). Two bounds keep memory
+    flat: at most ``parallel`` chunks in flight, and of those at most ``crypto_threads`` not yet
+    encrypted (plus the one the splitter is filling) - when encryption is the bottleneck (a
+    local disk) plaintext would otherwise pile up waiting for a core; when the store is
+    (Discord), envelopes wait for their upload.
     """
 
     def __init__(self, writer: ChunkWriter) -> None:
         self._writer = writer
-        self._seals = ThreadPoolExecutor(writer.crypto_slots, thread_name_prefix="chunk-seal")
-        self._puts = ThreadPoolExecutor(writer.parallel, thread_name_prefix="chunk-put")
-        self._hash = ThreadPoolExecutor(1, thread_name_prefix="chunk-hash")
+        self._pools = writer.pools
+        self._unsealed_limit = min(writer.parallel, self._pools.crypto_threads)
         self._pending: deque[tuple[Future[ChunkRef], Future[None]]] = deque()
         self._sealing: deque[Future[None]] = deque()
+        self._seals: list[Future[None]] = []
+        self._last_hash: Future[None] | None = None
         self._done: list[ChunkRef] = []
-
-    def __enter__(self) -> _Batch:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None:
-            self.abort()
-        self.shutdown()
 
     def submit(self, splitter: _Splitter, index: int, parts: list[_Part], *, is_last: bool) -> None:
         writer = self._writer
         size = sum(len(part) for part in parts)
         # The envelope travels in this list rather than as a future's result, and the seal
-        # drops its parts once joined: nothing keeps a chunk's bytes alive after its stage.
+        # drops the parts once joined and hashed: no chunk's bytes outlive their stage.
         handoff: list[bytes] = []
-        to_seal = list(parts)
+        previous = self._last_hash
+        hashed: Future[None] = Future()
 
         def seal() -> None:
-            plaintext = b"".join(to_seal)
-            to_seal.clear()
+            try:
+                plaintext = b"".join(parts)
+                parts.clear()
+                # The hash must see chunks in stream order; seals may run side by side.
+                if previous is not None:
+                    previous.result()
+                splitter.hasher.update(plaintext)
+            except BaseException as exc:
+                hashed.set_exception(exc)
+                raise
+            hashed.set_result(None)
             handoff.append(writer._seal(index, is_last, plaintext))
 
-        sealed = self._seals.submit(seal)
+        sealed = self._pools.crypto.submit(seal)
 
         def put() -> ChunkRef:
             sealed.result()
             return ChunkRef(writer.store.put(handoff.pop()), index, size, is_last)
 
-        hashed = self._hash.submit(_hash_parts, splitter.hasher, parts)
-        self._pending.append((self._puts.submit(put), hashed))
+        self._last_hash = hashed
+        self._pending.append((self._pools.io.submit(put), hashed))
         self._sealing.append(sealed)
+        self._seals.append(sealed)
 
     def _unsealed(self) -> int:
         while self._sealing and self._sealing[0].done():
@@ -488,7 +524,7 @@ class _Batch:
         return bool(self._pending) and len(self._pending) > self._writer.parallel - room
 
     def _must_wait_seal(self, room: int) -> bool:
-        return self._unsealed() > max(0, self._writer.crypto_slots - room)
+        return self._unsealed() > max(0, self._unsealed_limit - room)
 
     def wait_for_room(self, room: int = 1) -> None:
         while True:
@@ -519,7 +555,7 @@ class _Batch:
 
     def abort(self) -> None:
         """Cancel what has not started, wait for the rest, delete everything stored."""
-        for sealed in self._sealing:
+        for sealed in self._seals:
             sealed.cancel()
         for stored, hashed in self._pending:
             stored.cancel()
@@ -531,10 +567,6 @@ class _Batch:
         self._pending.clear()
         self._sealing.clear()
         _delete_quietly(self._writer.store.delete, (ref.locator for ref in done))
-
-    def shutdown(self) -> None:
-        for pool in (self._seals, self._puts, self._hash):
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _delete_quietly(delete: Callable[[str], None], locators: Iterable[str]) -> None:
