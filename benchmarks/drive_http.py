@@ -427,7 +427,8 @@ def report(results: dict[str, list[float]], args: argparse.Namespace) -> str:
     lines = [
         f"`benchmarks/drive_http.py --size-mib {args.size_mib} --mode {args.mode} "
         f"--repeat {args.repeat} --chunk-mib {args.chunk_mib} "
-        f"--malloc-arena-max {args.malloc_arena_max}` (Python {platform.python_version()}, {platform.machine()}, "
+        f"--malloc-arena-max {args.malloc_arena_max}` "
+        f"(Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, loopback; "
         f"{args.repeat} interleaved rounds, best and median).",
         "",
