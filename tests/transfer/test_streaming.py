@@ -418,3 +418,75 @@ def test_writer_bounds_chunks_in_flight(store: CountingChunkStore) -> None:
     assert 1 <= slow.max_active <= 3
     # chunks cut but not yet stored: at most `parallel` in flight + the one being cut
     assert max(ahead) <= 3 + 1
+
+
+def test_tampered_header_of_a_whole_chunk_is_an_integrity_error(
+    store: CountingChunkStore,
+) -> None:
+    data = os.urandom(CHUNK)
+    key = new_file_key()
+    chunks = _write(store, data, key).chunks
+
+    class HeaderFlip(_TamperingStore):
+        def get(self, locator: str, start: int = 0, end: int | None = None) -> bytes:
+            raw = self.inner.get(locator, start, end)
+            return (b"X" + raw[1:]) if start == 0 else raw
+
+    with ChunkReader(HeaderFlip(store, chunks[0].locator), key, FILE_ID, 1, chunks) as reader:
+        with pytest.raises(CordvaultError) as info:
+            b"".join(reader.iter_range(0, CHUNK))
+        assert info.value.code == ErrorCode.INTEGRITY_ERROR
+        # A partial read authenticates its segments without needing the header.
+        assert b"".join(reader.iter_range(10, 20)) == data[10:20]
+
+
+def test_private_pools_bound_crypto_threads(
+    store: CountingChunkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers and a reader on one pool with one crypto thread: all AES work runs there,
+    never two chunks at once, and everything round-trips."""
+    import cordvault.drive.streaming as streaming
+
+    seen: set[str] = set()
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+    real_encrypt = streaming.encrypt_chunk
+
+    def watched_encrypt(key: bytes, ctx: object, plaintext: bytes) -> bytes:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+            seen.add(threading.current_thread().name)
+        try:
+            time.sleep(0.002)
+            return real_encrypt(key, ctx, plaintext)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                active -= 1
+
+    monkeypatch.setattr(streaming, "encrypt_chunk", watched_encrypt)
+    pools = streaming.TransferPools(crypto_threads=1, io_threads=4)
+    try:
+        datas = [os.urandom(5 * 20_000 + i) for i in range(2)]
+        keys = [new_file_key(), new_file_key()]
+        results: list[WriteResult] = []
+
+        def upload(i: int) -> None:
+            writer = ChunkWriter(store, keys[i], FILE_ID, 1, 20_000, parallel=4, pools=pools)
+            results.append(writer.write_stream(_pieces(datas[i], seed=i)))
+
+        threads = [threading.Thread(target=upload, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert peak == 1
+        assert {name.split("_")[0] for name in seen} == {"chunk-crypto"}
+        for result in results:
+            i = 0 if result.size == len(datas[0]) else 1
+            with ChunkReader(store, keys[i], FILE_ID, 1, result.chunks, pools=pools) as reader:
+                assert b"".join(reader.iter_range(0, result.size)) == datas[i]
+    finally:
+        pools.shutdown()

@@ -1,11 +1,13 @@
 """Moving file content between plaintext streams and encrypted chunks in a chunk store.
 
-:class:`ChunkReader` turns a byte range of a stored file back into plaintext: it reads whole
-chunks with :func:`~cordvault.crypto.decrypt_chunk` and partly covered ones with
-:func:`~cordvault.crypto.decrypt_range` (only the touched 64 KiB segments are fetched), and reads
-the next chunks *ahead* in a small thread pool so store latency (a Discord CDN round trip) does
-not serialise the stream. At most ``prefetch`` chunks are in flight beyond the one being
-consumed, so memory stays bounded and a slow consumer slows the reads (backpressure).
+:class:`ChunkReader` turns a byte range of a stored file back into plaintext: a wholly covered
+chunk is read in one store call, a partly covered one only for the 64 KiB segments the range
+touches (:func:`~cordvault.crypto.segment_span`); either is decrypted with
+:func:`~cordvault.crypto.decrypt_range` in pieces of at most :data:`PIECE_SIZE` (all-or-nothing
+per chunk, and never a chunk-sized plaintext buffer). The next chunks are read *ahead* so store
+latency (a Discord CDN round trip) does not serialise the stream. At most ``prefetch`` chunks
+are in flight beyond the one being consumed, so memory stays bounded and a slow consumer slows
+the reads (backpressure).
 
 :class:`ChunkWriter` does the reverse: it cuts a plaintext stream into ``chunk_size`` pieces,
 hashes it (SHA-256 of the whole plaintext), encrypts each piece for its position and stores it,
@@ -15,9 +17,9 @@ Both run on :class:`TransferPools`, threads shared by the whole process: store r
 (worth overlapping) in a large I/O pool, AES-GCM in a crypto pool of one thread fewer than the
 process has cores. On a small machine more crypto threads only steal the CPU from the event loop
 that receives or sends the bytes, and every transfer slows down; with the pool, ten concurrent
-downloads still decrypt on a bounded number of threads. Long-lived threads also keep the memory
-allocator's per-thread arenas few, so the process's memory does not creep up transfer after
-transfer.
+downloads still decrypt on a bounded number of threads, and no threads are started per
+transfer. (glibc gives busy threads their own malloc arenas, which keep freed chunk buffers:
+run the server with ``MALLOC_ARENA_MAX=2`` to keep its memory flat, see docs/benchmarks.md.)
 
 Error contract:
 - integrity failures (tampered, swapped, truncated or missing chunks) raise
@@ -48,12 +50,14 @@ from dataclasses import dataclass
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.crypto import (
     SEGMENT_SIZE,
+    VERSION,
     ChunkContext,
     ciphertext_size,
     decrypt_range,
     encrypt_chunk,
     segment_span,
 )
+from cordvault.crypto.segments import HEADER_SIZE, MAGIC
 from cordvault.storage.base import ChunkNotFound, ChunkStore
 
 log = logging.getLogger(__name__)
@@ -128,11 +132,11 @@ def _integrity(message: str, **details: object) -> CordvaultError:
 
 
 class ChunkReader:
-    """Yields plaintext of a byte range across chunks: whole chunks via decrypt_chunk, partial
-    ones via decrypt_range (only the touched segments are fetched); the next chunks are fetched
-    and decrypted ahead in a small thread pool (order preserved, at most `prefetch` in flight, so
-    memory stays bounded and a slow consumer applies backpressure). Integrity failures raise
-    before any wrong byte is yielded for that piece.
+    """Yields plaintext of a byte range across chunks: whole chunks in one read, partial ones
+    reading only the touched segments, all decrypted with decrypt_range in pieces; the next
+    chunks are fetched and decrypted ahead on the transfer pools (order preserved, at most
+    `prefetch` in flight, so memory stays bounded and a slow consumer applies backpressure).
+    Integrity failures raise before any wrong byte is yielded for that piece.
 
     ``chunks`` must be the file's complete chunk list (indexes ``0..n-1`` in order, only the
     last marked ``is_last``), else ``INTEGRITY_ERROR``. ``prefetch=0`` reads and decrypts in
@@ -264,6 +268,10 @@ class ChunkReader:
                 f"chunk {ref.index} holds a different amount of data than recorded",
                 chunk_index=ref.index,
             )
+        if cstart == 0 and data[:HEADER_SIZE] != MAGIC + bytes([VERSION]):
+            # Segments authenticate without the header (its version is in their AAD), but a
+            # whole-chunk read checks it as decrypt_chunk would.
+            raise _integrity(f"chunk {ref.index} is not a cordvault chunk", chunk_index=ref.index)
         return data, cstart
 
     def _decrypt(self, ref: ChunkRef, lo: int, hi: int, data: bytes, offset: int) -> list[bytes]:
