@@ -219,3 +219,26 @@ def test_overwrite_policies_on_upload(env: DriveEnv) -> None:
     )
     assert onto_folder.status_code == 409
     assert sorted(_names(env, h)) == ["dir", "doc (1).txt", "doc.txt"]
+
+
+def test_racing_retries_of_one_chunk_leave_one_chunk_and_no_orphans(env: DriveEnv) -> None:
+    from cordvault.drive import gc
+
+    h = env.register()
+    data = random_bytes(2 * CHUNK)
+    up = _start(env, h, data)
+    first = _chunk(data, 0)
+    # Different bytes each time, so every attempt really stores (no same-bytes shortcut).
+    payloads = [bytes([n]) + first[1:] for n in range(6)] + [first]
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(lambda p: _send(env, h, up, 0, p).status_code, payloads))
+    assert codes == [200] * 7
+    # Whichever attempt won, sending the right bytes once more settles the chunk.
+    assert _send(env, h, up, 0, first).status_code == 200
+    assert _send(env, h, up, 1, _chunk(data, 1)).status_code == 200
+    done = env.client.post(f"/api/drive/uploads/{up['id']}/complete", headers=h)
+    assert done.status_code == 200, done.text
+    gc.collect(env.drive)
+    objects = env.settings.data_dir / "chunks" / "objects"
+    assert len([p for p in objects.rglob("*") if p.is_file()]) == 2  # exactly the file's chunks
+    assert env.get(h, done.json()["file"]["id"]) == data

@@ -186,6 +186,8 @@ def put_chunk(
     for _attempt in range(3):
         try:
             late: CordvaultError | None = None
+            now = utcnow()
+            grace_end = now + timedelta(seconds=ctx.settings.drive_gc_grace_seconds)
             with ctx.sessions() as db, db.begin():
                 up = get_upload(db, actor, upload_id, for_update=True)
                 try:
@@ -194,12 +196,16 @@ def put_chunk(
                     # Completed/aborted while we stored: our chunk is nobody's, collect it.
                     repo.queue_garbage(db, [ref.locator], utcnow())
                     late = exc
+                if not late:
+                    # Activity keeps a slow upload of a huge file alive.
+                    up.expires_at = now + timedelta(seconds=ctx.settings.drive_upload_ttl_seconds)
                 old = None if late else repo.chunk(db, up.id, index)
                 if late:
                     pass
                 elif old is not None:
-                    # A concurrent or earlier attempt stored this index: ours replaces it.
-                    repo.queue_garbage(db, [old.locator], utcnow())
+                    # A concurrent or earlier attempt stored this index: ours replaces it. The
+                    # old chunk waits out the grace period: a completion may be reading it.
+                    repo.queue_garbage(db, [old.locator], grace_end)
                     old.locator, old.plain_size, old.plain_sha256 = ref.locator, len(data), digest
                 else:
                     db.add(
