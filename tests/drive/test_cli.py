@@ -199,6 +199,16 @@ def test_put_resumes_after_an_interruption(server: _Server, cli: _Cli, tmp_path:
         got = tmp_path / "got.bin"
         client.download(done["file"]["id"], got)
         assert got.read_bytes() == data
+        # A partial download resumes with Range + If-Range: only the rest is read.
+        again = tmp_path / "again.bin"
+        again.with_name("again.bin.part").write_bytes(data[: 4 * CHUNK])
+        url = f"/api/drive/files/{done['file']['id']}/content"
+        etag = client._http.head(url).headers["etag"]
+        again.with_name("again.bin.part.etag").write_text(etag)
+        counting.reset()
+        assert client.download(done["file"]["id"], again) == len(data)
+        assert again.read_bytes() == data
+        assert 2 * CHUNK <= counting.counters.bytes_read < 3 * CHUNK
 
 
 def _state(path: Path) -> dict[str, str]:
