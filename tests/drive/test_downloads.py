@@ -94,15 +94,21 @@ def test_names_give_safe_content_disposition(env: DriveEnv) -> None:
 
 def test_small_range_at_the_end_reads_one_segment(env: DriveEnv) -> None:
     h = env.register()
-    size = 8 * CHUNK + 777
-    f = env.put(h, "/big.bin", random_bytes(size, seed=4))
+    size = 8 * CHUNK + 5000  # the last 1 KiB lies inside the last (5000-byte) segment
+    data = random_bytes(size, seed=4)
+    f = env.put(h, "/big.bin", data)
     env.store.reset()
     r = _content(env, h, f["id"], range=f"bytes={size - 1024}-")
     assert r.status_code == 206
-    assert len(r.content) == 1024
+    assert r.content == data[-1024:]
     counters = env.store.counters
-    assert counters.bytes_read <= 2 * (SEGMENT_SIZE + SEGMENT_OVERHEAD)  # 1 KiB may straddle 2
-    assert counters.gets <= 2
+    assert counters.gets == 1
+    assert counters.bytes_read == 5000 + SEGMENT_OVERHEAD  # one segment, nothing else
+    # Straddling a segment boundary reads exactly the two segments it touches.
+    env.store.reset()
+    r = _content(env, h, f["id"], range=f"bytes={CHUNK - 512}-{CHUNK + 511}")
+    assert r.content == data[CHUNK - 512 : CHUNK + 512]
+    assert env.store.counters.bytes_read == 2 * (SEGMENT_SIZE + SEGMENT_OVERHEAD)
 
 
 def _chunk_paths(env: DriveEnv, file_id: str) -> list[Path]:
