@@ -88,7 +88,7 @@ def test_bad_chunks_and_incomplete_uploads_are_refused(env: DriveEnv) -> None:
     assert long_last.status_code == 400
     assert _send(env, h, up, 3, b"x" * 10).status_code == 400
     assert _send(env, h, up, -1, b"x").status_code == 400
-    huge = _send(env, h, up, 0, b"x" * (env.store.capabilities.max_chunk_size + 1))
+    huge = _send(env, h, up, 0, b"x" * (CHUNK + 1))
     assert huge.status_code == 413
     bad_sum = _send(env, h, up, 0, _chunk(data, 0), **{"x-chunk-sha256": "0" * 64})
     assert bad_sum.json()["errorMessageCode"] == "CHECKSUM_MISMATCH"

@@ -504,8 +504,8 @@ def _upload_router(r: _Routes) -> APIRouter:
         chunk_sha256: Annotated[str | None, Header(alias="x-chunk-sha256")] = None,
     ) -> ChunkOut:
         """Store chunk ``index`` (raw body). Idempotent; safe to retry and to run in parallel."""
-        actor = await run_in_threadpool(_actor_in_tx, r, authorization)
-        data = await _read_bounded(request, drive.store.capabilities.max_chunk_size)
+        actor, limit = await run_in_threadpool(_chunk_limit, r, authorization, upload_id)
+        data = await _read_bounded(request, limit)
         stored = await run_in_threadpool(
             uploads.put_chunk, drive, actor, upload_id, index, data, chunk_sha256
         )
@@ -561,6 +561,14 @@ def _actor_in_tx(r: _Routes, authorization: str | None) -> Actor:
         return r.actor(db, authorization)
 
 
+def _chunk_limit(r: _Routes, authorization: str | None, upload_id: str) -> tuple[Actor, int]:
+    """The caller and the largest chunk body the session accepts (memory bound per request)."""
+    with r.tx() as db:
+        actor = r.actor(db, authorization)
+        up, _received = uploads.status(db, actor, upload_id)
+        return actor, up.chunk_size
+
+
 def _stream_target(
     r: _Routes, path: str | None, folder_id: str | None, name: str | None
 ) -> tuple[str, str]:
@@ -593,7 +601,10 @@ async def _read_bounded(request: Request, limit: int) -> bytes:
         buf += piece
         if len(buf) > limit:
             raise CordvaultError(
-                ErrorCode.INVALID_INPUT, "chunk is larger than any chunk can be", http_status=413
+                ErrorCode.INVALID_INPUT,
+                "chunk is larger than the upload's chunk size",
+                http_status=413,
+                details={"chunk_size": limit},
             )
     return bytes(buf)
 
