@@ -142,3 +142,18 @@ def test_gc_grace_keeps_chunks_for_running_downloads(make_env: object) -> None:
     assert gc.collect(env.drive).deleted == 0
     with env.drive.sessions() as db:
         assert repo.pending_garbage(db) == 1
+
+
+def test_the_api_collects_garbage_in_the_background(make_env: object) -> None:
+    import time
+
+    env = make_env(drive_gc_interval_seconds=0.05)  # type: ignore[operator]
+    h = env.register()
+    f = env.put(h, "/z.bin", random_bytes(100_000))
+    objects = env.settings.data_dir / "chunks" / "objects"
+    assert len([p for p in objects.rglob("*") if p.is_file()]) == 2
+    env.client.delete(f"/api/drive/files/{f['id']}", headers=h)
+    deadline = time.monotonic() + 30
+    while [p for p in objects.rglob("*") if p.is_file()]:
+        assert time.monotonic() < deadline, "the background collector never ran"
+        time.sleep(0.05)
