@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.core.logs import configure_logging, redact, register_secret
+from cordvault.core.logs import RedactingFilter, configure_logging, redact, register_secret
 from cordvault.core.settings import Settings, load_settings, require
 
 
@@ -65,10 +65,16 @@ def test_errors_carry_http_status_and_exit_code() -> None:
 def test_log_redaction_masks_secrets_and_signed_urls() -> None:
     register_secret("super-secret-upn-value")
     stream = io.StringIO()
-    configure_logging(stream=stream)
-    logging.getLogger("t").warning(
-        "got %s from https://cdn.example/a.bin?ex=1&hm=sig", "super-secret-upn-value"
-    )
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("cordvault.test.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning(
+            "got %s from https://cdn.example/a.bin?ex=1&hm=sig", "super-secret-upn-value"
+        )
+    finally:
+        logger.removeHandler(handler)
     out = stream.getvalue()
     assert "super-secret-upn-value" not in out
     assert "hm=sig" not in out
