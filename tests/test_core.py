@@ -97,3 +97,12 @@ def test_cli_help_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "cordvault" in proc.stdout
+
+
+def test_every_error_code_is_documented_with_its_statuses() -> None:
+    from cordvault.core.errors import _EXIT_CODE, _HTTP_STATUS
+
+    doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    for code in ErrorCode:
+        row = f"| `{code.value}` | {_HTTP_STATUS.get(code, 500)} | {_EXIT_CODE.get(code, 1)} |"
+        assert row in doc, f"{code.value} missing or wrong in docs/errors.md"
