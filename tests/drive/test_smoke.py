@@ -27,10 +27,7 @@ def test_openapi_lists_the_drive_routes(env: DriveEnv) -> None:
         assert path in paths, path
 
 
-def test_no_secret_reaches_the_server_logs(env: DriveEnv, caplog: object) -> None:
-
-
-    assert isinstance(caplog, pytest.LogCaptureFixture)
+def test_no_secret_reaches_the_server_logs(env: DriveEnv, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     admin = env.register()
     token = admin["Authorization"].split()[1]
