@@ -7,22 +7,16 @@ a file, an environment variable or a hidden prompt.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -79,6 +73,9 @@ def analyze(
     """Analyse a Discord Data Package offline: SQLite + HTML report (+ encrypted blob)."""
     settings = load_settings()
     configure_logging(settings.debug_logging)
+    # Progress bars and the summary say it all; service logs would only interleave with them.
+    if not settings.debug_logging:
+        logging.getLogger("cordvault").setLevel(logging.WARNING)
     if workers is not None:
         settings = settings.model_copy(update={"analyze_workers": workers})
     if not package.is_file():
@@ -92,18 +89,25 @@ def analyze(
     with Progress(
         TextColumn("[bold]{task.description:<18}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        TextColumn("{task.fields[detail]:>22}"),
         TimeElapsedColumn(),
         console=console,
         transient=False,
     ) as bar:
         tasks: dict[str, TaskID] = {}
+        started = time.monotonic()
 
         def on_progress(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total or 1)
-            bar.update(tasks[phase], completed=done, total=total or 1)
+                # The write phase has no meaningful unit: an indeterminate bar until it ends.
+                first_total = total if phase == PHASE_READ else None
+                tasks[phase] = bar.add_task(phase, total=first_total, detail="")
+            if phase == PHASE_READ:
+                rate = done / max(time.monotonic() - started, 1e-6) / 1e6
+                detail = f"{done / 1e6:,.0f}/{total / 1e6:,.0f} MB {rate:,.0f} MB/s"
+                bar.update(tasks[phase], completed=done, total=total, detail=detail)
+            elif done >= total:
+                bar.update(tasks[phase], completed=1, total=1, detail="done")
 
         from cordvault.insights.blob import package_id_for
 
@@ -111,8 +115,6 @@ def analyze(
         summary = analyze_package(
             package, out, settings=settings, package_id=package_id, progress=on_progress
         )
-        if PHASE_READ in tasks:
-            bar.update(tasks[PHASE_READ], completed=bar.tasks[tasks[PHASE_READ]].total)
 
     if report_path is not None:
         from cordvault.insights.report import render_report
