@@ -63,6 +63,10 @@ from cordvault.web.ranges import ranged_response
 
 log = logging.getLogger(__name__)
 
+# Body types clients send by default (curl --data-binary, generic HTTP libraries): they say
+# nothing about the file, so the type is guessed from the name instead.
+_GENERIC_BODY_TYPES = (None, "application/x-www-form-urlencoded", "application/octet-stream")
+
 BearerHeader = Annotated[str | None, Header(alias="authorization", include_in_schema=False)]
 
 
@@ -547,7 +551,7 @@ def _upload_router(r: _Routes) -> APIRouter:
             folder_id=target_folder,
             name=target_name,
             data=request.stream(),
-            mime_type=content_type if content_type != "application/x-www-form-urlencoded" else None,
+            mime_type=None if content_type in _GENERIC_BODY_TYPES else content_type,
             on_conflict=on_conflict,
             expected_sha256=sha256,
         )
