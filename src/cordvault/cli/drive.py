@@ -340,6 +340,28 @@ def _drive_app() -> typer.Typer:
             url = client.link(found["file"]["id"], expires)
         out.print(url, highlight=False, markup=False, soft_wrap=True)
 
+    @app.command("rewrap-keys")
+    def rewrap_keys() -> None:
+        """On the server: rewrap every file key under the current MESSAGE_ENCRYPTION_KEY
+        (key rotation step 2, docs/drive-format.md). Safe to re-run."""
+        from cordvault.db import create_engine_for, make_sessionmaker, migrate
+        from cordvault.drive.context import DriveContext
+        from cordvault.drive.rotation import rewrap_all
+
+        settings = load_settings()
+        url = settings.effective_database_url
+        migrate(url)
+        engine = create_engine_for(url)
+        try:
+            report = rewrap_all(DriveContext.open(settings, make_sessionmaker(engine)))
+        finally:
+            engine.dispose()
+        out.print(
+            f"rewrapped {report.rewrapped} file keys "
+            f"({report.already_current} already under the current key)",
+            highlight=False,
+        )
+
     @app.command("zip")
     def zip_folder(remote_dir: str, output: Path) -> None:
         """Download REMOTE_DIR and everything below it (that you may read) as a zip."""

@@ -347,3 +347,23 @@ def pending_garbage(db: Session) -> int:
 def forget_garbage(db: Session, ids: Sequence[int]) -> None:
     if ids:
         db.execute(delete(GarbageChunk).where(GarbageChunk.id.in_(ids)))
+
+
+# -- key rotation --------------------------------------------------------------------------
+
+
+def files_after(db: Session, last_id: str, limit: int) -> list[DriveFile]:
+    """Files with ids after ``last_id``, in id order (keyset paging)."""
+    stmt = select(DriveFile).where(DriveFile.id > last_id).order_by(DriveFile.id).limit(limit)
+    return list(db.scalars(stmt))
+
+
+def open_uploads_after(db: Session, last_id: str, limit: int) -> list[Upload]:
+    """Open upload sessions with ids after ``last_id``, in id order."""
+    stmt = (
+        select(Upload)
+        .where(Upload.id > last_id, Upload.state == "open")
+        .order_by(Upload.id)
+        .limit(limit)
+    )
+    return list(db.scalars(stmt))
