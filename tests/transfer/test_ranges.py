@@ -8,6 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.transfer.rangeapp import ETAG, LAST_MODIFIED, Source, make_app, parse_byteranges
 
 from cordvault.core.errors import CordvaultError, ErrorCode
@@ -297,3 +299,41 @@ def test_parse_range_header_table(
             parse_range_header(header, size)
     else:
         assert parse_range_header(header, size) == expected
+
+
+_FUZZ_CLIENT = TestClient(make_app(Source(DATA)))
+_HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    range_value=st.one_of(
+        _HEADER_TEXT,
+        st.lists(st.tuples(st.integers(-5, SIZE + 5), st.integers(-5, SIZE + 5)), max_size=5).map(
+            lambda pairs: "bytes=" + ",".join(f"{a}-{b}" for a, b in pairs)
+        ),
+    ),
+    if_range=st.one_of(st.none(), _HEADER_TEXT, st.just(ETAG)),
+    if_modified_since=st.one_of(st.none(), _HEADER_TEXT),
+)
+def test_any_header_values_give_a_well_formed_answer(
+    range_value: str, if_range: str | None, if_modified_since: str | None
+) -> None:
+    headers = {"range": range_value}
+    if if_range is not None:
+        headers["if-range"] = if_range
+    if if_modified_since is not None:
+        headers["if-modified-since"] = if_modified_since
+    response = _FUZZ_CLIENT.get("/file", headers=headers)
+    assert response.status_code in (200, 206, 304, 416)
+    if response.status_code == 200:
+        assert response.content == DATA
+    elif response.status_code == 206 and "content-range" in response.headers:
+        first, last = response.headers["content-range"].split(" ")[1].split("/")[0].split("-")
+        assert response.content == DATA[int(first) : int(last) + 1]
+    elif response.status_code == 206:
+        for _type, first, last, total, data in parse_byteranges(
+            response.content, response.headers["content-type"]
+        ):
+            assert total == SIZE
+            assert data == DATA[first : last + 1]
