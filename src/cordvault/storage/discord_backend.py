@@ -77,7 +77,7 @@ class DiscordStoreOptions:
     max_attachments: int = 10
     max_request_bytes: int = 25 * MiB
     uploads_per_channel: int = 2
-    pack_window: float = 0.05
+    pack_window: float = 0.1
     url_refresh_margin: float = 300.0
     orphan_grace: float = 900.0
     delete_interval: float = 10.0

@@ -9,7 +9,10 @@ queues chunks and returns futures; each *lane* (one bot token x one channel) run
 and ``max_request_bytes`` together, and post them as one message. A worker takes chunks only
 when its lane may post at once (``ready``: the pacer's wait estimate), so chunks pile up in the
 queue, not in a request stuck behind the rate limit, and the lane's next message is a full
-one. A lone chunk waits at most ``window`` seconds for company. Lanes pull work, so a channel
+one. A partial message waits for company while chunks keep arriving or posts keep finishing
+(their callers come right back with more), at most ``fill_wait`` seconds, and leaves once
+nothing happened for ``window`` seconds: with few writers in flight a partial message would
+spend a scarce post on few bytes. Lanes pull work, so a channel
 whose bucket is empty simply takes nothing while the others carry on: writes spread over
 channels (and tokens) by themselves.
 
@@ -60,6 +63,7 @@ class Packer:
         max_files: int = 10,
         max_request_bytes: int = 25 * 1024 * 1024,
         window: float = 0.05,
+        fill_wait: float = 1.0,
         ready: Callable[[Lane], float | None] | None = None,
     ) -> None:
         if not lanes or workers_per_lane < 1 or max_files < 1:
@@ -69,6 +73,8 @@ class Packer:
         self._budget = max_request_bytes
         self._window = window
         self._ready = ready
+        self._fill_wait = max(window, fill_wait)
+        self._last_event = time.monotonic()  # the latest chunk queued or post finished
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -89,6 +95,7 @@ class Packer:
             if self._closed:
                 raise StorageUnavailable("the Discord store is closed")
             self._queue.extend(items)
+            self._last_event = now
             self._cond.notify_all()
         return [item.future for item in items]
 
@@ -126,9 +133,13 @@ class Packer:
                     self._cond.wait()
                 if not self._queue:
                     return None
-                deadline = self._queue[0].queued_at + self._window
+                first = self._queue[0].queued_at
                 while self._queue and not self._closed and not self._full():
-                    remaining = deadline - time.monotonic()
+                    # Wait for a full message while chunks keep coming (or posts finishing,
+                    # whose callers come right back with more): a partial message spends a
+                    # scarce post on few bytes. Go once things are quiet for ``window``.
+                    limit = min(self._last_event + self._window, first + self._fill_wait)
+                    remaining = limit - time.monotonic()
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
@@ -172,14 +183,27 @@ class Packer:
             batch = self._take()
             if batch is None:
                 return
+            if self._ready is not None and self._ready(lane) != 0:
+                # The lane's budget went (e.g. to its other worker) while the batch filled:
+                # hand the chunks back rather than hold them behind the rate limit.
+                with self._cond:
+                    self._queue.extendleft(reversed(batch))
+                    self._cond.notify_all()
+                continue
             try:
                 locators = self._post(lane, [item.data for item in batch])
             except BaseException as exc:
+                self._posted(0)
                 for item in batch:
                     item.future.set_exception(exc)
                 continue
-            with self._cond:
-                self.messages_posted += 1
-                self.chunks_posted += len(batch)
+            self._posted(len(batch))
             for item, locator in zip(batch, locators, strict=True):
                 item.future.set_result(locator)
+
+    def _posted(self, chunks: int) -> None:
+        with self._cond:
+            self._last_event = time.monotonic()
+            self.messages_posted += chunks > 0
+            self.chunks_posted += chunks
+            self._cond.notify_all()  # a worker waiting for a fuller message re-evaluates
