@@ -490,3 +490,14 @@ def test_private_pools_bound_crypto_threads(
                 assert b"".join(reader.iter_range(0, result.size)) == datas[i]
     finally:
         pools.shutdown()
+
+
+def test_allocator_tuning_applies_on_glibc() -> None:
+    import platform
+
+    from cordvault.drive.streaming import tune_allocator
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert tune_allocator() is True
+    assert tune_allocator() is True  # idempotent

@@ -18,8 +18,8 @@ Both run on :class:`TransferPools`, threads shared by the whole process: store r
 process has cores. On a small machine more crypto threads only steal the CPU from the event loop
 that receives or sends the bytes, and every transfer slows down; with the pool, ten concurrent
 downloads still decrypt on a bounded number of threads, and no threads are started per
-transfer. (glibc gives busy threads their own malloc arenas, which keep freed chunk buffers:
-run the server with ``MALLOC_ARENA_MAX=2`` to keep its memory flat, see docs/benchmarks.md.)
+transfer. Creating the shared pools also tunes glibc's allocator for chunk-sized buffers
+(:func:`tune_allocator`; numbers in docs/benchmarks.md, "Drive HTTP throughput").
 
 Error contract:
 - integrity failures (tampered, swapped, truncated or missing chunks) raise
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import ctypes
 import hashlib
 import logging
 import os
@@ -119,12 +120,53 @@ _shared_lock = threading.Lock()
 
 
 def shared_pools() -> TransferPools:
-    """The process's pools, created on first use (so never before a server forks)."""
+    """The process's pools, created on first use (so never before a server forks).
+
+    Creating them also applies :func:`tune_allocator` once: the process is evidently one
+    that moves chunks.
+    """
     global _shared
     with _shared_lock:
         if _shared is None:
+            tune_allocator()
             _shared = TransferPools()
         return _shared
+
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+_ARENA_MAX = 2
+_MMAP_THRESHOLD = 32 * 1024 * 1024
+_TRIM_THRESHOLD = 8 * 1024 * 1024
+
+
+def tune_allocator() -> bool:
+    """Make glibc's malloc reuse chunk-sized buffers instead of mapping fresh memory each time.
+
+    glibc serves blocks above ``M_MMAP_THRESHOLD`` (128 KiB, raised adaptively) with fresh
+    ``mmap`` calls and unmaps them on free, so every 8 MiB chunk buffer and every 256 KiB
+    request body costs thousands of page faults: measured here, a third of an upload's CPU
+    time, spent in the kernel. A fixed 32 MiB threshold keeps such buffers in the heap where
+    the next chunk reuses them; an 8 MiB trim threshold still returns idle memory. And since
+    glibc gives busy threads arenas of their own, each keeping the buffers it freed, at most
+    2 arenas are created from now on (``MALLOC_ARENA_MAX=2``), which keeps the server's memory
+    flat transfer after transfer.
+
+    Process-wide and idempotent; returns whether it applied (False when not on glibc).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(
+        mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+        and mallopt(_M_ARENA_MAX, _ARENA_MAX)
+    )
 
 
 def _integrity(message: str, **details: object) -> CordvaultError:
