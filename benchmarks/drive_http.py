@@ -1,25 +1,27 @@
 """Benchmark: drive upload/download throughput over HTTP vs. this machine's HTTP limit.
 
 Usage: .venv/bin/python benchmarks/drive_http.py [--size-mib 2048] [--mode api|direct]
-       [--chunk-mib 8] [--prefetch 2] [--parallel 4] [--workdir DIR]
+       [--repeat 3] [--chunk-mib 8] [--malloc-arena-max 2] [--workdir DIR] [--json]
 
-In ONE run, on 127.0.0.1:
-1. the HTTP limit: nginx (temp config, one worker, ``sendfile``) serves a file of ``--size-mib``
-   fetched by ``curl -o /dev/null``, and receives the same bytes by ``curl -T`` into a WebDAV
-   ``PUT`` location (nginx really reads and writes the body to disk, as cordvault does);
-2. cordvault, run as ``uvicorn`` in its own process with the local backend and SQLite:
-   ``--mode api`` (default) uses ``cordvault serve`` and the drive REST API (register the first
-   user, one-request streaming upload with curl, download with curl); ``--mode direct`` serves
-   the transfer layer (``ChunkWriter.awrite_stream`` / ``ranged_response`` + ``ChunkReader``,
-   local store, real crypto) from a minimal app in this script - for when the API is absent.
-   Upload and download use the same curl commands as for nginx; the downloaded bytes' SHA-256
-   is checked against the source file.
-3. A 1 KiB Range read at the end of the file (latency, correctness).
+In ONE run, on 127.0.0.1, ``--repeat`` interleaved rounds of:
+1. the HTTP limit: nginx (temp config, one process, ``sendfile``) serves a file of
+   ``--size-mib`` fetched by ``curl -o /dev/null``, and receives the same bytes by ``curl -T``
+   into a WebDAV ``PUT`` location (nginx really reads the body and writes it to disk, as
+   cordvault does);
+2. cordvault, run by uvicorn in its own process with the local backend and SQLite:
+   ``--mode api`` (default) is the real app (``create_app`` with the drive routes): register
+   the first user, one-request streaming upload ``PUT /api/drive/upload`` with curl, download
+   ``GET /api/drive/files/<id>/content`` with curl. ``--mode direct`` serves the transfer
+   layer alone (``ChunkWriter.awrite_stream``, ``ranged_response`` + ``ChunkReader``, local
+   store, real crypto) from a minimal app in this script, with ``--prefetch``/``--parallel``.
+Before each timed transfer ``os.sync()`` flushes dirty pages so no side pays for the previous
+upload's disk writes. After the rounds: the last download's SHA-256 is checked against the
+source, and a 1 KiB Range read at the end of the file is timed and compared.
 
-The server's peak RSS (its whole process tree) is sampled with psutil every 20 ms during the
-transfers. Prints MB/s, ratios vs. nginx (targets: download >= 50 %, upload >= 30 %) and RSS
-(target < 200 MB) as a Markdown table for docs/benchmarks.md ("Drive HTTP throughput").
-Needs ``nginx`` (``apt-get install nginx-light``) and ``curl``.
+The server's RSS (process tree) is sampled with psutil every 20 ms during each transfer.
+Prints a Markdown table for docs/benchmarks.md ("Drive HTTP throughput"): per round both
+servers' MB/s, the ratios (targets: download >= 50 %, upload >= 30 % of nginx) and the peak
+RSS (target < 200 MB). Needs ``nginx`` (``apt-get install nginx-light``) and ``curl``.
 """
 
 from __future__ import annotations
@@ -217,11 +219,7 @@ def direct_app() -> object:
     from starlette.routing import Route
 
     from cordvault.crypto import new_file_key
-    from cordvault.drive import streaming
     from cordvault.drive.streaming import ChunkReader, ChunkRef, ChunkWriter
-
-    if os.environ.get("BENCH_PIECE"):  # experiments only
-        streaming.PIECE_SIZE = int(os.environ["BENCH_PIECE"])
     from cordvault.storage.local import LocalChunkStore
     from cordvault.web.ranges import ranged_response
 
