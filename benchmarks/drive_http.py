@@ -1,7 +1,7 @@
 """Benchmark: drive upload/download throughput over HTTP vs. this machine's HTTP limit.
 
 Usage: .venv/bin/python benchmarks/drive_http.py [--size-mib 2048] [--mode api|direct]
-       [--repeat 3] [--chunk-mib 8] [--malloc-arena-max 2] [--workdir DIR] [--json]
+       [--repeat 3] [--chunk-mib 8] [--malloc-arena-max 0] [--workdir DIR] [--json]
 
 In ONE run, on 127.0.0.1, ``--repeat`` interleaved rounds of:
 1. the HTTP limit: nginx (temp config, one process, ``sendfile``) serves a file of
@@ -462,8 +462,9 @@ def main() -> None:
     parser.add_argument(
         "--malloc-arena-max",
         type=int,
-        default=2,
-        help="MALLOC_ARENA_MAX for the cordvault process (glibc; 0 = leave unset).",
+        default=0,
+        help="MALLOC_ARENA_MAX env for the cordvault process (glibc; 0 = unset; the server "
+        "already caps arenas itself on its first transfer, see streaming.tune_allocator).",
     )
     parser.add_argument("--json", action="store_true", help="Also print the raw numbers.")
     args = parser.parse_args()
