@@ -52,8 +52,36 @@ def free_port() -> int:
 
 
 class OctetHandler(SimpleHTTPRequestHandler):
+    """Serves the package folder as octet-stream; ``/hang`` trickles a byte a second (a job
+    stuck downloading keeps a queue slot busy, so a later job stays queued)."""
+
     def guess_type(self, path: str | os.PathLike[str]) -> str:
         return "application/octet-stream"
+
+    def do_HEAD(self) -> None:
+        if self.path.startswith("/hang"):
+            self._hang(body=False)
+        else:
+            super().do_HEAD()
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/hang"):
+            self._hang(body=True)
+        else:
+            super().do_GET()
+
+    def _hang(self, body: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        try:
+            while body:
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(1.0)
+        except OSError:
+            pass
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -112,7 +140,9 @@ def wrk(
     ]
     script = None
     if rate:
-        delay_ms = max(1, round(connections * 1000 / rate))
+        # wrk waits `delay` after each answer; 0.85 leaves room for the answer's own latency
+        # so the achieved rate lands near the target (the achieved rate is what is reported).
+        delay_ms = max(1, round(connections * 1000 / rate * 0.85))
         script = Path(tempfile.mkstemp(suffix=".lua")[1])
         script.write_text(f"function delay()\n  return {delay_ms}\nend\n")
         cmd += ["-s", str(script)]
@@ -176,7 +206,7 @@ def run(db: str, args: argparse.Namespace, cache: Path) -> None:
         [PY, "-m", "cordvault", "serve", "--port", str(port), "--workers", str(args.workers)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(data_dir / "server.log").open("wb"),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -193,52 +223,87 @@ def run(db: str, args: argparse.Namespace, cache: Path) -> None:
         ).json()["packageId"]
         wait_processed(client, pid, done_upn, 300)
 
-        idle = wrk(
-            f"{base}/process/{pid}/status", done_upn, args.seconds, args.connections, args.threads
+        url = f"{base}/process/{pid}/status"
+        idle = wrk(url, done_upn, args.seconds, args.connections, args.threads)
+        print(
+            f"[{db}] status (processed), idle, saturating with {args.connections} connections: "
+            f"{fmt(idle)}",
+            flush=True,
         )
-        print(f"[{db}] status (processed), idle server: {fmt(idle)}", flush=True)
+        paced = wrk(
+            url, done_upn, args.seconds, args.paced_connections, args.threads, rate=args.rate
+        )
+        print(
+            f"[{db}] status (processed), idle, paced at {args.rate} req/s over "
+            f"{args.paced_connections} connections: {fmt(paced)}",
+            flush=True,
+        )
 
-        # A big job, and a small one queued behind it. While the big one runs, wrk polls the
-        # processed package's status, then the queued one's (position counts), back to back.
-        big_upn, queued_upn = new_upn(), new_upn()
+        # A queued job: every queue slot (one per API process) is held by a job stuck
+        # downloading, so the next one waits and its status runs the position query.
+        blockers = []
+        for _ in range(args.workers):
+            upn = new_upn()
+            blocker = client.post("/process", json={"package_link": f"{files}/hang?upn={upn}"})
+            if blocker.status_code != 200:
+                print((data_dir / "server.log").read_text()[-3000:])
+            assert blocker.status_code == 200, blocker.text
+            blockers.append((blocker.json()["packageId"], upn))
+        time.sleep(3)
+        queued_upn = new_upn()
+        queued_pid = client.post(
+            "/process", json={"package_link": f"{files}/small.zip?upn={queued_upn}"}
+        ).json()["packageId"]
+        auth = {"Authorization": f"Bearer {queued_upn}"}
+        step = client.get(f"/process/{queued_pid}/status", headers=auth).json()["processingStep"]
+        queued = wrk(
+            f"{base}/process/{queued_pid}/status",
+            queued_upn,
+            args.seconds,
+            args.paced_connections,
+            args.threads,
+            rate=args.rate,
+        )
+        print(
+            f"[{db}] status (queued job, step {step}: position query), paced at {args.rate} "
+            f"req/s: {fmt(queued)}",
+            flush=True,
+        )
+        for blocker_pid, upn in blockers:  # DELETE aborts the stuck downloads
+            client.delete(f"/process/{blocker_pid}", headers={"Authorization": f"Bearer {upn}"})
+        wait_processed(client, queued_pid, queued_upn, 300)
+
+        # The big job. While it runs, wrk polls a processed package's status at the paced rate.
+        big_upn = new_upn()
         t0 = time.monotonic()
         answer = client.post("/process", json={"package_link": f"{files}/{big.name}?upn={big_upn}"})
         post_ms = (time.monotonic() - t0) * 1000
         assert answer.status_code == 200, answer.text
         big_pid = answer.json()["packageId"]
-        answer = client.post(
-            "/process", json={"package_link": f"{files}/small.zip?upn={queued_upn}"}
-        )
-        assert answer.status_code == 200, answer.text
-        queued_pid = answer.json()["packageId"]
-        loads: dict[str, tuple[dict[str, float], float]] = {}
+        loads: dict[str, dict[str, float]] = {}
 
         def load() -> None:
-            for name, target, upn in (
-                ("processed", pid, done_upn),
-                ("queued", queued_pid, queued_upn),
-            ):
-                result = wrk(
-                    f"{base}/process/{target}/status",
-                    upn,
-                    args.seconds,
-                    args.connections,
-                    args.threads,
-                )
-                loads[name] = (result, time.monotonic() - t0)
+            loads["busy"] = wrk(
+                url,
+                done_upn,
+                args.job_seconds,
+                args.paced_connections,
+                args.threads,
+                rate=args.rate,
+            )
+            loads["ended"] = {"t": time.monotonic() - t0}
 
         loader = threading.Thread(target=load)
         loader.start()
         elapsed = wait_processed(client, big_pid, big_upn, 1800)
         total = time.monotonic() - t0
         loader.join()
-        for name, (result, ended) in loads.items():
-            overlap = "during the job" if ended <= total else "partly after the job ended"
-            print(
-                f"[{db}] status ({name}), {args.messages}-message job running "
-                f"({overlap}): {fmt(result)}",
-                flush=True,
-            )
+        overlap = "during the job" if loads["ended"]["t"] <= total else "partly after the job"
+        print(
+            f"[{db}] status (processed), paced at {args.rate} req/s while a {args.messages}-"
+            f"message job runs ({overlap}): {fmt(loads['busy'])}",
+            flush=True,
+        )
         print(
             f"[{db}] POST answered in {post_ms:.1f} ms; POST -> PROCESSED "
             f"({args.messages} messages, {big.stat().st_size / 1e6:.1f} MB zip): "
@@ -257,7 +322,8 @@ def run(db: str, args: argparse.Namespace, cache: Path) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         httpd.shutdown()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
         if pg_name:
             drop_pg(pg_name)
 
@@ -277,6 +343,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rate", type=int, default=2000, help="paced runs: total req/s")
     parser.add_argument("--paced-connections", type=int, default=40)
+    parser.add_argument("--keep", action="store_true", help="keep the data dir (server.log)")
+    parser.add_argument(
+        "--job-seconds", type=int, default=3, help="wrk duration while the big job runs"
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "cv-bench")

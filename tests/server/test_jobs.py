@@ -17,6 +17,7 @@ from tests.server.support import PackageServer, bearer, done, insights_client, n
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.insights.blob import package_id_for
 from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs import service
 from cordvault.insights.jobs.states import JobState
@@ -266,7 +267,7 @@ def test_deletion_seen_by_heartbeat_aborts_the_attempt(
             time.sleep(0.05)
         child = runner.running_pids()[pid]
         # Delete in the database only, as another API process would: no direct cancel call.
-        with state.ctx.sessions.begin() as session:
+        with state.wctx.sessions.begin() as session:
             service.delete(session, pid)
         deadline = time.monotonic() + 10
         while _alive(child) and time.monotonic() < deadline:
@@ -275,3 +276,28 @@ def test_deletion_seen_by_heartbeat_aborts_the_attempt(
         _wait_no_workdirs(settings, pid)
         status = client.get(f"/process/{pid}/status", headers=bearer(upn)).json()
         assert status["errorMessageCode"] == "UNKNOWN_PACKAGE_ID"
+
+
+def test_concurrent_submissions_while_workers_write(
+    db_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """Many POSTs at once while workers claim and fail jobs: every one answered, none lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = make_settings(db_url, inprocess_workers=2)
+    upns = [new_upn() for _ in range(60)]
+    with insights_client(settings) as client:
+
+        def submit(upn: str) -> int:
+            # Unresolvable for the workers (no network): each job errors quickly, so claims
+            # and state writes race with the submissions.
+            link = _discord_link(upn)
+            return client.post("/process", json={"package_link": link}).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(submit, upns))
+        assert codes == [200] * len(upns)
+        for upn in upns[:5]:
+            body = client.get(f"/process/{package_id_for(upn)}/status", headers=bearer(upn))
+            assert body.status_code == 200
+            assert body.json()["errorMessageCode"] != "UNKNOWN_PACKAGE_ID"

@@ -63,13 +63,14 @@ def register(app: typer.Typer) -> None:
     def upgrade(package_id: str = typer.Argument(..., help="The package id (md5 hex).")) -> None:
         """Move a package to the premium queue (admin; acts on the database directly)."""
         from cordvault.core.settings import load_settings
-        from cordvault.db import create_engine_for, make_sessionmaker, migrate
+        from cordvault.db import make_sessionmaker, migrate
         from cordvault.insights.jobs import service
+        from cordvault.worker.context import open_engine
 
         settings = load_settings()
         url = settings.effective_database_url
         migrate(url)
-        engine = create_engine_for(url)
+        engine = open_engine(url)
         try:
             with make_sessionmaker(engine).begin() as session:
                 service.upgrade(session, package_id)

@@ -59,7 +59,8 @@ class InsightsState:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.wctx = WorkerContext.build(ctx.settings, engine=ctx.engine)
+        # Its own engine: job transactions on SQLite need BEGIN IMMEDIATE (see open_engine).
+        self.wctx = WorkerContext.build(ctx.settings)
         self.lookups = Lookups(ctx.settings)
         self.dispatcher: Dispatcher | None = None
         self.queue: InProcessQueue | None = None
@@ -96,10 +97,17 @@ class InsightsState:
                 await run_in_threadpool(self.queue.stop)
             self.lookups.close()
             self.poll_engine.dispose()
+            self.wctx.engine.dispose()
 
     def wake(self, package_id: str, premium: bool) -> None:
-        if self.dispatcher is not None:
+        """Wake workers after a commit. A broker outage must not fail the request: the job is
+        safely queued in the database and the reaper re-sends a wake-up later."""
+        if self.dispatcher is None:
+            return
+        try:
             self.dispatcher.wake(package_id, premium)
+        except Exception as exc:
+            log.warning("job %s queued but the wake-up failed (%s)", package_id, type(exc).__name__)
 
     def base_url(self, request: Request) -> str:
         return self.ctx.settings.public_url or str(request.base_url)
@@ -143,7 +151,7 @@ def _process_answer(
 def _router(state: InsightsState) -> APIRouter:
     router = APIRouter(tags=["insights"])
     settings = state.ctx.settings
-    sessions = state.ctx.sessions
+    sessions = state.wctx.sessions
     poll_engine = state.poll_engine
 
     @router.get("/health")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from cordvault.core.settings import Settings
@@ -27,7 +28,7 @@ class WorkerContext:
     @classmethod
     def build(cls, settings: Settings, engine: Engine | None = None) -> WorkerContext:
         """Open everything from ``settings`` (reusing ``engine`` when given)."""
-        engine = engine or create_engine_for(settings.effective_database_url)
+        engine = engine or open_engine(settings.effective_database_url)
         transit = TransitKey.from_settings(settings)
         return cls(
             settings=settings,
@@ -36,6 +37,28 @@ class WorkerContext:
             transit=transit,
             blobs=open_blob_store(settings, transit),
         )
+
+
+def open_engine(url: str) -> Engine:
+    """The engine job code reads and writes through.
+
+    On SQLite each transaction takes the write lock first: a transaction that reads and then
+    writes (enqueue, claim, release, delete) would otherwise hold a WAL read snapshot and fail
+    at once with "database is locked" when another process committed in between (a stale
+    snapshot cannot be upgraded, and the busy timeout does not apply). A no-op ``UPDATE`` as
+    the first statement has the effect of ``BEGIN IMMEDIATE`` - the transaction waits (busy
+    timeout) for the lock instead - whichever way the driver begins transactions.
+    PostgreSQL needs nothing. The status poll reads through its own autocommit engine and
+    never queues behind this lock.
+    """
+    engine = create_engine_for(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "begin")
+        def _take_write_lock(conn: Any) -> None:
+            conn.exec_driver_sql("UPDATE insights_packages SET state = state WHERE 0")
+
+    return engine
 
 
 def tmp_root(settings: Settings) -> Path:
