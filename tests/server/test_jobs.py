@@ -301,3 +301,38 @@ def test_concurrent_submissions_while_workers_write(
             body = client.get(f"/process/{package_id_for(upn)}/status", headers=bearer(upn))
             assert body.status_code == 200
             assert body.json()["errorMessageCode"] != "UNKNOWN_PACKAGE_ID"
+
+
+def test_failed_downloads_and_bad_packages_show_their_codes(
+    make_settings: Callable[..., Settings], package_server: PackageServer, tmp_path: Path
+) -> None:
+    """What the client sees in /status for each way a job can fail (never a crash)."""
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(b"definitely not a zip file" * 100)
+    package_server.files["garbage.zip"] = garbage
+    package_server.trickle_delay = 0.3
+    settings = make_settings(
+        inprocess_workers=3, download_total_timeout=2.0, download_max_bytes=2_000_000
+    )
+    cases = {
+        "/expired": "EXPIRED_LINK",
+        "/html": "INVALID_LINK",
+        "/loop": "INVALID_LINK",
+        "/to-private": "INVALID_LINK",
+        "/slow": "DOWNLOAD_TIMEOUT",
+        "/huge": "PACKAGE_TOO_LARGE",
+        "/pkg/garbage.zip": "NOT_A_ZIP",
+    }
+    with insights_client(settings) as client:
+        jobs = {}
+        for path, code in cases.items():
+            upn = new_upn()
+            link = f"{package_server.base}{path}?upn={upn}"
+            pid = client.post("/process", json={"package_link": link}).json()["packageId"]
+            jobs[pid] = (upn, code)
+        for pid, (upn, code) in jobs.items():
+            body = wait_status(client, pid, upn, done)
+            assert body["isErrored"] is True
+            assert body["errorMessageCode"] == code, (code, body)
+            assert body["processingStep"] == "ERRORED"
+    assert not any((settings.data_dir / "tmp").glob("*.*"))
