@@ -23,6 +23,8 @@ class PackageJob(Base):
     package_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[str] = mapped_column(String(16), nullable=False)
     error_code: Mapped[str | None] = mapped_column(String(32))
+    # The step the job failed at: /status keeps reporting it, as the reference does.
+    error_step: Mapped[str | None] = mapped_column(String(16))
     is_upgraded: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # "link" or "upload": where the worker finds the package.
     source: Mapped[str] = mapped_column(String(8), nullable=False, default="link")

@@ -65,6 +65,7 @@ class StatusRow:
     package_id: str
     state: str
     error_code: str | None
+    error_step: str | None
     is_upgraded: bool
     queued_at: Any
     premium_when_joined: int
@@ -83,8 +84,8 @@ class Position:
 # The status poll runs for every waiting client every second: its two statements are plain
 # driver SQL (no expression compilation or type processing: ~6x cheaper than Core on SQLite).
 _STATUS_SQL = (
-    "SELECT package_id, state, error_code, is_upgraded, queued_at, premium_when_joined, "
-    "standard_when_joined FROM insights_packages WHERE package_id = {p}"
+    "SELECT package_id, state, error_code, error_step, is_upgraded, queued_at, "
+    "premium_when_joined, standard_when_joined FROM insights_packages WHERE package_id = {p}"
 )
 _POSITION_SQL = (
     "SELECT "
@@ -117,7 +118,7 @@ def status_row(db: Session | Connection, package_id: str) -> StatusRow | None:
     if row is None:
         return None
     return StatusRow(
-        str(row[0]), str(row[1]), row[2], bool(row[3]), row[4], int(row[5]), int(row[6])
+        str(row[0]), str(row[1]), row[2], row[3], bool(row[4]), row[5], int(row[6]), int(row[7])
     )
 
 
@@ -158,6 +159,7 @@ def enqueue(
         session.add(job)
     job.state = JobState.LOCKED
     job.error_code = None
+    job.error_step = None
     job.source = source
     job.sealed_secret = sealed_secret
     job.queued_at = now
@@ -276,6 +278,7 @@ def finish_errored(
         .values(
             state=JobState.ERRORED,
             error_code=str(code),
+            error_step=PackageJob.state,
             sealed_secret=None,
             lease_token=None,
             lease_expires_at=None,
@@ -326,6 +329,7 @@ def _retry_or_fail(
         values.update(
             state=JobState.ERRORED,
             error_code=str(ErrorCode.WORKER_LOST),
+            error_step=job.state,
             sealed_secret=None,
             finished_at=now,
         )

@@ -109,9 +109,12 @@ def status(db: Session | Connection, package_id: str) -> dict[str, Any]:
         return body
     body["isUpgraded"] = bool(job.is_upgraded)
     if job.state == JobState.ERRORED:
+        # As the reference: still "processing" at the step it failed at (the client's types
+        # only know LOCKED/DOWNLOADING/ANALYZING/PROCESSED); isErrored stops its polling.
         body["isErrored"] = True
         body["errorMessageCode"] = job.error_code or ErrorCode.UNKNOWN_ERROR.value
-        body["processingStep"] = JobState.ERRORED.value
+        body["isProcessing"] = True
+        body["processingStep"] = job.error_step or JobState.LOCKED.value
         return body
     if job.state == JobState.PROCESSED:
         body["isDataAvailable"] = True

@@ -10,7 +10,8 @@
 ``LOCKED`` is the reference's name for "queued". A running job (``DOWNLOADING``/``ANALYZING``)
 holds a lease renewed by its worker's heartbeat; when the lease expires the job goes back to
 ``LOCKED`` (retry) or to ``ERRORED`` with ``WORKER_LOST`` after ``JOB_MAX_ATTEMPTS``.
-``ERRORED`` and ``DELETED`` packages are queued again by a new ``POST /process``.
+``ERRORED`` and ``DELETED`` packages are queued again by a new ``POST /process``. An errored job
+keeps the step it failed at (``error_step``): ``/status`` reports it, as the reference does.
 """
 
 from __future__ import annotations
