@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -155,18 +156,42 @@ def tune_allocator() -> bool:
 
     Process-wide and idempotent; returns whether it applied (False when not on glibc).
     """
+    libc = _glibc()
+    if libc is None:
+        return False
+    return bool(
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+        and libc.mallopt(_M_ARENA_MAX, _ARENA_MAX)
+    )
+
+
+TRIM_AFTER_BYTES = 64 * 1024 * 1024
+"""A transfer that moved at least this much hands its freed memory back afterwards."""
+
+
+def release_free_memory() -> None:
+    """Return the allocator's free memory to the system (glibc ``malloc_trim``; else nothing).
+
+    With buffers kept in the heap (:func:`tune_allocator`), the holes a large transfer leaves
+    between live blocks would otherwise stay resident and the next transfer would add its own.
+    """
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.mallopt.restype = ctypes.c_int
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.malloc_trim.restype = ctypes.c_int
     except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(
-        mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-        and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
-        and mallopt(_M_ARENA_MAX, _ARENA_MAX)
-    )
+        return None
+    return libc
 
 
 def _integrity(message: str, **details: object) -> CordvaultError:
@@ -267,6 +292,7 @@ class ChunkReader:
             if piece is not None:
                 pending.append(self._pools.io.submit(self._fetch_then_decrypt, *piece))
 
+        moved = 0
         try:
             for _ in range(self._prefetch):
                 submit_next()
@@ -277,10 +303,15 @@ class ChunkReader:
                 # Hand pieces over one by one, dropping each reference once yielded.
                 loaded.reverse()
                 while loaded:
-                    yield loaded.pop()
+                    piece = loaded.pop()
+                    moved += len(piece)
+                    yield piece
+                    del piece
         finally:
             for future in pending:
                 future.cancel()
+            if moved >= TRIM_AFTER_BYTES:
+                self._pools.io.submit(release_free_memory)
 
     def _fetch_then_decrypt(self, ref: ChunkRef, lo: int, hi: int) -> Future[list[bytes]]:
         """I/O thread: read the chunk, then queue its decryption on the crypto pool."""
@@ -469,8 +500,8 @@ class ChunkWriter:
         error is re-raised.
         """
         batch = _Batch(self)
+        splitter = _Splitter(self.chunk_size)
         try:
-            splitter = _Splitter(self.chunk_size)
             for piece in data:
                 for index, parts in splitter.feed(piece):
                     batch.wait_for_room()
@@ -482,6 +513,8 @@ class ChunkWriter:
         except BaseException:
             batch.abort()
             raise
+        finally:
+            batch.release(splitter)
 
     async def awrite_stream(self, data: AsyncIterable[bytes]) -> WriteResult:
         """:meth:`write_stream` for an async byte stream (e.g. ``request.stream()``).
@@ -491,8 +524,8 @@ class ChunkWriter:
         the backpressure on the client's upload.
         """
         batch = _Batch(self)
+        splitter = _Splitter(self.chunk_size)
         try:
-            splitter = _Splitter(self.chunk_size)
             async for piece in data:
                 for index, parts in splitter.feed(piece):
                     await batch.await_room()
@@ -507,6 +540,8 @@ class ChunkWriter:
             # cancelled again, and the stored chunks must still be deleted.
             batch.abort()
             raise
+        finally:
+            batch.release(splitter)
 
 
 class _Batch:
@@ -602,6 +637,11 @@ class _Batch:
         self.wait_for_room(self._writer.parallel)
         chunks = sorted(self._done, key=lambda ref: ref.index)
         return WriteResult(chunks, splitter.total, splitter.hasher.hexdigest())
+
+    def release(self, splitter: _Splitter) -> None:
+        """After a large write, hand the freed buffers back (off the caller's thread)."""
+        if splitter.total >= TRIM_AFTER_BYTES:
+            self._pools.io.submit(release_free_memory)
 
     def abort(self) -> None:
         """Cancel what has not started, wait for the rest, delete everything stored."""
