@@ -12,13 +12,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import create_engine, inspect, text
 from tests.server.clientlike import decrypt_like_client, fetch_blob, open_and_query
-from tests.server.support import PackageServer, bearer, done, insights_client, new_upn, wait_status
+from tests.server.support import (
+    PackageServer,
+    bearer,
+    done,
+    dump_tables,
+    insights_client,
+    new_upn,
+    wait_status,
+)
 
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker
@@ -163,7 +169,7 @@ def test_client_flow_with_celery_workers_and_secrets_scan(
     assert "processed" in worker_logs
     captured = caplog.text
     disk = b"".join(p.read_bytes() for p in settings.data_dir.rglob("*") if p.is_file())
-    tables = _dump_tables(settings.effective_database_url)
+    tables = dump_tables(settings.effective_database_url)
     for secret in secrets:
         assert secret not in broker_traffic
         assert secret not in worker_logs
@@ -227,25 +233,6 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def _dump_tables(url: str) -> str:
-    engine = create_engine(url)
-    out: list[str] = []
-    try:
-        with engine.connect() as conn:
-            for table in inspect(conn).get_table_names():
-                for row in conn.execute(text(f'SELECT * FROM "{table}"')):
-                    out.append(repr(tuple(_text(v) for v in row)))
-    finally:
-        engine.dispose()
-    return "\n".join(out)
-
-
-def _text(value: Any) -> Any:
-    if isinstance(value, bytes | memoryview):
-        return bytes(value).decode("latin-1")
-    return value
 
 
 def test_client_flow_with_rabbitmq_broker(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from tests.server.clientlike import decrypt_like_client, fetch_blob, open_and_query
-from tests.server.support import PackageServer, bearer, insights_client, new_upn
+from tests.server.support import PackageServer, bearer, dump_tables, insights_client, new_upn
 
 from cordvault.core.settings import Settings
 from cordvault.insights.blob import package_id_for
@@ -19,7 +21,9 @@ def test_client_flow_inprocess_queue(
     package_server: PackageServer,
     small_package: Path,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     settings = make_settings(db_url)
     upn = new_upn()
     package_server.files["package.zip"] = small_package
@@ -92,3 +96,11 @@ def test_client_flow_inprocess_queue(
         assert len(package_server.hits) == hits
     # The downloaded zip and the job's work dir are gone.
     assert not any(settings.data_dir.joinpath("tmp").glob(f"{package_id}*"))
+    # Neither the UPN nor the link reached the database, the disk or the logs.
+    link = package_server.link("package.zip", upn)
+    tables = dump_tables(settings.effective_database_url)
+    disk = b"".join(p.read_bytes() for p in settings.data_dir.rglob("*") if p.is_file())
+    for secret in (upn, link):
+        assert secret not in tables
+        assert secret.encode() not in disk
+        assert secret not in caplog.text
