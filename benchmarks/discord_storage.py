@@ -10,6 +10,8 @@ request), then for 1, 4 and 8 channels measures:
 - **raw upload**: the same bytes posted directly with ``DiscordClient.create_message`` (3
   attachments per message, the same number of posting threads per channel, same pacer) - the
   best any client can do under the limits;
+- **drive upload**: one file through the drive's ``ChunkWriter`` (encryption included, 4
+  chunks in flight, as an upload request does);
 - **store download**: ``get`` of every chunk with 8 threads from a cold URL cache (URLs
   resolved by batch ``GET .../messages?around=``), and **raw download**: CDN GETs of the same
   attachments with the URLs already known, 8 threads.
@@ -37,6 +39,7 @@ import httpx
 from cordvault.crypto import ciphertext_size
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
 from cordvault.discord import DiscordClient
+from cordvault.drive.streaming import ChunkWriter
 from cordvault.storage.discord_backend import DiscordChunkStore, DiscordStoreOptions, random_name
 
 TOKEN = "benchmark-bot-token"  # noqa: S105 - a token only the local emulator knows
@@ -120,6 +123,14 @@ def run(api_base: str, channels: int, total_mb: int, db_dir: Path) -> list[dict[
             sizes = list(pool.map(lambda loc: len(store.get(loc)), locators))
         assert sum(sizes) == total
         rows.append(down.row())
+        # One drive upload: ChunkWriter encrypts 8 MiB chunks and keeps 4 puts in flight.
+        writer = ChunkWriter(store, os.urandom(32), "b" * 32, 1, 8 * 1024 * 1024, parallel=4)
+        piece = os.urandom(1024 * 1024)
+        plain = count * 8 * 1024 * 1024
+        time.sleep(5.5)
+        with Phase(api_base, "drive upload (1 file)", plain) as drive_up:
+            writer.write_stream(piece for _ in range(count * 8))
+        rows.append(drive_up.row())
     finally:
         store.close()
         engine.dispose()

@@ -45,6 +45,7 @@ def make_store(
     *,
     channels: Sequence[str] = CHANNELS,
     tokens: Sequence[str] = (TOKEN,),
+    client_options: dict[str, object] | None = None,
     **options: object,
 ) -> DiscordChunkStore:
     opts: dict[str, object] = {
@@ -56,7 +57,7 @@ def make_store(
     }
     opts.update(options)
     return DiscordChunkStore(
-        make_clients(emulator, tokens),
+        make_clients(emulator, tokens, **(client_options or {})),
         channels,
         sessions,
         DiscordStoreOptions(**opts),  # type: ignore[arg-type]

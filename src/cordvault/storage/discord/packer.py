@@ -9,10 +9,11 @@ queues chunks and returns futures; each *lane* (one bot token x one channel) run
 and ``max_request_bytes`` together, and post them as one message. A worker takes chunks only
 when its lane may post at once (``ready``: the pacer's wait estimate), so chunks pile up in the
 queue, not in a request stuck behind the rate limit, and the lane's next message is a full
-one. A partial message waits for company while chunks keep arriving or posts keep finishing
-(their callers come right back with more), at most ``fill_wait`` seconds, and leaves once
-nothing happened for ``window`` seconds: with few writers in flight a partial message would
-spend a scarce post on few bytes. Lanes pull work, so a channel
+one. A partial message waits for company while other posts are under way (their callers come
+right back with more chunks) or chunks keep arriving, at most ``fill_wait`` seconds, and
+leaves once nothing is posting and nothing arrived for ``window`` seconds: with few writers
+(the drive keeps 4 chunks in flight per upload) a partial message would spend a scarce post
+on few bytes. Lanes pull work, so a channel
 whose bucket is empty simply takes nothing while the others carry on: writes spread over
 channels (and tokens) by themselves.
 
@@ -75,6 +76,7 @@ class Packer:
         self._ready = ready
         self._fill_wait = max(window, fill_wait)
         self._last_event = time.monotonic()  # the latest chunk queued or post finished
+        self._in_flight = 0  # posts under way: their callers come back with more chunks
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -133,12 +135,15 @@ class Packer:
                     self._cond.wait()
                 if not self._queue:
                     return None
-                first = self._queue[0].queued_at
+                # Chunks that queued while the lanes were held back count from now on.
+                first = max(self._queue[0].queued_at, time.monotonic() - self._window)
                 while self._queue and not self._closed and not self._full():
                     # Wait for a full message while chunks keep coming (or posts finishing,
                     # whose callers come right back with more): a partial message spends a
                     # scarce post on few bytes. Go once things are quiet for ``window``.
-                    limit = min(self._last_event + self._window, first + self._fill_wait)
+                    limit = first + self._fill_wait
+                    if not self._in_flight:
+                        limit = min(limit, self._last_event + self._window)
                     remaining = limit - time.monotonic()
                     if remaining <= 0:
                         break
@@ -151,6 +156,7 @@ class Packer:
                     item = self._queue.popleft()
                     batch.append(item)
                     size += len(item.data)
+                self._in_flight += 1
                 return batch
 
     def _await_lane(self, lane: Lane) -> bool:
@@ -187,6 +193,7 @@ class Packer:
                 # The lane's budget went (e.g. to its other worker) while the batch filled:
                 # hand the chunks back rather than hold them behind the rate limit.
                 with self._cond:
+                    self._in_flight -= 1
                     self._queue.extendleft(reversed(batch))
                     self._cond.notify_all()
                 continue
@@ -203,6 +210,7 @@ class Packer:
 
     def _posted(self, chunks: int) -> None:
         with self._cond:
+            self._in_flight -= 1
             self._last_event = time.monotonic()
             self.messages_posted += chunks > 0
             self.chunks_posted += chunks
