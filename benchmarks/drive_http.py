@@ -11,7 +11,9 @@ In ONE run, on 127.0.0.1, ``--repeat`` interleaved rounds of:
 2. cordvault, run by uvicorn in its own process with the local backend and SQLite:
    ``--mode api`` (default) is the real app (``create_app`` with the drive routes): register
    the first user, one-request streaming upload ``PUT /api/drive/upload`` with curl, download
-   ``GET /api/drive/files/<id>/content`` with curl. ``--mode direct`` serves the transfer
+   ``GET /api/drive/files/<id>/content`` with curl; the app factory first calls
+   ``streaming.tune_allocator()``, as a server entry point should (``--no-early-tune`` to
+   compare). ``--mode direct`` serves the transfer
    layer alone (``ChunkWriter.awrite_stream``, ``ranged_response`` + ``ChunkReader``, local
    store, real crypto) from a minimal app in this script, with ``--prefetch``/``--parallel``.
 Before each timed transfer ``os.sync()`` flushes dirty pages so no side pays for the previous
@@ -271,8 +273,13 @@ def api_app() -> object:
     """The real application (settings from the environment) with the drive routes installed,
     whether or not ``cordvault.web.drive`` is already listed in ``DOMAINS``."""
     from cordvault.core.settings import load_settings
+    from cordvault.drive.streaming import tune_allocator
     from cordvault.web.app import DOMAINS, create_app
 
+    # At start, before any thread exists, so that glibc's arena limit takes effect (see its
+    # docstring): what a server entry point should do.
+    if os.environ.get("BENCH_EARLY_TUNE") == "1":
+        tune_allocator()
     domains = DOMAINS if "cordvault.web.drive" in DOMAINS else (*DOMAINS, "cordvault.web.drive")
     return create_app(load_settings(), domains=domains)
 
@@ -313,6 +320,7 @@ def cordvault_server(workdir: Path, mode: str, args: argparse.Namespace) -> Iter
         "BENCH_PREFETCH": str(args.prefetch),
         "BENCH_PARALLEL": str(args.parallel),
         "BENCH_FSYNC": "0" if args.no_fsync else "1",
+        "BENCH_EARLY_TUNE": "0" if args.no_early_tune else "1",
         **({"MALLOC_ARENA_MAX": str(args.malloc_arena_max)} if args.malloc_arena_max else {}),
         "PYTHONPATH": f"{ROOT / 'benchmarks'}:{ROOT / 'src'}",
     }
@@ -419,7 +427,8 @@ def report(results: dict[str, list[float]], args: argparse.Namespace) -> str:
     lines = [
         f"`benchmarks/drive_http.py --size-mib {args.size_mib} --mode {args.mode} "
         f"--repeat {args.repeat} --chunk-mib {args.chunk_mib} "
-        f"--malloc-arena-max {args.malloc_arena_max}` "
+        f"--malloc-arena-max {args.malloc_arena_max}"
+        f"{' --no-early-tune' if args.no_early_tune else ''}` "
         f"(Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, loopback).",
         "",
@@ -459,6 +468,11 @@ def main() -> None:
     )
     parser.add_argument("--workdir", default=None, help="Where the temp files go (default /tmp).")
     parser.add_argument("--repeat", type=int, default=3, help="Interleaved rounds.")
+    parser.add_argument(
+        "--no-early-tune",
+        action="store_true",
+        help="api mode: do not call streaming.tune_allocator() before the app starts.",
+    )
     parser.add_argument(
         "--malloc-arena-max",
         type=int,
