@@ -13,9 +13,9 @@ In ONE run, on 127.0.0.1, ``--repeat`` interleaved rounds of:
    the first user, one-request streaming upload ``PUT /api/drive/upload`` with curl, download
    ``GET /api/drive/files/<id>/content`` with curl; the app factory first calls
    ``streaming.tune_allocator()``, as a server entry point should (``--no-early-tune`` to
-   compare). ``--mode direct`` serves the transfer
-   layer alone (``ChunkWriter.awrite_stream``, ``ranged_response`` + ``ChunkReader``, local
-   store, real crypto) from a minimal app in this script, with ``--prefetch``/``--parallel``.
+   compare). ``--mode direct`` serves the transfer layer alone (``ChunkWriter.awrite_stream``,
+   ``ranged_response`` + ``ChunkReader``, local store, real crypto) from a minimal app in this
+   script, with ``--prefetch``/``--parallel``.
 Before each timed transfer ``os.sync()`` flushes dirty pages so no side pays for the previous
 upload's disk writes. After the rounds: the last download's SHA-256 is checked against the
 source, and a 1 KiB Range read at the end of the file is timed and compared.
