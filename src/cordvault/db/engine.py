@@ -34,6 +34,16 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_first_savepoint(conn: Any, _name: str) -> None:
+            # pysqlite only BEGINs before a write. A SAVEPOINT issued before any write would
+            # itself open the transaction, and its RELEASE would then COMMIT everything - a
+            # later rollback of the outer transaction would silently keep those rows. Open
+            # the transaction explicitly first; pysqlite then commits it when SQLAlchemy does.
+            dbapi_conn = conn.connection.dbapi_connection
+            if dbapi_conn is not None and not dbapi_conn.in_transaction:
+                dbapi_conn.execute("BEGIN")
+
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
