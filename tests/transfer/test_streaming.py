@@ -501,3 +501,29 @@ def test_allocator_tuning_applies_on_glibc() -> None:
         pytest.skip("glibc only")
     assert tune_allocator() is True
     assert tune_allocator() is True  # idempotent
+
+
+def test_cancelled_async_upload_deletes_what_it_stored(store: CountingChunkStore) -> None:
+    """A client that disconnects mid-upload cancels the request task: nothing stays stored."""
+    chunk = 20_000
+    fed = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        for i in range(50):
+            yield os.urandom(chunk)
+            if i == 5:
+                fed.set()
+            await asyncio.sleep(0.01)
+
+    async def run() -> None:
+        writer = ChunkWriter(store, new_file_key(), FILE_ID, 1, chunk, parallel=2)
+        task = asyncio.create_task(writer.awrite_stream(body()))
+        await fed.wait()
+        await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert store.counters.puts >= 1
+    assert store.counters.deletes == store.counters.puts

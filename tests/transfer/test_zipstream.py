@@ -8,6 +8,7 @@ import struct
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,27 @@ def test_old_timestamps_are_clamped_to_the_dos_epoch() -> None:
     archive = zipfile.ZipFile(io.BytesIO(_archive([entry])))
     assert archive.getinfo("old.txt").date_time[0] == 1980
     assert archive.read("old.txt") == b"x"
+
+
+def test_zip_of_encrypted_files_read_through_chunk_readers(tmp_path: Path) -> None:
+    """The drive's use: members streamed by ChunkReaders straight into the archive."""
+    from cordvault.crypto import new_file_key
+    from cordvault.drive.streaming import ChunkReader, ChunkWriter
+    from cordvault.storage.local import LocalChunkStore
+
+    store = LocalChunkStore(tmp_path / "chunks", fsync=False)
+    files = {"a/x.bin": os.urandom(250_000), "a/b/y.txt": b"hello" * 10_000, "z.bin": b""}
+    entries = []
+    for path, data in files.items():
+        key = new_file_key()
+        chunks = ChunkWriter(store, key, path, 1, 100_000).write_stream([data]).chunks
+
+        def open_content(
+            key: bytes = key, path: str = path, chunks: list = chunks
+        ) -> Iterator[bytes]:  # type: ignore[type-arg]
+            with ChunkReader(store, key, path, 1, chunks) as reader:
+                yield from reader.iter_range(0, reader.size)
+
+        entries.append(ZipEntry(path, len(data), WHEN, open_content))
+    archive = zipfile.ZipFile(io.BytesIO(_archive(entries)))
+    assert {name: archive.read(name) for name in archive.namelist()} == files
