@@ -124,7 +124,7 @@ def test_old_timestamps_are_clamped_to_the_dos_epoch() -> None:
 def test_zip_of_encrypted_files_read_through_chunk_readers(tmp_path: Path) -> None:
     """The drive's use: members streamed by ChunkReaders straight into the archive."""
     from cordvault.crypto import new_file_key
-    from cordvault.drive.streaming import ChunkReader, ChunkWriter
+    from cordvault.drive.streaming import ChunkReader, ChunkRef, ChunkWriter
     from cordvault.storage.local import LocalChunkStore
 
     store = LocalChunkStore(tmp_path / "chunks", fsync=False)
@@ -135,8 +135,8 @@ def test_zip_of_encrypted_files_read_through_chunk_readers(tmp_path: Path) -> No
         chunks = ChunkWriter(store, key, path, 1, 100_000).write_stream([data]).chunks
 
         def open_content(
-            key: bytes = key, path: str = path, chunks: list = chunks
-        ) -> Iterator[bytes]:  # type: ignore[type-arg]
+            key: bytes = key, path: str = path, chunks: list[ChunkRef] = chunks
+        ) -> Iterator[bytes]:
             with ChunkReader(store, key, path, 1, chunks) as reader:
                 yield from reader.iter_range(0, reader.size)
 
