@@ -519,7 +519,10 @@ def test_cancelled_async_upload_deletes_what_it_stored(store: CountingChunkStore
         writer = ChunkWriter(store, new_file_key(), FILE_ID, 1, chunk, parallel=2)
         task = asyncio.create_task(writer.awrite_stream(body()))
         await fed.wait()
-        await asyncio.sleep(0.02)
+        for _ in range(500):  # until a chunk is really stored (slow under load)
+            if store.counters.puts:
+                break
+            await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
