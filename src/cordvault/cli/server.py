@@ -13,8 +13,12 @@ if TYPE_CHECKING:
 def app_from_env() -> FastAPI:
     """The uvicorn factory: settings from the environment, every domain installed."""
     from cordvault.core.settings import load_settings
+    from cordvault.drive.streaming import tune_allocator
     from cordvault.web.app import create_app
 
+    # Before any thread allocates: malloc arena and mmap thresholds that keep the server's
+    # memory flat across multi-GB transfers (see tune_allocator).
+    tune_allocator()
     return create_app(load_settings())
 
 
