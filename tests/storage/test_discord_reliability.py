@@ -130,6 +130,22 @@ def test_200_uploads_survive_faults_429_storms_and_url_expiry(
         headers = {"Authorization": f"Bearer {r.json()['token']}"}
         assert client.post("/api/drive/mkdir", params={"path": "/r"}, headers=headers).is_success
 
+        # An upload Discord keeps refusing fails cleanly: an error, no file, nothing stored.
+        outage = emu.add_fault(FaultRule("POST /channels/*/messages", "503"))
+        before = len(emu.state.messages)
+        r = client.put(
+            "/api/drive/upload",
+            params={"path": "/r/doomed.bin"},
+            content=_payload(3 * CHUNK + 1, 1),
+            headers=headers,
+        )
+        assert r.status_code == 503, r.text
+        assert r.json()["errorMessageCode"] == "STORAGE_UNAVAILABLE"
+        seen = client.get("/api/drive/resolve", params={"path": "/r/doomed.bin"}, headers=headers)
+        assert seen.status_code == 404
+        assert len(emu.state.messages) == before
+        outage.times = 0
+
         # 10% of every API and CDN call fails: half 5xx, half connection resets.
         emu.add_fault(FaultRule("*", "503", probability=0.05))
         emu.add_fault(FaultRule("*", "reset", probability=0.053))
@@ -164,10 +180,9 @@ def test_200_uploads_survive_faults_429_storms_and_url_expiry(
             stop.set()
             storms.join()
 
-        # Downloads while the URLs expire (the emulator's clock jumps past their `ex`).
+        # Downloads after the URLs expired: the emulator's clock jumps past their `ex` before
+        # each group of 50 (not during one: a URL fetched a moment ago must stay valid).
         def download(i: int) -> None:
-            if i % 50 == 0:
-                emu.state.advance(400)
             r = client.get(f"/api/drive/files/{ids[i]}/content", headers=headers)
             assert r.status_code == 200, r.text
             assert hashlib.sha256(r.content).digest() == hashlib.sha256(files[i]).digest(), i
@@ -181,8 +196,11 @@ def test_200_uploads_survive_faults_429_storms_and_url_expiry(
                 assert r.status_code == 206
                 assert r.content == files[i][lo : hi + 1]
 
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(download, files))
+        order = list(files)
+        for group in range(0, len(order), 50):
+            emu.state.advance(400)
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(download, order[group : group + 50]))
 
         listing = client.get("/api/drive/resolve", params={"path": "/r"}, headers=headers)
         folder_id = listing.json()["folder"]["id"]
@@ -221,25 +239,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:  # a file, not a pipe: a full pipe would stall the server
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cordvault", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/auth/me", timeout=1)
-            return proc
-        except httpx.TransportError:
-            if proc.poll() is not None:
-                raise AssertionError(log.read_text()) from None
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("the server did not start")
+def _serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``cordvault serve`` on a free port; returns the process and its base URL.
+
+    A port found free can be taken by another process before the server binds it (other test
+    runs share the machine): then the next port is tried.
+    """
+    for _attempt in range(3):
+        port = _free_port()
+        with log.open("ab") as out:  # a file, not a pipe: a full pipe would stall the server
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cordvault", "serve", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=out,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/auth/me", timeout=1)
+                return proc, f"http://127.0.0.1:{port}"
+            except httpx.TransportError:
+                time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    raise AssertionError(log.read_text())
 
 
 def test_a_server_killed_mid_upload_resumes(tmp_path: Path) -> None:
@@ -261,9 +286,7 @@ def test_a_server_killed_mid_upload_resumes(tmp_path: Path) -> None:
             "DRIVE_SECRET_KEY": secrets.token_urlsafe(48),
         }
         data = _payload(6 * CHUNK + 123, 99)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        first = _serve(env, port, tmp_path / "server.log")
+        first, base = _serve(env, tmp_path / "server.log")
         try:
             r = httpx.post(
                 f"{base}/api/auth/register", json={"name": "admin", "password": PASSWORD}
@@ -319,7 +342,7 @@ def test_a_server_killed_mid_upload_resumes(tmp_path: Path) -> None:
             pending = db.scalars(select(DiscordPendingPost)).all()
         assert len(pending) == 1  # the post the kill interrupted is journaled
 
-        second = _serve(env, port, tmp_path / "server.log")
+        second, base = _serve(env, tmp_path / "server.log")
         try:
             status = httpx.get(f"{base}/api/drive/uploads/{up['id']}", headers=headers).json()
             assert status["received"] == [0, 1, 2]
