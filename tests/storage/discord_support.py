@@ -11,18 +11,21 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from cordvault.discord import Backoff, DiscordClient
-from cordvault.discord.emulator import EmulatorConfig, EmulatorHandle, RouteLimit
+from cordvault.discord.emulator import EmulatorConfig, EmulatorHandle, RouteLimit, WebhookSpec
+from cordvault.storage.discord.webhooks import Webhook
 from cordvault.storage.discord_backend import DiscordChunkStore, DiscordStoreOptions
 
 TOKEN = "storage-bot-token-0123456789"
 OTHER_TOKEN = "storage-bot-token-9876543210"
 CHANNELS = ("710000000000000001", "710000000000000002", "710000000000000003")
 MARKER = b"PLAINTEXT-MARKER-7f3a"
+WEBHOOK = Webhook("740000000000000001", "storage-webhook-token_0123456789")
 
 
 def make_config(*, url_ttl: float = 600.0, seed: int = 99) -> EmulatorConfig:
     config = EmulatorConfig(tokens={TOKEN, OTHER_TOKEN}, seed=seed, url_ttl=url_ttl)
     config.add_channels(*CHANNELS)
+    config.webhooks[WEBHOOK.id] = WebhookSpec(WEBHOOK.id, WEBHOOK.token, CHANNELS[2])
     config.route_limits["POST /channels/{channel_id}/messages"] = RouteLimit(5, 0.5)
     config.route_limits["POST /channels/{channel_id}/messages/bulk-delete"] = RouteLimit(1, 0.2)
     return config
@@ -45,6 +48,7 @@ def make_store(
     *,
     channels: Sequence[str] = CHANNELS,
     tokens: Sequence[str] = (TOKEN,),
+    webhooks: Sequence[Webhook] = (),
     client_options: dict[str, object] | None = None,
     **options: object,
 ) -> DiscordChunkStore:
@@ -61,4 +65,5 @@ def make_store(
         channels,
         sessions,
         DiscordStoreOptions(**opts),  # type: ignore[arg-type]
+        webhooks=webhooks,
     )

@@ -19,6 +19,7 @@ from tests.storage.discord_support import (
     MARKER,
     OTHER_TOKEN,
     TOKEN,
+    WEBHOOK,
     make_clients,
     make_config,
     make_store,
@@ -34,6 +35,7 @@ from cordvault.storage.discord_backend import (
     DiscordChunkStore,
     DiscordStoreOptions,
     open_discord_store,
+    open_webhooks,
 )
 from cordvault.storage.factory import open_chunk_store
 
@@ -63,6 +65,18 @@ class TestDiscordConformance(ChunkStoreConformance):
 
     def make_store(self) -> ChunkStore:
         return make_store(self.emulator, self.sessions)
+
+
+class TestDiscordWebhookConformance(ChunkStoreConformance):
+    """The same contract when every chunk goes through a webhook (read by the bot)."""
+
+    @pytest.fixture(autouse=True)
+    def _world(self, emulator: EmulatorHandle, sessions: sessionmaker[Session]) -> None:
+        self.emulator = emulator
+        self.sessions = sessions
+
+    def make_store(self) -> ChunkStore:
+        return make_store(self.emulator, self.sessions, channels=(), webhooks=(WEBHOOK,))
 
 
 @pytest.fixture
@@ -355,3 +369,41 @@ def test_a_bad_token_is_a_clear_storage_error(
         assert "not-a-valid-token" not in err.value.message
     finally:
         s.close()
+
+
+def test_webhooks_add_upload_lanes_and_their_messages_are_deleted(
+    emulator: EmulatorHandle, sessions: sessionmaker[Session]
+) -> None:
+    s = make_store(
+        emulator, sessions, channels=CHANNELS[:1], webhooks=(WEBHOOK,), background_deletes=False
+    )
+    try:
+        chunks = [os.urandom(5000) for _ in range(12)]
+        locators = [s.put(c) for c in chunks]
+        locs = [Locator.parse(x) for x in locators]
+        hooked = [loc for loc in locs if loc is not None and loc.bot == 100]
+        assert hooked  # some went through the webhook lane
+        for loc in hooked:
+            message = emulator.state.messages[loc.message_id]
+            assert message.webhook_id == WEBHOOK.id
+            assert message.channel_id == CHANNELS[2]
+        s.urls._entries.clear()
+        assert [s.get(x) for x in locators] == chunks
+        for x in locators:
+            s.delete(x)
+        s.flush_deletions()
+        ids = {loc.message_id for loc in locs if loc}
+        assert not ids & set(emulator.state.messages)
+    finally:
+        s.close()
+
+
+def test_webhook_urls_setting(tmp_path: Path) -> None:
+    url = f"https://discord.com/api/webhooks/{WEBHOOK.id}/{WEBHOOK.token}"
+    settings = Settings(data_dir=tmp_path, discord_webhook_urls=url)  # type: ignore[arg-type]
+    assert open_webhooks(settings) == [WEBHOOK]
+    bad = Settings(data_dir=tmp_path, discord_webhook_urls="https://x/y?z")  # type: ignore[arg-type]
+    with pytest.raises(CordvaultError) as err:
+        open_webhooks(bad)
+    assert err.value.code == ErrorCode.INVALID_SETTINGS
+    assert "x/y" not in err.value.message

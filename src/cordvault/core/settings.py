@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     discord_channel_ids: str = Field(
         "", description="Comma-separated channel ids the Discord storage backend writes to."
     )
+    discord_webhook_urls: SecretStr | None = Field(
+        None,
+        description="Discord storage: optional webhook URLs (comma-separated), extra upload "
+        "lanes with their own rate limits; a bot token must still read their channels.",
+    )
     discord_max_file_bytes: int = Field(
         10 * 1024 * 1024,
         ge=1024,

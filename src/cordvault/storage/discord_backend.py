@@ -60,11 +60,14 @@ from cordvault.storage.discord.ledger import Ledger
 from cordvault.storage.discord.locator import Locator
 from cordvault.storage.discord.packer import Lane, Packer
 from cordvault.storage.discord.urlcache import UrlCache
+from cordvault.storage.discord.webhooks import WEBHOOK_BASE, Webhook, parse_webhook_urls
 
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 _CREATE = "/channels/{channel_id}/messages"
+_EXECUTE = "/webhooks/{webhook_id}/{webhook_token}"
+_WEBHOOK_ATTEMPTS = 3
 # Room left in each request for the multipart framing and payload_json.
 _REQUEST_OVERHEAD = 64 * 1024
 
@@ -93,8 +96,10 @@ class DiscordChunkStore:
     """A :class:`~cordvault.storage.base.ChunkStore` on Discord. Thread-safe.
 
     ``clients``: one per bot token (index = the locator's ``bot``); ``channel_ids``: where to
-    write. ``sessions``: the database holding the ledger (migrated). ``engine``, when given, is
-    disposed by :meth:`close`. The store owns and closes the clients.
+    write. ``webhooks``: extra upload lanes (their messages are read and bulk-deleted by the
+    first bot, so it must see their channels). ``sessions``: the database holding the ledger
+    (migrated). ``engine``, when given, is disposed by :meth:`close`. The store owns and closes
+    the clients.
     """
 
     def __init__(
@@ -104,9 +109,10 @@ class DiscordChunkStore:
         sessions: sessionmaker[Session],
         options: DiscordStoreOptions | None = None,
         *,
+        webhooks: Sequence[Webhook] = (),
         engine: Engine | None = None,
     ) -> None:
-        if not clients or not channel_ids:
+        if not clients or not (channel_ids or webhooks):
             raise CordvaultError(
                 ErrorCode.MISSING_SETTINGS,
                 "the Discord store needs a bot token and at least one channel",
@@ -127,17 +133,22 @@ class DiscordChunkStore:
                 details={"names": ["DISCORD_MAX_FILE_BYTES"]},
             )
         self._clients = list(clients)
+        self._webhooks = list(webhooks)
+        # A webhook's channel, learned from its first message (for the orphan journal).
+        self._webhook_channels: dict[int, str] = {}
         self._engine = engine
         self.ledger = Ledger(sessions)
         self.urls = UrlCache(self._clients, margin=opts.url_refresh_margin)
         self.deleter = Deleter(
             self.ledger,
             self._clients,
+            webhooks=self._webhooks,
             orphan_grace=opts.orphan_grace,
             interval=opts.delete_interval,
             on_deleted=self.urls.forget,
         )
         lanes = [Lane(bot, channel) for bot in range(len(self._clients)) for channel in channel_ids]
+        lanes += [Lane(WEBHOOK_BASE + n, "") for n in range(len(self._webhooks))]
         self.packer = Packer(
             self._post,
             lanes,
@@ -158,6 +169,11 @@ class DiscordChunkStore:
 
     def _lane_wait(self, lane: Lane) -> float | None:
         """How long the lane's pacer would hold a message post back now (see the packer)."""
+        if lane.bot >= WEBHOOK_BASE:
+            hook = self._webhooks[lane.bot - WEBHOOK_BASE]
+            params = {"webhook_id": hook.id, "webhook_token": hook.token}
+            route = Route("POST", _EXECUTE, params)
+            return self._clients[0].pacer.wait_estimate(route, use_global=False)
         route = Route("POST", _CREATE, {"channel_id": lane.channel_id})
         return self._clients[lane.bot].pacer.wait_estimate(route)
 
@@ -208,6 +224,8 @@ class DiscordChunkStore:
 
     def _post(self, lane: Lane, chunks: list[bytes]) -> list[Locator]:
         """Post one message carrying ``chunks``; journaled so a lost outcome is collected."""
+        if lane.bot >= WEBHOOK_BASE:
+            return self._post_webhook(lane.bot, chunks)
         names = [random_name() for _ in chunks]
         files = [
             (name, data if data else secrets.token_bytes(1))
@@ -228,6 +246,34 @@ class DiscordChunkStore:
         self.urls.remember(message)
         self.ledger.end_post([names[0]])
         return locators
+
+    def _post_webhook(self, bot: int, chunks: list[bytes]) -> list[Locator]:
+        """Post through a webhook. Webhooks take no nonce, so an attempt whose outcome is
+        unknown is not repeated as is: it stays journaled (its message, if any, is an orphan
+        the deleter collects) and the next attempt posts under new names."""
+        hook = self._webhooks[bot - WEBHOOK_BASE]
+        for attempt in range(_WEBHOOK_ATTEMPTS):
+            names = [random_name() for _ in chunks]
+            files = [
+                (name, data if data else secrets.token_bytes(1))
+                for name, data in zip(names, chunks, strict=True)
+            ]
+            self.ledger.begin_post(names[0], bot, self._webhook_channels.get(bot, ""))
+            try:
+                message = self._clients[0].execute_webhook(hook.id, hook.token, files)
+            except DiscordOutcomeUnknown as exc:
+                if attempt + 1 == _WEBHOOK_ATTEMPTS:
+                    raise storage_error(exc) from exc
+                continue
+            except DiscordError as exc:
+                self.ledger.end_post([names[0]])
+                raise storage_error(exc) from exc
+            self._webhook_channels[bot] = message.channel_id
+            locators = _locators(bot, message, names, chunks)
+            self.urls.remember(message)
+            self.ledger.end_post([names[0]])
+            return locators
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _create(
@@ -324,6 +370,12 @@ def open_clients(settings: Settings, **client_options: object) -> list[DiscordCl
     ]
 
 
+def open_webhooks(settings: Settings) -> list[Webhook]:
+    """The webhooks of ``DISCORD_WEBHOOK_URLS`` (``INVALID_SETTINGS`` for a malformed one)."""
+    raw = settings.discord_webhook_urls
+    return parse_webhook_urls(raw.get_secret_value() if raw is not None else "")
+
+
 def open_discord_store(settings: Settings) -> DiscordChunkStore:
     """Build the store from the settings (``MISSING_SETTINGS`` lists every missing name)."""
     missing = []
@@ -332,7 +384,8 @@ def open_discord_store(settings: Settings) -> DiscordChunkStore:
     ):
         missing.append("DISCORD_BOT_TOKEN")
     channels = _split(settings.discord_channel_ids)
-    if not channels:
+    webhooks = open_webhooks(settings)
+    if not channels and not webhooks:
         missing.append("DISCORD_CHANNEL_IDS")
     if missing:
         raise CordvaultError(
@@ -353,7 +406,12 @@ def open_discord_store(settings: Settings) -> DiscordChunkStore:
     clients = open_clients(settings, backoff=Backoff(base=0.5, cap=10.0))
     try:
         return DiscordChunkStore(
-            clients, channels, make_sessionmaker(engine), store_options(settings), engine=engine
+            clients,
+            channels,
+            make_sessionmaker(engine),
+            store_options(settings),
+            webhooks=webhooks,
+            engine=engine,
         )
     except BaseException:
         for client in clients:

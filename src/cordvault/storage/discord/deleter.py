@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from cordvault.discord import DiscordClient, DiscordError, DiscordForbidden, DiscordNotFound
 from cordvault.discord.snowflake import snowflake_at, snowflake_time
 from cordvault.storage.discord.ledger import Ledger, PendingPost
+from cordvault.storage.discord.webhooks import WEBHOOK_BASE, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Deleter:
         ledger: Ledger,
         clients: Sequence[DiscordClient],
         *,
+        webhooks: Sequence[Webhook] = (),
         orphan_grace: float = 900.0,
         interval: float = 10.0,
         debounce: float = 0.5,
@@ -60,6 +62,7 @@ class Deleter:
     ) -> None:
         self._ledger = ledger
         self._clients = list(clients)
+        self._webhooks = list(webhooks)
         self._orphan_grace = orphan_grace
         self._interval = interval
         self._debounce = debounce
@@ -73,6 +76,15 @@ class Deleter:
 
     def _client(self, bot: int) -> DiscordClient:
         return self._clients[bot] if bot < len(self._clients) else self._clients[0]
+
+    def _delete_one(self, bot: int, channel_id: str, message_id: str) -> None:
+        """Delete one message as its poster: a webhook by its own route, a bot as itself."""
+        hook_index = bot - WEBHOOK_BASE
+        if 0 <= hook_index < len(self._webhooks):
+            hook = self._webhooks[hook_index]
+            self._clients[0].delete_webhook_message(hook.id, hook.token, message_id)
+        else:
+            self._client(bot).delete_message(channel_id, message_id)
 
     # -- background --------------------------------------------------------------------------
 
@@ -123,7 +135,7 @@ class Deleter:
             round_failures = 0
             for (bot, channel_id), ids in groups.items():
                 try:
-                    gone, used_bulk = self._delete_group(self._client(bot), channel_id, ids)
+                    gone, used_bulk = self._delete_group(bot, channel_id, ids)
                 except DiscordError as exc:
                     round_failures += 1
                     log.warning("discord message deletion failed: %s", exc.code)
@@ -138,10 +150,9 @@ class Deleter:
                 break
         return deleted, bulks, failures
 
-    def _delete_group(
-        self, client: DiscordClient, channel_id: str, ids: list[str]
-    ) -> tuple[list[str], int]:
+    def _delete_group(self, bot: int, channel_id: str, ids: list[str]) -> tuple[list[str], int]:
         """Delete ``ids`` from one channel; returns the ids now gone and bulk requests used."""
+        client = self._client(bot)
         now = self._clock()
         young = [m for m in ids if now - snowflake_time(m) < BULK_MAX_AGE]
         old = [m for m in ids if m not in set(young)]
@@ -157,7 +168,7 @@ class Deleter:
             else:
                 old = young + old
             for message_id in old:
-                client.delete_message(channel_id, message_id)  # 10008 already counts as gone
+                self._delete_one(bot, channel_id, message_id)  # 10008 already counts as gone
         except DiscordNotFound as exc:
             if exc.discord_code != 10003:
                 raise
@@ -167,10 +178,15 @@ class Deleter:
     def _collect_orphans(self) -> tuple[int, int]:
         found = failures = 0
         for post in self._ledger.stale_posts(self._clock() - self._orphan_grace):
+            if not post.channel_id:
+                # A webhook's first post: its channel was not known yet, nothing to search.
+                log.warning("discord orphan check skipped: channel unknown")
+                self._ledger.end_post([post.marker])
+                continue
             try:
                 message_id = self._find(post)
                 if message_id is not None:
-                    self._client(post.bot).delete_message(post.channel_id, message_id)
+                    self._delete_one(post.bot, post.channel_id, message_id)
                     self._on_deleted(message_id)
                     found += 1
             except DiscordError as exc:
