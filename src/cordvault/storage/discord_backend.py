@@ -5,7 +5,8 @@
 
 - **put / put_many** queue chunks in the :class:`~cordvault.storage.discord.packer.Packer`,
   which posts several per message (<= ``max_attachments`` files, <= ``max_request_bytes`` per
-  request) from one lane per bot token x channel, so writes spread over channels and tokens.
+  request) from one lane per bot token x channel (plus one per optional webhook), so writes
+  spread over channels, tokens and webhooks.
   Each token has its own client and rate-limit pacer; tokens are never rotated to dodge a
   limit. A post carries a nonce, so the client's retries cannot duplicate it; an outcome left
   unknown is asked once more with the same nonce. Attachment names are random
