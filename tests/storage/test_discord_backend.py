@@ -8,6 +8,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -407,3 +408,31 @@ def test_webhook_urls_setting(tmp_path: Path) -> None:
         open_webhooks(bad)
     assert err.value.code == ErrorCode.INVALID_SETTINGS
     assert "x/y" not in err.value.message
+
+
+def test_two_processes_sharing_a_token_and_channel_stay_correct(
+    emulator: EmulatorHandle, sessions: sessionmaker[Session]
+) -> None:
+    """Two API processes (two stores, two pacers, one token, one channel) upload at once.
+
+    Their pacers do not see each other's requests, so Discord may answer a few 429s; those are
+    honoured and retried, and every chunk lands intact.
+    """
+    stores = [
+        make_store(emulator, sessions, channels=CHANNELS[1:2], background_deletes=False)
+        for _ in range(2)
+    ]
+    try:
+        data = {(n, i): os.urandom(20_000) for n in range(2) for i in range(15)}
+
+        def upload(n: int) -> dict[int, str]:
+            return {i: stores[n].put(data[(n, i)]) for i in range(15)}
+
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(upload, range(2)))
+        for n, locators in enumerate(results):
+            for i, locator in locators.items():
+                assert stores[1 - n].get(locator) == data[(n, i)]  # any process reads any chunk
+    finally:
+        for s in stores:
+            s.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from tests.storage.discord_support import CHANNELS, TOKEN, make_config
 from typer.testing import CliRunner
@@ -96,3 +99,22 @@ def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exception is not None
     assert "DISCORD_BOT_TOKEN" in str(result.exception)
     assert "DISCORD_CHANNEL_IDS" in str(result.exception)
+
+
+def test_the_emulator_command_serves_a_discord_for_demos() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cordvault", "discord", "emulator", "--port", "0", "--channel", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "DISCORD_API_BASE=" in line
+        api_base = line.strip().split("DISCORD_API_BASE=", 1)[1]
+        r = httpx.get(f"{api_base}/channels/1", headers={"Authorization": "Bot emulator-bot-token"})
+        assert r.status_code == 200
+        assert r.json()["id"] == "1"
+    finally:
+        proc.terminate()
+        proc.wait(10)
