@@ -38,6 +38,7 @@ from cordvault.core.settings import Settings
 from cordvault.crypto import ciphertext_size
 from cordvault.db import create_engine_for, make_sessionmaker
 from cordvault.discord.emulator import EmulatorHandle, FaultRule, running_emulator
+from cordvault.drive import gc
 from cordvault.drive.models import Chunk
 from cordvault.storage.discord.ledger import DiscordPendingPost
 from cordvault.storage.discord.locator import Locator
@@ -215,15 +216,26 @@ def test_200_uploads_survive_faults_429_storms_and_url_expiry(
             names += [item["name"] for item in page["items"]]
         assert sorted(names) == [f"f{i:03d}.bin" for i in range(200)]
 
+        # Discord never saw a byte of plaintext.
+        blobs = list(emu.state.iter_attachment_bytes())
+        assert blobs
+        assert not any(MARKER in data for _, data in blobs)
+
+        # Deleting the folder removes every message from Discord (drive GC -> deletion
+        # records -> background deleter; here run by hand, faults off).
+        emu.state.faults.clear()
+        r = client.delete(f"/api/drive/folders/{folder_id}", headers=headers)
+        assert r.is_success, r.text
+        gc.collect(drive)
+        store.flush_deletions(orphan_grace=0.0)  # no upload runs now: lost posts are orphans
+        assert emu.state.messages == {}
+        assert store.ledger.deletion_count() == 0
+
     stats = emu.state.stats()
     assert stats.faults["503"] > 0
     assert stats.faults["reset"] > 0
     assert stats.faults["429"] > 0
     assert store.urls.stats.expired_retries > 0
-    # Discord never saw a byte of plaintext.
-    blobs = list(emu.state.iter_attachment_bytes())
-    assert blobs
-    assert not any(MARKER in data for _, data in blobs)
     print(
         f"failed upload attempts: {failed_attempts}, faults: {dict(stats.faults)}, "
         f"429s: {stats.total_rate_limited}, url retries: {store.urls.stats.expired_retries}"

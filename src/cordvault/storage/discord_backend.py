@@ -317,9 +317,10 @@ class DiscordChunkStore:
         self.ledger.record_deletion(loc)
         self.deleter.wake()
 
-    def flush_deletions(self) -> DeletionReport:
-        """Delete everything due now, in the calling thread (tests, CLI, shutdown)."""
-        return self.deleter.run_once()
+    def flush_deletions(self, *, orphan_grace: float | None = None) -> DeletionReport:
+        """Delete everything due now, in the calling thread (tests, CLI, shutdown); see
+        :meth:`Deleter.run_once` for ``orphan_grace``."""
+        return self.deleter.run_once(orphan_grace=orphan_grace)
 
     def close(self) -> None:
         self.packer.close()

@@ -116,11 +116,16 @@ class Deleter:
 
     # -- one pass ----------------------------------------------------------------------------
 
-    def run_once(self) -> DeletionReport:
-        """Delete what is due now; returns what was done (failures stay for the next run)."""
+    def run_once(self, *, orphan_grace: float | None = None) -> DeletionReport:
+        """Delete what is due now; returns what was done (failures stay for the next run).
+
+        ``orphan_grace`` overrides the configured grace for this run (e.g. 0 once no upload
+        can be under way: never while posts may be in flight, they would count as orphans).
+        """
+        grace = self._orphan_grace if orphan_grace is None else orphan_grace
         with self._run_lock:
             deleted, bulks, failures = self._delete_doomed()
-            orphans, orphan_failures = self._collect_orphans()
+            orphans, orphan_failures = self._collect_orphans(grace)
         return DeletionReport(deleted, bulks, orphans, failures + orphan_failures)
 
     def _delete_doomed(self) -> tuple[int, int, int]:
@@ -175,16 +180,16 @@ class Deleter:
             # Unknown channel: everything it held is gone with it.
         return ids, bulks
 
-    def _collect_orphans(self) -> tuple[int, int]:
+    def _collect_orphans(self, grace: float) -> tuple[int, int]:
         found = failures = 0
-        for post in self._ledger.stale_posts(self._clock() - self._orphan_grace):
+        for post in self._ledger.stale_posts(self._clock() - grace):
             if not post.channel_id:
                 # A webhook's first post: its channel was not known yet, nothing to search.
                 log.warning("discord orphan check skipped: channel unknown")
                 self._ledger.end_post([post.marker])
                 continue
             try:
-                message_id = self._find(post)
+                message_id = self._find(post, grace)
                 if message_id is not None:
                     self._delete_one(post.bot, post.channel_id, message_id)
                     self._on_deleted(message_id)
@@ -197,11 +202,11 @@ class Deleter:
             self._ledger.end_post([post.marker])
         return found, failures
 
-    def _find(self, post: PendingPost) -> str | None:
+    def _find(self, post: PendingPost, grace: float) -> str | None:
         """The id of the message whose first attachment is named ``post.marker``, if any."""
         client = self._client(post.bot)
         after = str(snowflake_at(post.created_at - 60))
-        horizon = post.created_at + self._orphan_grace + 60
+        horizon = post.created_at + grace + 60
         for _ in range(_ORPHAN_PAGES):
             page = client.get_messages(post.channel_id, after=after, limit=100)
             if not page:
