@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.storage.discord_support import CHANNELS, TOKEN, make_config
+from tests.storage.discord_support import CHANNELS, TOKEN, WEBHOOK, make_config
 from typer.testing import CliRunner
 
 from cordvault.cli.app import build_app
@@ -60,6 +60,22 @@ def test_a_healthy_setup_passes_and_leaves_nothing_behind(
     stats = emulator.state.stats()
     assert stats.requests["POST /channels/{channel_id}/messages/bulk-delete"] == 2
     assert stats.cdn_requests_with_authorization == 0
+
+
+def test_webhooks_are_checked_too(
+    emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"{emulator.base_url}/api/webhooks/{WEBHOOK.id}/{WEBHOOK.token}"
+    monkeypatch.setenv("DISCORD_WEBHOOK_URLS", url)
+    code, out = _doctor(emulator, monkeypatch, [CHANNELS[0]])
+    assert code == 0, out
+    assert "posted, read back by bot 0" in out
+    assert WEBHOOK.token not in out
+    assert emulator.state.messages == {}
+    monkeypatch.setenv("DISCORD_WEBHOOK_URLS", url.replace(WEBHOOK.token, "wrong-webhook-token"))
+    code, out = _doctor(emulator, monkeypatch, [CHANNELS[0]])
+    assert code == 1
+    assert "post refused" in out
 
 
 def test_problems_are_reported_with_a_failing_exit_code(

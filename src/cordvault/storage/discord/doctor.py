@@ -11,7 +11,9 @@ requests (Discord does not tell a bot its effective permissions in one call):
 - READ_MESSAGE_HISTORY and the CDN: the message is fetched again and both attachments are
   read back with Range requests and compared;
 - MANAGE_MESSAGES: the test messages are removed with one bulk delete (403 -> a warning:
-  deletion then falls back to one request per message), then checked gone.
+  deletion then falls back to one request per message), then checked gone;
+- each webhook of ``DISCORD_WEBHOOK_URLS``: a post, read back by the first bot (which must
+  see the webhook's channel), deleted through the webhook.
 
 Attachments hold random bytes under random names and the message content is empty, like real
 chunks. The token, URLs and attachment names never appear in the report.
@@ -37,7 +39,8 @@ from cordvault.discord import (
     DiscordPayloadTooLarge,
     Message,
 )
-from cordvault.storage.discord_backend import random_name
+from cordvault.storage.discord.webhooks import Webhook
+from cordvault.storage.discord_backend import open_webhooks, random_name
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -80,9 +83,13 @@ def run_doctor(
 ) -> DoctorReport:
     """Run every check; ``MISSING_SETTINGS`` (all names at once) when there is nothing to do."""
     tokens, channels = _tokens(settings), _channels(settings)
+    hooks = open_webhooks(settings)
     missing = [
         name
-        for name, value in (("DISCORD_BOT_TOKEN", tokens), ("DISCORD_CHANNEL_IDS", channels))
+        for name, value in (
+            ("DISCORD_BOT_TOKEN", tokens),
+            ("DISCORD_CHANNEL_IDS", channels or hooks),
+        )
         if not value
     ]
     if missing:
@@ -106,7 +113,36 @@ def run_doctor(
             max_rate_limit_wait=30.0,
         ) as client:
             _check_bot(client, bot, channels, settings, size_check, add)
+            if bot == 0:
+                for index, hook in enumerate(hooks):
+                    _check_webhook(client, index, hook, add)
     return report
+
+
+def _check_webhook(
+    client: DiscordClient, index: int, hook: Webhook, add: Callable[[Check], None]
+) -> None:
+    """Post through the webhook, read the message back as the bot, delete it as the webhook."""
+    name = f"webhook {index}"
+    data = os.urandom(2048)
+    try:
+        message = client.execute_webhook(hook.id, hook.token, [(random_name(), data)])
+    except DiscordError as exc:
+        add(Check(0, None, name, "fail", f"post refused: {_explain(exc)}"))
+        return
+    try:
+        fetched = client.get_message(message.channel_id, message.id)
+        ok = client.fetch_attachment(fetched.attachments[0].url, 0, 64) == data[:64]
+        detail = "posted, read back by bot 0" if ok else "the CDN returned other bytes"
+        add(Check(0, message.channel_id, name, "ok" if ok else "fail", detail))
+    except (DiscordError, IndexError) as exc:
+        reason = _explain(exc) if isinstance(exc, DiscordError) else "no attachment"
+        add(Check(0, message.channel_id, name, "fail", f"bot 0 cannot read it: {reason}"))
+    finally:
+        try:
+            client.delete_webhook_message(hook.id, hook.token, message.id)
+        except DiscordError as exc:
+            add(Check(0, message.channel_id, name, "fail", f"delete: {_explain(exc)}"))
 
 
 def _check_bot(
