@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 def app_from_env() -> FastAPI:
     """The uvicorn factory: settings from the environment, every domain installed."""
+    from cordvault.core.allocator import tune_allocator
     from cordvault.core.settings import load_settings
-    from cordvault.drive.streaming import tune_allocator
     from cordvault.web.app import create_app
 
     # Before any thread allocates: malloc arena and mmap thresholds that keep the server's
