@@ -1,7 +1,8 @@
 """The emulated Discord the storage tests run against, and a store factory.
 
-Rate-limit windows are shortened (5 message posts per 0.5 s per channel instead of per 5 s)
-so the tests stay fast while the limits keep Discord's shape; everything goes over real HTTP.
+Rate-limit windows are shortened (5 message posts per 0.5 s per channel instead of per 5 s,
+5 webhook posts per 0.2 s instead of per 2 s) so the tests stay fast while the limits keep
+Discord's shape; everything goes over real HTTP.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def make_config(*, url_ttl: float = 600.0, seed: int = 99) -> EmulatorConfig:
     config.webhooks[WEBHOOK.id] = WebhookSpec(WEBHOOK.id, WEBHOOK.token, CHANNELS[2])
     config.route_limits["POST /channels/{channel_id}/messages"] = RouteLimit(5, 0.5)
     config.route_limits["POST /channels/{channel_id}/messages/bulk-delete"] = RouteLimit(1, 0.2)
+    config.route_limits["POST /webhooks/{webhook_id}/{webhook_token}"] = RouteLimit(5, 0.2)
     return config
 
 
