@@ -449,3 +449,39 @@ def test_crc_corruption_is_reported(tmp_path: Path) -> None:
 def test_unsafe_names_are_ignored(tmp_path: Path) -> None:
     zf = open_zip(_zip(tmp_path, {"../evil/user.json": b"{}", "/abs/user.json": b"{}"}))
     assert list_entries(zf, PackageLimits()) == []
+
+
+def test_entry_lying_about_its_size_is_refused(tmp_path: Path) -> None:
+    """A header that understates the uncompressed size (a disguised bomb) never yields more."""
+    from cordvault.insights.package.zipsource import iter_blocks
+
+    payload = b"A" * 2_000_000
+    path = _zip(tmp_path, {"a.json": payload})
+    data = bytearray(path.read_bytes())
+    real = len(payload).to_bytes(4, "little")
+    fake = (1000).to_bytes(4, "little")
+    assert data.count(real) == 2  # local header and central directory
+    path.write_bytes(bytes(data).replace(real, fake))
+    received: list[int] = []
+
+    def read_all() -> None:
+        with zipfile.ZipFile(path) as zf:
+            received.extend(len(block) for block in iter_blocks(zf, "a.json"))
+
+    with pytest.raises(CordvaultError) as info:
+        read_all()
+    assert info.value.code == ErrorCode.CORRUPT_ZIP
+    assert sum(received) <= 1000  # nothing past the declared size was ever handed out
+
+
+def test_stored_and_deflated_entries_read_the_same(tmp_path: Path) -> None:
+    from cordvault.insights.package.zipsource import iter_blocks
+
+    payload = bytes(range(256)) * 50_000
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("stored.bin", payload, compress_type=zipfile.ZIP_STORED)
+        zf.writestr("deflated.bin", payload, compress_type=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(path) as zf:
+        for name in ("stored.bin", "deflated.bin"):
+            assert b"".join(iter_blocks(zf, name, block=65536)) == payload

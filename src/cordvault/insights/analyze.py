@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cordvault.core.allocator import tune_allocator
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
 from cordvault.insights.aggregate.build import PackageFacts, all_rows
@@ -238,6 +239,7 @@ _worker_queue: Any = None
 def _init_worker(progress_queue: Any) -> None:
     global _worker_queue
     _worker_queue = progress_queue
+    tune_allocator()  # 4 MiB blocks reused from the heap instead of fresh mmaps each time
 
 
 def _zip_for(path: str) -> zipfile.ZipFile:
@@ -287,6 +289,7 @@ def _run_inline(
         report(PHASE_READ, min(done, total), total)
 
     report(PHASE_READ, 0, total)
+    tune_allocator()
     try:
         results = [_execute(str(zip_path), task, tick) for task in tasks]
     finally:

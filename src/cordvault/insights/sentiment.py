@@ -31,7 +31,7 @@ def lexicon() -> dict[str, float]:
 
 
 def message_valence(content: str, table: dict[str, float]) -> float:
-    """Sum of the lexicon valences of the message's tokens."""
+    """Sum of the lexicon valences of the message's tokens (added left to right)."""
     total = 0.0
     for word in content.lower().split():
         value = table.get(word.strip(_STRIP))
@@ -62,6 +62,15 @@ class SentimentAccumulator:
         if valence != 0.0:
             self.total += compound(valence)
             self.count += 1
+
+    def add_many(self, contents: list[str]) -> None:
+        table = self.table
+        for content in contents:
+            if content:
+                valence = message_valence(content, table)
+                if valence != 0.0:
+                    self.total += valence / math.sqrt(valence * valence + _ALPHA)
+                    self.count += 1
 
     def score(self) -> float:
         return round(self.total / self.count, 4) if self.count else 0.0

@@ -37,6 +37,10 @@ _TS19 = re.compile(r"\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d")
 _TS19_LINES = re.compile(r"(?:\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d\n)*")
 
 
+# Hours already validated in this process: bounded by the calendar (~9k a year of history).
+_KNOWN_HOURS: set[str] = set()
+
+
 @lru_cache(maxsize=200_000)
 def _valid_hour(key: str) -> bool:
     """Whether ``YYYY-MM-DD HH`` (digits already checked) is a real date and hour.
@@ -106,8 +110,12 @@ def _fast_batch(objects: list[Any], want_contents: bool) -> MessageBatch | None:
         return None
     if len(joined) != 20 * len(stamps) or _TS19_LINES.fullmatch(joined) is None:
         return None
-    if not all(_valid_hour(key) for key in {ts[:13] for ts in stamps}):
-        return None
+    # Only hours not seen before need the calendar check (a set difference runs in C).
+    new_hours = {ts[:13] for ts in stamps} - _KNOWN_HOURS
+    if new_hours:
+        if not all(_valid_hour(key) for key in new_hours):
+            return None
+        _KNOWN_HOURS.update(new_hours)
     batch = MessageBatch(timestamps=stamps)
     if want_contents:
         batch.contents = [c if isinstance(c := obj.get("Contents"), str) else "" for obj in objects]
@@ -294,8 +302,7 @@ def scan_channel_messages(
         stats.first = lo if stats.first is None or lo < stats.first else stats.first
         stats.last = hi if stats.last is None or hi > stats.last else stats.last
         if sentiment is not None:
-            for content in batch.contents:
-                sentiment.add(content)
+            sentiment.add_many(batch.contents)
         if progress is not None:
             progress(len(stamps))
     for key in sorted(hours):  # "YYYY-MM-DD HH" sorts chronologically
