@@ -106,3 +106,25 @@ def test_every_error_code_is_documented_with_its_statuses() -> None:
     for code in ErrorCode:
         row = f"| `{code.value}` | {_HTTP_STATUS.get(code, 500)} | {_EXIT_CODE.get(code, 1)} |"
         assert row in doc, f"{code.value} missing or wrong in docs/errors.md"
+
+
+def test_errors_survive_pickling_across_processes() -> None:
+    import pickle
+
+    from cordvault.storage.base import ChunkNotFound, StorageFull
+
+    for err in (
+        CordvaultError(ErrorCode.CORRUPT_ZIP, "damaged", details={"entry": 3}),
+        ChunkNotFound("gone"),
+        StorageFull(),
+    ):
+        back = pickle.loads(pickle.dumps(err))  # noqa: S301 - our own bytes, as between workers
+        assert type(back) is type(err)
+        assert (back.code, back.message, back.http_status, back.exit_code, back.details) == (
+            err.code,
+            err.message,
+            err.http_status,
+            err.exit_code,
+            err.details,
+        )
+        assert str(back) == str(err)

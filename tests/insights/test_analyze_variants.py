@@ -120,3 +120,33 @@ def test_parallel_and_inline_runs_agree(tmp_path: Path) -> None:
     finally:
         analyze_module._INLINE_BELOW_BYTES = threshold
     assert_tables_match(out, expected)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_corrupt_shard_after_messages_leaves_no_output(tmp_path: Path, parallel: bool) -> None:
+    """Messages scan fine and their rows start being written; then an analytics shard fails
+    its CRC. The error is CORRUPT_ZIP and neither the database nor its temp file remains."""
+    import zipfile
+
+    import cordvault.insights.analyze as analyze_module
+
+    package = tmp_path / "p.zip"
+    generate_package(package, GenOptions(variant="modern", seed=2, messages=3000, events=4000))
+    with zipfile.ZipFile(package) as zf:
+        shard = next(i for i in zf.infolist() if "/analytics/" in i.filename)
+    data = bytearray(package.read_bytes())
+    middle = shard.header_offset + 100 + shard.compress_size // 2
+    data[middle] ^= 0xFF
+    package.write_bytes(bytes(data))
+    out = tmp_path / "out.sqlite"
+    threshold = analyze_module._INLINE_BELOW_BYTES
+    if parallel:
+        analyze_module._INLINE_BELOW_BYTES = 0
+    try:
+        with pytest.raises(CordvaultError) as info:
+            analyze_package(package, out, settings=Settings(data_dir=tmp_path, analyze_workers=2))
+    finally:
+        analyze_module._INLINE_BELOW_BYTES = threshold
+    assert info.value.code == "CORRUPT_ZIP"
+    assert not out.exists()
+    assert not out.with_name(out.name + ".tmp").exists()

@@ -164,6 +164,11 @@ class CordvaultError(Exception):
         self.exit_code = exit_code if exit_code is not None else _EXIT_CODE.get(code, 1)
         self.details = details or {}
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (analysis workers, job processes). Subclasses have
+        # their own __init__ signatures, so rebuild from the state instead of calling it.
+        return (_rebuild_error, (type(self), dict(self.__dict__)))
+
     def to_dict(self) -> dict[str, object]:
         """The one JSON error shape every endpoint uses."""
         body: dict[str, object] = {"errorMessageCode": str(self.code), "message": self.message}
@@ -173,3 +178,11 @@ class CordvaultError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+def _rebuild_error(cls: type[CordvaultError], state: dict[str, object]) -> CordvaultError:
+    """Unpickle any :class:`CordvaultError` (subclass) without calling its ``__init__``."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error

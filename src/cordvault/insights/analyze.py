@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import queue as queue_mod
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -27,9 +28,9 @@ from typing import Any
 from cordvault.core.allocator import tune_allocator
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
-from cordvault.insights.aggregate.build import PackageFacts, all_rows
+from cordvault.insights.aggregate.build import PackageFacts, all_rows, message_sent_rows
 from cordvault.insights.aggregate.pairing import pair_sessions, pair_voice
-from cordvault.insights.output.sqlite_writer import write_sqlite
+from cordvault.insights.output.sqlite_writer import SqliteWriter
 from cordvault.insights.package.account import parse_account
 from cordvault.insights.package.analytics import AnalyticsPartial, scan_shard
 from cordvault.insights.package.channels import ChannelInfo, ChannelKind, parse_channel, parse_index
@@ -125,37 +126,48 @@ def analyze_package(
     tasks = _plan_tasks(layout, channels)
     total = sum(size for _kind, _payload, size in tasks)
     workers = settings.analyze_workers or os.cpu_count() or 1
-    if workers <= 1 or total < _INLINE_BELOW_BYTES:
-        results = _run_inline(zip_path, tasks, total, report)
-    else:
-        results = _run_pool(zip_path, tasks, total, workers, report)
-
-    analytics = AnalyticsPartial()
-    stats: dict[str, ChannelStats] = {}
-    for kind, result in results:
-        if kind == "analytics":
-            analytics.merge(result)
+    writer = SqliteWriter(out_sqlite)
+    early = _EarlyMessageRows(writer, channels)
+    try:
+        if workers <= 1 or total < _INLINE_BELOW_BYTES:
+            results = _run_inline(zip_path, tasks, total, report, early.start)
         else:
-            stats.update(result)
+            results = _run_pool(zip_path, tasks, total, workers, report, early.start)
+        early.join()
 
-    facts = PackageFacts(
-        package_id=package_id,
-        account=account,
-        sections=layout.sections,
-        channels=channels,
-        stats=stats,
-        messages_index=messages_index,
-        servers_index=servers_index,
-        analytics=analytics,
-        voice=pair_voice(analytics.voice),
-        sessions=pair_sessions(analytics.sessions),
-        analytics_files=len(layout.analytics_files),
-        message_files_json=_count_files(layout, channels, "json"),
-        message_files_csv=_count_files(layout, channels, "csv"),
-        channels_without_metadata=skipped_channels,
-    )
-    report(PHASE_WRITE, 0, 1)
-    size, counts = write_sqlite(out_sqlite, all_rows(facts))
+        analytics = AnalyticsPartial()
+        stats: dict[str, ChannelStats] = {}
+        for kind, result in results:
+            if kind == "analytics":
+                analytics.merge(result)
+            else:
+                stats.update(result)
+
+        facts = PackageFacts(
+            package_id=package_id,
+            account=account,
+            sections=layout.sections,
+            channels=channels,
+            stats=stats,
+            messages_index=messages_index,
+            servers_index=servers_index,
+            analytics=analytics,
+            voice=pair_voice(analytics.voice),
+            sessions=pair_sessions(analytics.sessions),
+            analytics_files=len(layout.analytics_files),
+            message_files_json=_count_files(layout, channels, "json"),
+            message_files_csv=_count_files(layout, channels, "csv"),
+            channels_without_metadata=skipped_channels,
+        )
+        report(PHASE_WRITE, 0, 1)
+        rows = all_rows(facts, with_message_sent=not early.started)
+        for table, table_rows in rows.items():
+            writer.insert(table, table_rows)
+        size, counts = writer.finish()
+    except BaseException:
+        early.join(reraise=False)
+        writer.abort()
+        raise
     report(PHASE_WRITE, 1, 1)
     summary = AnalysisSummary(
         package_id=package_id,
@@ -200,8 +212,12 @@ def _read_channels(
 
 
 def _plan_tasks(layout: PackageLayout, channels: dict[str, ChannelInfo]) -> list[_Task]:
-    """Work units, largest first (longest-processing-time-first keeps both cores busy)."""
-    tasks: list[_Task] = [("analytics", name, size) for name, size in layout.analytics_files]
+    """Work units: message files first (their rows can then be written while the analytics
+    shards are scanned), then analytics shards; largest first within each kind."""
+    analytics: list[_Task] = sorted(
+        (("analytics", name, size) for name, size in layout.analytics_files), key=lambda t: -t[2]
+    )
+    tasks: list[_Task] = []
     jobs = sorted(
         (
             _MessageJob(
@@ -227,7 +243,41 @@ def _plan_tasks(layout: PackageLayout, channels: dict[str, ChannelInfo]) -> list
     if batch:
         tasks.append(("messages", batch, batch_size))
     tasks.sort(key=lambda t: -t[2])
-    return tasks
+    return tasks + analytics
+
+
+class _EarlyMessageRows:
+    """Writes the message_sent rows in a thread as soon as every message file is scanned.
+
+    They need nothing from the analytics, which are still being scanned by the worker
+    processes: the otherwise idle main process turns them into rows meanwhile.
+    """
+
+    def __init__(self, writer: SqliteWriter, channels: dict[str, ChannelInfo]) -> None:
+        self._writer = writer
+        self._channels = channels
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def start(self, stats: dict[str, ChannelStats]) -> None:
+        def run() -> None:
+            try:
+                self._writer.insert("activity", message_sent_rows(self._channels, stats))
+            except BaseException as exc:  # handed to the caller by join()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="cordvault-rows", daemon=True)
+        self._thread.start()
+
+    def join(self, *, reraise: bool = True) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if reraise and self._error is not None:
+            raise self._error
 
 
 # -- task execution ---------------------------------------------------------------------------
@@ -278,8 +328,20 @@ def _pool_task(zip_path: str, task: _Task) -> tuple[str, Any]:
             _worker_queue.put(pending)
 
 
+def _messages_of(results: list[tuple[str, Any]]) -> dict[str, ChannelStats]:
+    stats: dict[str, ChannelStats] = {}
+    for kind, result in results:
+        if kind == "messages":
+            stats.update(result)
+    return stats
+
+
 def _run_inline(
-    zip_path: Path, tasks: list[_Task], total: int, report: ProgressCallback
+    zip_path: Path,
+    tasks: list[_Task],
+    total: int,
+    report: ProgressCallback,
+    on_messages_done: Callable[[dict[str, ChannelStats]], None],
 ) -> list[tuple[str, Any]]:
     done = 0
 
@@ -290,8 +352,14 @@ def _run_inline(
 
     report(PHASE_READ, 0, total)
     tune_allocator()
+    results: list[tuple[str, Any]] = []
     try:
-        results = [_execute(str(zip_path), task, tick) for task in tasks]
+        for task in tasks:
+            if task[0] == "analytics" and not any(r[0] == "analytics" for r in results):
+                on_messages_done(_messages_of(results))
+            results.append(_execute(str(zip_path), task, tick))
+        if not any(task[0] == "analytics" for task in tasks):
+            on_messages_done(_messages_of(results))
     finally:
         zf = _worker_zip.pop(str(zip_path), None)
         if zf is not None:
@@ -301,7 +369,12 @@ def _run_inline(
 
 
 def _run_pool(
-    zip_path: Path, tasks: list[_Task], total: int, workers: int, report: ProgressCallback
+    zip_path: Path,
+    tasks: list[_Task],
+    total: int,
+    workers: int,
+    report: ProgressCallback,
+    on_messages_done: Callable[[dict[str, ChannelStats]], None],
 ) -> list[tuple[str, Any]]:
     # forkserver: children start from a clean process, so threads of the caller (a progress
     # bar, a web server) cannot leave locks held in them as a plain fork could.
@@ -316,9 +389,14 @@ def _run_pool(
         initializer=_init_worker,
         initargs=(progress_queue,),
     ) as pool:
-        futures: set[Future[tuple[str, Any]]] = {
-            pool.submit(_pool_task, str(zip_path), task) for task in tasks
-        }
+        futures: set[Future[tuple[str, Any]]] = set()
+        pending_messages: set[Future[tuple[str, Any]]] = set()
+        for task in tasks:  # submission order is the order workers take them in
+            future = pool.submit(_pool_task, str(zip_path), task)
+            futures.add(future)
+            if task[0] == "messages":
+                pending_messages.add(future)
+        messages_reported = False
         while futures:
             finished, futures = wait(futures, timeout=0.25, return_when=FIRST_COMPLETED)
             while True:
@@ -329,6 +407,10 @@ def _run_pool(
             report(PHASE_READ, min(done, total), total)
             for future in finished:
                 results.append(future.result())
+                pending_messages.discard(future)
+            if not pending_messages and not messages_reported:
+                messages_reported = True
+                on_messages_done(_messages_of(results))
     progress_queue.close()
     report(PHASE_READ, total, total)
     return results

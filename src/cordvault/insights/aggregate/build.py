@@ -70,9 +70,12 @@ def _day_text(epoch_day: int) -> str:
     return (_EPOCH + timedelta(days=epoch_day)).isoformat()
 
 
-def _message_sent_rows(facts: PackageFacts) -> Iterator[Row]:
+def message_sent_rows(
+    channels: dict[str, ChannelInfo], stats: dict[str, ChannelStats]
+) -> Iterator[Row]:
     """message_sent rows in primary-key order (day, hour, channel): a k-way merge of the
-    channels' ascending hour arrays, so nothing per row is ever held all at once."""
+    channels' ascending hour arrays, so nothing per row is ever held all at once. Needs only
+    the message results, so it can be written before the analytics are done."""
 
     def channel_rows(channel_id: str, stats: ChannelStats) -> Iterator[tuple[int, str, int]]:
         for key, count in zip(stats.hour_keys, stats.hour_counts, strict=True):
@@ -80,11 +83,11 @@ def _message_sent_rows(facts: PackageFacts) -> Iterator[Row]:
 
     guild_of: dict[str, str | None] = {}
     streams = []
-    for channel_id, stats in facts.stats.items():
-        info = facts.channels.get(channel_id)
+    for channel_id, channel_stats in stats.items():
+        info = channels.get(channel_id)
         is_guild = info is not None and info.kind is ChannelKind.GUILD
         guild_of[channel_id] = info.guild_id if is_guild and info is not None else None
-        streams.append(channel_rows(channel_id, stats))
+        streams.append(channel_rows(channel_id, channel_stats))
     for key, channel_id, count in heapq.merge(*streams):
         day, hour = _day_text(key // 24), key % 24
         yield ("message_sent", day, hour, count, None, channel_id, guild_of[channel_id], None, None)
@@ -108,17 +111,19 @@ def _event_rows(facts: PackageFacts) -> list[Row]:
     return rows
 
 
+def event_activity_rows(facts: PackageFacts) -> list[Row]:
+    """Every activity row except message_sent, in primary-key order."""
+    events = _event_rows(facts)
+    events.sort(key=lambda r: (r[0], r[1], r[2], r[5] or "", r[6] or "", r[4] or "", r[7] or ""))
+    return events
+
+
 def activity_rows(facts: PackageFacts) -> Iterator[Row]:
     """Every activity row, in primary-key order (keeps the table and its index compact)."""
-    events = sorted(
-        _event_rows(facts),
-        key=lambda r: (r[0], r[1], r[2], r[5] or "", r[6] or "", r[4] or "", r[7] or ""),
-    )
-    before = [r for r in events if str(r[0]) < "message_sent"]
-    after = [r for r in events if str(r[0]) > "message_sent"]
-    yield from before
-    yield from _message_sent_rows(facts)
-    yield from after
+    events = event_activity_rows(facts)
+    yield from (r for r in events if str(r[0]) < "message_sent")
+    yield from message_sent_rows(facts.channels, facts.stats)
+    yield from (r for r in events if str(r[0]) > "message_sent")
 
 
 def _voice_minutes(voice: Iterable[VoiceSession]) -> dict[str, int]:
@@ -281,10 +286,11 @@ def meta_rows(facts: PackageFacts) -> list[Row]:
     return sorted(meta.items())
 
 
-def all_rows(facts: PackageFacts) -> dict[str, Iterable[Row]]:
-    """Every table's rows, keyed by table name."""
+def all_rows(facts: PackageFacts, *, with_message_sent: bool = True) -> dict[str, Iterable[Row]]:
+    """Every table's rows, keyed by table name (optionally without the message_sent rows,
+    when those were written already)."""
     return {
-        "activity": activity_rows(facts),
+        "activity": activity_rows(facts) if with_message_sent else event_activity_rows(facts),
         "dm_channels_data": dm_rows(facts),
         "group_dm_channels_data": group_dm_rows(facts),
         "guild_channels_data": guild_channel_rows(facts),

@@ -4,6 +4,9 @@ The file is written to a temporary name in rollback-journal mode (never WAL: a W
 read before checkpointing loads as empty in sql.js), indexes are built after the bulk inserts,
 VACUUM compacts it, the connection is closed, and only then is it renamed into place. Readers
 never see a half-written file.
+
+:class:`SqliteWriter` lets rows arrive in stages (the analysis writes message rows while the
+analytics shards are still being scanned); :func:`write_sqlite` writes everything at once.
 """
 
 from __future__ import annotations
@@ -20,59 +23,99 @@ from cordvault.insights.schema import COLUMNS, INDEXES, TABLES
 # client room for everything else.
 ACTIVITY_INDEX_MAX_ROWS = 150_000
 
+Row = tuple[object, ...]
 
-def write_sqlite(
-    out_path: Path, rows: Mapping[str, Iterable[tuple[object, ...]]]
-) -> tuple[int, dict[str, int]]:
-    """Write every table of :data:`TABLES` from ``rows`` (iterables are consumed lazily).
 
-    Returns the file size in bytes and the row count of each table. The activity table's
-    secondary indexes are built only while the table is small enough for the client: they
-    speed up guild/channel-scoped queries, but a database the client cannot load (its
-    localStorage budget is ~35 MB in Chromium, ~18 MB in WebKit) helps no one.
+class SqliteWriter:
+    """A new output database, filled table by table, finished (or aborted) once.
+
+    The connection may be used from one thread at a time, handed over between threads
+    (``check_same_thread=False``); callers serialise access (the analysis joins its writer
+    thread before writing more).
     """
-    counts: dict[str, int] = {}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    conn = sqlite3.connect(tmp)
+
+    def __init__(self, out_path: Path) -> None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        self.out_path = out_path
+        self.tmp = out_path.with_name(out_path.name + ".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+        self.counts: dict[str, int] = dict.fromkeys(TABLES, 0)
+        self._conn: sqlite3.Connection | None = sqlite3.connect(self.tmp, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=DELETE")
+        self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.execute("PRAGMA page_size=4096")
+        for ddl in TABLES.values():
+            self._conn.execute(ddl)
+
+    def insert(self, table: str, rows: Iterable[Row]) -> int:
+        """Insert ``rows`` (consumed lazily) into ``table``; return how many."""
+        assert self._conn is not None, "writer already finished"
+        cols = COLUMNS[table]
+        counter = _Counted(rows)
+        with self._conn:
+            self._conn.executemany(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                counter,
+            )
+        self.counts[table] += counter.count
+        return counter.count
+
+    def finish(self) -> tuple[int, dict[str, int]]:
+        """Build indexes, VACUUM, close, rename into place; return (size, row counts).
+
+        The activity table's secondary indexes are built only while the table is small
+        enough for the client: they speed up guild/channel-scoped queries, but a database the
+        client cannot load (its localStorage budget is ~35 MB in Chromium, ~18 MB in WebKit)
+        helps no one.
+        """
+        assert self._conn is not None, "writer already finished"
+        conn, self._conn = self._conn, None
+        try:
+            with conn:
+                for ddl in INDEXES:
+                    big = self.counts["activity"] > ACTIVITY_INDEX_MAX_ROWS
+                    if " ON activity " in ddl and big:
+                        continue
+                    conn.execute(ddl)
+            conn.execute("VACUUM")  # also re-packs rows that arrived out of key order
+        finally:
+            conn.close()
+        os.replace(self.tmp, self.out_path)
+        return self.out_path.stat().st_size, dict(self.counts)
+
+    def abort(self) -> None:
+        """Drop the unfinished file (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
+def write_sqlite(out_path: Path, rows: Mapping[str, Iterable[Row]]) -> tuple[int, dict[str, int]]:
+    """Write every table from ``rows`` at once; return the file size and row counts."""
+    writer = SqliteWriter(out_path)
     try:
-        conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("PRAGMA page_size=4096")
-        with conn:
-            for name, ddl in TABLES.items():
-                conn.execute(ddl)
-                cols = COLUMNS[name]
-                counter = _Counted(rows.get(name, ()))
-                conn.executemany(
-                    f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    counter,
-                )
-                counts[name] = counter.count
-            for ddl in INDEXES:
-                if " ON activity " in ddl and counts["activity"] > ACTIVITY_INDEX_MAX_ROWS:
-                    continue
-                conn.execute(ddl)
-        conn.execute("VACUUM")
-    finally:
-        conn.close()
-    os.replace(tmp, out_path)
-    return out_path.stat().st_size, counts
+        for table in TABLES:
+            writer.insert(table, rows.get(table, ()))
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 class _Counted:
     """An iterator that counts what passes through it."""
 
-    def __init__(self, rows: Iterable[tuple[object, ...]]) -> None:
+    def __init__(self, rows: Iterable[Row]) -> None:
         self._it = iter(rows)
         self.count = 0
 
-    def __iter__(self) -> Iterator[tuple[object, ...]]:
+    def __iter__(self) -> Iterator[Row]:
         return self
 
-    def __next__(self) -> tuple[object, ...]:
+    def __next__(self) -> Row:
         row = next(self._it)
         self.count += 1
         return row
