@@ -485,3 +485,21 @@ def test_stored_and_deflated_entries_read_the_same(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         for name in ("stored.bin", "deflated.bin"):
             assert b"".join(iter_blocks(zf, name, block=65536)) == payload
+
+
+def test_escaped_or_invalid_fields_fall_back_without_double_counting() -> None:
+    """A reaction whose emoji_id is escaped is read by the slow path, and counted once;
+    invalid UTF-8 in a sliced field is malformed, never a crash."""
+    part = AnalyticsPartial()
+    line = (
+        b'{"event_type":"add_reaction","channel_id":"7","emoji_name":"x",'
+        b'"emoji_id":"9\\u0039","timestamp":"\\"2023-06-01T01:00:00Z\\""}\n'
+    )
+    scan_lines(part, line)
+    assert part.reactions == {("2023-06-01", "7", "x"): 1}
+    assert part.custom_reactions == {("2023-06-01", "7", "x")}
+    bad = b'{"event_type":"app_opened","os":"\xff\xfe","timestamp":"\\"2023-06-01T01:00:00Z\\""}\n'
+    part = AnalyticsPartial()
+    scan_lines(part, bad)
+    assert part.app_opened == {}
+    assert part.malformed == 1

@@ -270,12 +270,38 @@ def _fast_field(buf: bytes, key: bytes, start: int, end: int) -> bytes | None:
     return value
 
 
-_F_GUILD = b',"guild_id":'
-_F_CHANNEL = b',"channel_id":'
-_F_APP = b',"application_id":'
-_F_EMOJI = b',"emoji_name":'
-_F_EMOJI_ID = b',"emoji_id":'
-_F_OS = b',"os":'
+FieldGetter = Callable[[str], str | None]
+_FIELD_KEYS = {
+    name: f',"{name}":'.encode()
+    for name in ("guild_id", "channel_id", "application_id", "emoji_name", "emoji_id", "os")
+}
+
+
+def _count_day_event(
+    part: AnalyticsPartial, event: bytes, day: str, hour: int, get: FieldGetter
+) -> None:
+    """The counting rules of the structured per-day/per-hour events, shared by the fast
+    (byte-slicing) and the slow (parsed) paths. Every field is read before anything is
+    counted, so a fast-path fallback half-way can never count a line twice."""
+    if event == b"app_opened":
+        os_name = get("os")
+        if os_name is not None:
+            part.app_opened[(day, os_name)] += 1
+    elif event == b"add_reaction":
+        channel, emoji, custom = get("channel_id"), get("emoji_name"), get("emoji_id")
+        if channel is not None and emoji is not None:
+            key = (day, channel, emoji)
+            part.reactions[key] += 1
+            if custom is not None:
+                part.custom_reactions.add(key)
+    elif event == b"application_command_used":
+        app_id, guild = get("application_id"), get("guild_id")
+        if app_id is not None and app_id != "-1" and guild is not None:
+            part.app_commands[(day, app_id, guild)] += 1
+    elif event == b"guild_joined":
+        guild = get("guild_id")
+        if guild is not None:
+            part.guild_joined[(guild, day, hour)] += 1
 
 
 def _fast_structured(
@@ -287,28 +313,12 @@ def _fast_structured(
     day_hour = _fast_day_hour(buf, start, end)
     if day_hour is None:
         raise _Slow
-    day, hour = day_hour
-    if event == b"app_opened":
-        os_name = _fast_field(buf, _F_OS, start, end)
-        if os_name is not None:
-            part.app_opened[(day, os_name.decode())] += 1
-    elif event == b"add_reaction":
-        channel = _fast_field(buf, _F_CHANNEL, start, end)
-        emoji = _fast_field(buf, _F_EMOJI, start, end)
-        if channel is not None and emoji is not None:
-            key = (day, channel.decode(), emoji.decode())
-            part.reactions[key] += 1
-            if _fast_field(buf, _F_EMOJI_ID, start, end) is not None:
-                part.custom_reactions.add(key)
-    elif event == b"application_command_used":
-        app_id = _fast_field(buf, _F_APP, start, end)
-        guild = _fast_field(buf, _F_GUILD, start, end)
-        if app_id is not None and app_id != b"-1" and guild is not None:
-            part.app_commands[(day, app_id.decode(), guild.decode())] += 1
-    elif event == b"guild_joined":
-        guild = _fast_field(buf, _F_GUILD, start, end)
-        if guild is not None:
-            part.guild_joined[(guild.decode(), day, hour)] += 1
+
+    def get(name: str) -> str | None:
+        value = _fast_field(buf, _FIELD_KEYS[name], start, end)
+        return None if value is None else value.decode()
+
+    _count_day_event(part, event, day_hour[0], day_hour[1], get)
 
 
 def _structured(part: AnalyticsPartial, event: bytes, line: bytes) -> None:
@@ -347,26 +357,7 @@ def _structured(part: AnalyticsPartial, event: bytes, line: bytes) -> None:
     if day_hour is None:
         part.malformed += 1
         return
-    day, hour = day_hour
-    if event == b"guild_joined":
-        guild = _opt_str(obj, "guild_id")
-        if guild is not None:
-            part.guild_joined[(guild, day, hour)] += 1
-    elif event == b"application_command_used":
-        app_id, guild = _opt_str(obj, "application_id"), _opt_str(obj, "guild_id")
-        if app_id is not None and app_id != "-1" and guild is not None:
-            part.app_commands[(day, app_id, guild)] += 1
-    elif event == b"add_reaction":
-        channel, emoji = _opt_str(obj, "channel_id"), _opt_str(obj, "emoji_name")
-        if channel is not None and emoji is not None:
-            key = (day, channel, emoji)
-            part.reactions[key] += 1
-            if _opt_str(obj, "emoji_id") is not None:
-                part.custom_reactions.add(key)
-    elif event == b"app_opened":
-        os_name = _opt_str(obj, "os")
-        if os_name is not None:
-            part.app_opened[(day, os_name)] += 1
+    _count_day_event(part, event, day_hour[0], day_hour[1], lambda name: _opt_str(obj, name))
 
 
 def scan_lines(part: AnalyticsPartial, buf: bytes, start: int = 0, stop: int | None = None) -> None:
@@ -405,7 +396,7 @@ def scan_lines(part: AnalyticsPartial, buf: bytes, start: int = 0, stop: int | N
                 plain_days[(event, day_hour[0])] += 1
             else:
                 _fast_structured(part, event, buf, start, end)
-        except (_Slow, IndexError):
+        except (_Slow, IndexError, UnicodeDecodeError):
             _slow_line(part, event, buf[start:end])
     for (event, day), count in plain_days.items():
         part.per_day[(PLAIN_EVENTS[event], day)] += count
