@@ -6,14 +6,16 @@ Commands only parse options and render; the checks live in
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cordvault.core.settings import load_settings
-from cordvault.storage.discord.doctor import Check, run_doctor
+
+if TYPE_CHECKING:
+    from cordvault.storage.discord.doctor import Check
 
 _STYLE = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]"}
 
@@ -33,6 +35,9 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """Check the token(s), each channel's permissions, the size limit and a round trip."""
+        # Imported here: every other command would otherwise pay for the storage stack.
+        from cordvault.storage.discord.doctor import run_doctor
+
         settings = load_settings()
         console = Console()
         console.print(f"Discord API: {settings.discord_api_base}", highlight=False)

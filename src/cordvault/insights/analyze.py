@@ -379,6 +379,8 @@ def _run_pool(
     # forkserver: children start from a clean process, so threads of the caller (a progress
     # bar, a web server) cannot leave locks held in them as a plain fork could.
     ctx = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that already imported this module (not each on its own).
+    ctx.set_forkserver_preload([__name__])
     progress_queue = ctx.Queue()
     done = 0
     report(PHASE_READ, 0, total)
