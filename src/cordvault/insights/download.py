@@ -3,9 +3,12 @@
 Steps (the reference's contract):
 
 1. ``HEAD`` the link, following redirects ourselves so each hop passes the SSRF guard
-   (:mod:`cordvault.insights.ssrf`); more than :data:`MAX_REDIRECTS` hops (or a loop) ->
-   ``INVALID_LINK``. A 4xx answer -> ``EXPIRED_LINK`` (Discord's signed links expire); anything
-   but 200 with ``Content-Type: application/octet-stream`` -> ``INVALID_LINK``.
+   (:mod:`cordvault.insights.ssrf`: an early :func:`check_url` per hop, then the
+   :class:`GuardedTransport`, which vets the very address each connection goes to, so DNS
+   rebinding between check and connect is refused too); more than :data:`MAX_REDIRECTS` hops
+   (or a loop) -> ``INVALID_LINK``. A 4xx answer -> ``EXPIRED_LINK`` (Discord's signed links
+   expire); anything but 200 with ``Content-Type: application/octet-stream`` ->
+   ``INVALID_LINK``.
 2. ``GET`` the final URL, streaming to ``dest`` in 64 KiB chunks: a ``Content-Length`` or a
    body over ``DOWNLOAD_MAX_BYTES`` -> ``PACKAGE_TOO_LARGE``; connect/read timeouts and the
    whole-transfer deadline ``DOWNLOAD_TOTAL_TIMEOUT`` (slow-loris servers trickling bytes) ->
@@ -30,7 +33,7 @@ import httpx
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
-from cordvault.insights.ssrf import check_url
+from cordvault.insights.ssrf import GuardedTransport, check_url
 
 MAX_REDIRECTS = 10
 CHUNK = 64 * 1024
@@ -60,7 +63,12 @@ def download_package(
     try:
         with (
             _hard_deadline(settings.download_total_timeout),
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            httpx.Client(
+                transport=GuardedTransport(prefixes),
+                timeout=timeout,
+                follow_redirects=False,
+                trust_env=False,
+            ) as client,
         ):
             final = _head(client, url, prefixes)
             return _get(client, final, dest, settings, prefixes, deadline, cancelled)
