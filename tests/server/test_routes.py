@@ -253,3 +253,17 @@ def test_demo_package(client: TestClient, tmp_path: Path) -> None:
     legacy = client.get("/process/demo/data")
     assert legacy.status_code == 200
     assert legacy.content == raw.content
+
+
+def test_whitelist_prefix_must_name_the_same_host_and_port() -> None:
+    """A slash-less prefix must not admit another port or a userinfo trick at submission
+    (the downloader refuses them too, so accepting them would only fail later)."""
+    from cordvault.core.errors import CordvaultError
+    from cordvault.insights.jobs.links import parse_link
+
+    prefixes = ["http://127.0.0.1:800"]
+    assert parse_link("http://127.0.0.1:800/p.zip?upn=abc", prefixes).upn == "abc"
+    for link in ("http://127.0.0.1:8000/p.zip?upn=abc", "http://127.0.0.1:800@evil.test/?upn=a"):
+        with pytest.raises(CordvaultError) as info:
+            parse_link(link, prefixes)
+        assert info.value.code == "INVALID_LINK"

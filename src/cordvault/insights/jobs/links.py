@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.insights.ssrf import allowed_by_prefix
 
 _UPN = re.compile(r"[A-Za-z0-9\-._]{500,}")
 _DISCORD_HOST = "click.discord.com"
@@ -55,7 +56,9 @@ def parse_link(link: object, prefixes: list[str]) -> PackageLink:
     except ValueError:
         raise _invalid() from None
     upns = parse_qs(parts.query).get("upn", [])
-    if any(link.startswith(prefix) for prefix in prefixes):
+    # The same rule the downloader enforces (prefix AND same host/port), so a link accepted here
+    # is never refused later for being outside its prefix.
+    if allowed_by_prefix(link, prefixes):
         if upns and upns[0]:
             return PackageLink(link, upns[0])
         path = parts.path.replace("/", "")
