@@ -503,3 +503,25 @@ def test_escaped_or_invalid_fields_fall_back_without_double_counting() -> None:
     scan_lines(part, bad)
     assert part.app_opened == {}
     assert part.malformed == 1
+
+
+def test_json_messages_of_unexpected_shapes_are_counted_one_by_one(tmp_path: Path) -> None:
+    """Valid JSON the typed decoder rejects (a number for a timestamp, a missing field, a
+    non-object) falls back to the tolerant parse: good messages kept, the rest malformed."""
+    data = orjson.dumps(
+        [
+            {"ID": 1, "Timestamp": 5, "Contents": "x"},
+            {"ID": 2, "Timestamp": "2023-01-01 10:00:00", "Contents": None},
+            {"ID": 3},
+            "not an object",
+            {"ID": 4, "Timestamp": "2023-01-01 11:00:00", "Contents": "happy"},
+        ]
+    )
+    zf = zipfile.ZipFile(_zip(tmp_path, {"m.json": data}))
+    batches = list(iter_json_messages(zf, "m.json", True))
+    assert [t for b in batches for t in b.timestamps] == [
+        "2023-01-01 10:00:00",
+        "2023-01-01 11:00:00",
+    ]
+    assert [c for b in batches for c in b.contents] == ["", "happy"]
+    assert sum(b.malformed for b in batches) == 3
