@@ -160,8 +160,7 @@ def analyze_package(
             channels_without_metadata=skipped_channels,
         )
         report(PHASE_WRITE, 0, 1)
-        rows = all_rows(facts, with_message_sent=not early.started)
-        for table, table_rows in rows.items():
+        for table, table_rows in all_rows(facts).items():
             writer.insert(table, table_rows)
         size, counts = writer.finish()
     except BaseException:
@@ -258,10 +257,6 @@ class _EarlyMessageRows:
         self._channels = channels
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
 
     def start(self, stats: dict[str, ChannelStats]) -> None:
         def run() -> None:
@@ -391,6 +386,8 @@ def _run_pool(
         initializer=_init_worker,
         initargs=(progress_queue,),
     ) as pool:
+        if not tasks:
+            on_messages_done({})
         futures: set[Future[tuple[str, Any]]] = set()
         pending_messages: set[Future[tuple[str, Any]]] = set()
         for task in tasks:  # submission order is the order workers take them in

@@ -55,21 +55,13 @@ class SentimentAccumulator:
         self.total = 0.0
         self.count = 0
 
-    def add(self, content: str | None) -> None:
-        if not content:
-            return
-        valence = message_valence(content, self.table)
-        if valence != 0.0:
-            self.total += compound(valence)
-            self.count += 1
-
     def add_many(self, contents: list[str]) -> None:
         table = self.table
         for content in contents:
             if content:
                 valence = message_valence(content, table)
                 if valence != 0.0:
-                    self.total += valence / math.sqrt(valence * valence + _ALPHA)
+                    self.total += compound(valence)
                     self.count += 1
 
     def score(self) -> float:

@@ -118,14 +118,6 @@ def event_activity_rows(facts: PackageFacts) -> list[Row]:
     return events
 
 
-def activity_rows(facts: PackageFacts) -> Iterator[Row]:
-    """Every activity row, in primary-key order (keeps the table and its index compact)."""
-    events = event_activity_rows(facts)
-    yield from (r for r in events if str(r[0]) < "message_sent")
-    yield from message_sent_rows(facts.channels, facts.stats)
-    yield from (r for r in events if str(r[0]) > "message_sent")
-
-
 def _voice_minutes(voice: Iterable[VoiceSession]) -> dict[str, int]:
     minutes: dict[str, int] = defaultdict(int)
     for session in voice:
@@ -286,11 +278,11 @@ def meta_rows(facts: PackageFacts) -> list[Row]:
     return sorted(meta.items())
 
 
-def all_rows(facts: PackageFacts, *, with_message_sent: bool = True) -> dict[str, Iterable[Row]]:
-    """Every table's rows, keyed by table name (optionally without the message_sent rows,
-    when those were written already)."""
+def all_rows(facts: PackageFacts) -> dict[str, Iterable[Row]]:
+    """Every table's rows, keyed by table name - except the message_sent activity rows, which
+    :func:`message_sent_rows` provides as soon as the message files are scanned."""
     return {
-        "activity": activity_rows(facts) if with_message_sent else event_activity_rows(facts),
+        "activity": event_activity_rows(facts),
         "dm_channels_data": dm_rows(facts),
         "group_dm_channels_data": group_dm_rows(facts),
         "guild_channels_data": guild_channel_rows(facts),

@@ -5,8 +5,8 @@ read before checkpointing loads as empty in sql.js), indexes are built after the
 VACUUM compacts it, the connection is closed, and only then is it renamed into place. Readers
 never see a half-written file.
 
-:class:`SqliteWriter` lets rows arrive in stages (the analysis writes message rows while the
-analytics shards are still being scanned); :func:`write_sqlite` writes everything at once.
+:class:`SqliteWriter` lets rows arrive in stages: the analysis writes the message rows while
+the analytics shards are still being scanned, then everything else.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cordvault.insights.schema import COLUMNS, INDEXES, TABLES
@@ -91,18 +91,6 @@ class SqliteWriter:
             self._conn = None
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
-
-
-def write_sqlite(out_path: Path, rows: Mapping[str, Iterable[Row]]) -> tuple[int, dict[str, int]]:
-    """Write every table from ``rows`` at once; return the file size and row counts."""
-    writer = SqliteWriter(out_path)
-    try:
-        for table in TABLES:
-            writer.insert(table, rows.get(table, ()))
-        return writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
 
 
 class _Counted:
