@@ -43,6 +43,8 @@ class PasswordChange(_In):
 
 
 class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     name: str
     is_admin: bool
@@ -51,13 +53,7 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: DriveUser) -> UserOut:
-        return cls(
-            id=user.id,
-            name=user.name,
-            is_admin=user.is_admin,
-            disabled=user.disabled,
-            created_at=user.created_at,
-        )
+        return cls.model_validate(user)
 
 
 class TokenOut(BaseModel):
@@ -88,6 +84,8 @@ class MergeIn(_In):
 
 
 class FolderOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     kind: str = "folder"
     id: str
     parent_id: str | None
@@ -98,14 +96,7 @@ class FolderOut(BaseModel):
 
     @classmethod
     def of(cls, row: Folder) -> FolderOut:
-        return cls(
-            id=row.id,
-            parent_id=row.parent_id,
-            name=row.name,
-            owner_id=row.owner_id,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return cls.model_validate(row)
 
 
 class FileOut(BaseModel):
