@@ -18,8 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_engine_for(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the pragmas and pool settings each backend needs."""
+def create_engine_for(url: str, *, write_lock_first: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine with the pragmas and pool settings each backend needs.
+
+    ``write_lock_first`` (SQLite only): every transaction starts with ``BEGIN IMMEDIATE``. A
+    transaction that reads and then writes would otherwise hold a WAL read snapshot and fail
+    at once with "database is locked" when another process commits in between (a stale
+    snapshot cannot be upgraded and the busy timeout does not apply); with the write lock
+    taken first it waits (busy timeout) instead. Meant for engines whose transactions are
+    short read-then-write units (the job queue), not for code that nests sessions.
+    """
     if url.startswith("sqlite"):
         if ":memory:" not in url and "///" in url:
             Path(url.split("///", 1)[1].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
@@ -33,6 +41,12 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        if write_lock_first:
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "savepoint")
         def _begin_before_first_savepoint(conn: Any, _name: str) -> None:

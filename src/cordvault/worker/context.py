@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cordvault.core.settings import Settings
@@ -42,23 +41,12 @@ class WorkerContext:
 def open_engine(url: str) -> Engine:
     """The engine job code reads and writes through.
 
-    On SQLite each transaction takes the write lock first: a transaction that reads and then
-    writes (enqueue, claim, release, delete) would otherwise hold a WAL read snapshot and fail
-    at once with "database is locked" when another process committed in between (a stale
-    snapshot cannot be upgraded, and the busy timeout does not apply). A no-op ``UPDATE`` as
-    the first statement has the effect of ``BEGIN IMMEDIATE`` - the transaction waits (busy
-    timeout) for the lock instead - whichever way the driver begins transactions.
-    PostgreSQL needs nothing. The status poll reads through its own autocommit engine and
-    never queues behind this lock.
+    On SQLite each transaction takes the write lock first (``write_lock_first``): enqueue,
+    claim, release and delete read then write, and must wait for a concurrent writer rather
+    than fail with "database is locked". PostgreSQL needs nothing. The status poll reads
+    through its own autocommit engine and never queues behind this lock.
     """
-    engine = create_engine_for(url)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "begin")
-        def _take_write_lock(conn: Any) -> None:
-            conn.exec_driver_sql("UPDATE insights_packages SET state = state WHERE 0")
-
-    return engine
+    return create_engine_for(url, write_lock_first=True)
 
 
 def tmp_root(settings: Settings) -> Path:
