@@ -28,7 +28,12 @@ from typing import Any
 from cordvault.core.allocator import tune_allocator
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
-from cordvault.insights.aggregate.build import PackageFacts, all_rows, message_sent_rows
+from cordvault.insights.aggregate.build import (
+    PackageFacts,
+    all_rows,
+    day_text,
+    message_sent_series,
+)
 from cordvault.insights.aggregate.pairing import pair_sessions, pair_voice
 from cordvault.insights.output.sqlite_writer import SqliteWriter
 from cordvault.insights.package.account import parse_account
@@ -261,7 +266,8 @@ class _EarlyMessageRows:
     def start(self, stats: dict[str, ChannelStats]) -> None:
         def run() -> None:
             try:
-                self._writer.insert("activity", message_sent_rows(self._channels, stats))
+                series = message_sent_series(self._channels, stats)
+                self._writer.insert_hourly("message_sent", series, day_text)
             except BaseException as exc:  # handed to the caller by join()
                 self._error = exc
 

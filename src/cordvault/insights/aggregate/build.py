@@ -6,7 +6,6 @@ Pure functions over plain data: no I/O, so the rules are easy to read and to tes
 from __future__ import annotations
 
 import calendar
-import heapq
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -18,6 +17,7 @@ import orjson
 
 from cordvault import __version__
 from cordvault.insights.aggregate.pairing import AppSession, VoiceSession
+from cordvault.insights.output.sqlite_writer import HourSeries
 from cordvault.insights.package.account import Account, avatar_url, payment_day
 from cordvault.insights.package.analytics import AnalyticsPartial
 from cordvault.insights.package.channels import (
@@ -66,31 +66,21 @@ def _unix(ts: str | None) -> str:
 
 
 @lru_cache(maxsize=100_000)
-def _day_text(epoch_day: int) -> str:
+def day_text(epoch_day: int) -> str:
+    """``YYYY-MM-DD`` of a day number (days since 1970-01-01)."""
     return (_EPOCH + timedelta(days=epoch_day)).isoformat()
 
 
-def message_sent_rows(
+def message_sent_series(
     channels: dict[str, ChannelInfo], stats: dict[str, ChannelStats]
-) -> Iterator[Row]:
-    """message_sent rows in primary-key order (day, hour, channel): a k-way merge of the
-    channels' ascending hour arrays, so nothing per row is ever held all at once. Needs only
-    the message results, so it can be written before the analytics are done."""
-
-    def channel_rows(channel_id: str, stats: ChannelStats) -> Iterator[tuple[int, str, int]]:
-        for key, count in zip(stats.hour_keys, stats.hour_counts, strict=True):
-            yield key, channel_id, count
-
-    guild_of: dict[str, str | None] = {}
-    streams = []
+) -> Iterator[HourSeries]:
+    """The message_sent activity rows as one hourly series per channel (the writer sorts
+    them into primary-key order). Needs only the message results, so it can be written
+    before the analytics are done."""
     for channel_id, channel_stats in stats.items():
         info = channels.get(channel_id)
-        is_guild = info is not None and info.kind is ChannelKind.GUILD
-        guild_of[channel_id] = info.guild_id if is_guild and info is not None else None
-        streams.append(channel_rows(channel_id, channel_stats))
-    for key, channel_id, count in heapq.merge(*streams):
-        day, hour = _day_text(key // 24), key % 24
-        yield ("message_sent", day, hour, count, None, channel_id, guild_of[channel_id], None, None)
+        guild = info.guild_id if info is not None and info.kind is ChannelKind.GUILD else None
+        yield HourSeries(channel_id, guild, channel_stats.hour_keys, channel_stats.hour_counts)
 
 
 def _event_rows(facts: PackageFacts) -> list[Row]:
@@ -280,7 +270,7 @@ def meta_rows(facts: PackageFacts) -> list[Row]:
 
 def all_rows(facts: PackageFacts) -> dict[str, Iterable[Row]]:
     """Every table's rows, keyed by table name - except the message_sent activity rows, which
-    :func:`message_sent_rows` provides as soon as the message files are scanned."""
+    :func:`message_sent_series` provides as soon as the message files are scanned."""
     return {
         "activity": event_activity_rows(facts),
         "dm_channels_data": dm_rows(facts),

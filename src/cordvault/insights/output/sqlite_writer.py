@@ -14,8 +14,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
+
+import orjson
 
 from cordvault.insights.schema import COLUMNS, INDEXES, TABLES
 
@@ -24,6 +29,21 @@ from cordvault.insights.schema import COLUMNS, INDEXES, TABLES
 ACTIVITY_INDEX_MAX_ROWS = 150_000
 
 Row = tuple[object, ...]
+
+# A (hour, count) pair travels as one JSON integer: hour << 32 | count.
+_COUNT_BITS = 32
+_COUNT_MASK = (1 << _COUNT_BITS) - 1
+
+
+@dataclass(frozen=True)
+class HourSeries:
+    """One channel's hourly counts: ``hours`` (hours since 1970-01-01 UTC, ascending, may be
+    negative) and ``counts`` are parallel arrays."""
+
+    channel_id: str
+    guild_id: str | None
+    hours: array[int]
+    counts: array[int]
 
 
 class SqliteWriter:
@@ -60,6 +80,70 @@ class SqliteWriter:
             )
         self.counts[table] += counter.count
         return counter.count
+
+    def insert_hourly(
+        self, event_name: str, series: Iterable[HourSeries], day_text: Callable[[int], str]
+    ) -> int:
+        """Insert one ``activity`` row per (hour, channel) of ``series`` for ``event_name``,
+        in primary-key order; return how many. ``day_text(n)`` is the ``day`` column of day
+        number ``n`` (days since 1970-01-01).
+
+        Why not :meth:`insert`: a million rows built as Python tuples cost ~4 us each. Here
+        each channel's arrays go to SQLite as one JSON array (unpacked by ``json_each`` in C)
+        into a temporary table, and a single INSERT ... SELECT sorts and writes them: ~1.2 us
+        a row, and the primary-key index is filled in order.
+        """
+        assert self._conn is not None, "writer already finished"
+        conn = self._conn
+        days: set[int] = set()
+        with conn:
+            conn.execute("CREATE TEMP TABLE hourly_stage (k INTEGER, ch INTEGER, n INTEGER)")
+            conn.execute(
+                "CREATE TEMP TABLE hourly_channel (ch INTEGER PRIMARY KEY, cid TEXT, gid TEXT)"
+            )
+            conn.execute("CREATE TEMP TABLE hourly_day (d INTEGER PRIMARY KEY, txt TEXT)")
+            for ch, one in enumerate(series):
+                conn.execute(
+                    "INSERT INTO hourly_channel VALUES (?, ?, ?)",
+                    (ch, one.channel_id, one.guild_id),
+                )
+                if not one.hours:
+                    continue
+                if min(one.counts) >= 0 and max(one.counts) <= _COUNT_MASK:
+                    packed = [
+                        k << _COUNT_BITS | n for k, n in zip(one.hours, one.counts, strict=True)
+                    ]
+                    conn.execute(
+                        f"INSERT INTO hourly_stage SELECT value >> {_COUNT_BITS}, ?,"
+                        f" value & {_COUNT_MASK} FROM json_each(?)",
+                        (ch, orjson.dumps(packed)),
+                    )
+                else:  # a count beyond 32 bits: no packing (never seen, but never wrong)
+                    conn.executemany(
+                        "INSERT INTO hourly_stage VALUES (?, ?, ?)",
+                        zip(one.hours, repeat(ch), one.counts),
+                    )
+                days.update({k // 24 for k in one.hours})
+            conn.executemany(
+                "INSERT INTO hourly_day VALUES (?, ?)", ((d, day_text(d)) for d in sorted(days))
+            )
+            # SQLite's % and / truncate toward zero: hour and day are floored explicitly so
+            # that hours before 1970 land on the right day.
+            cursor = conn.execute(
+                "INSERT INTO activity (event_name, day, hour, occurence_count,"
+                " associated_channel_id, associated_guild_id)"
+                " SELECT ?, d.txt, s.h, s.n, c.cid, c.gid FROM"
+                " (SELECT ((k % 24) + 24) % 24 AS h, (k - ((k % 24) + 24) % 24) / 24 AS d,"
+                " k, ch, n FROM hourly_stage) AS s"
+                " JOIN hourly_day AS d ON d.d = s.d JOIN hourly_channel AS c ON c.ch = s.ch"
+                " ORDER BY s.k, c.cid",
+                (event_name,),
+            )
+            count = cursor.rowcount
+            for table in ("hourly_stage", "hourly_channel", "hourly_day"):
+                conn.execute(f"DROP TABLE {table}")
+        self.counts["activity"] += count
+        return count
 
     def finish(self) -> tuple[int, dict[str, int]]:
         """Build indexes, VACUUM, close, rename into place; return (size, row counts).

@@ -155,11 +155,15 @@ def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
-def load_report_data(path: Path) -> ReportData:
-    """Read every figure of the report from the insights database at ``path``."""
+def load_report_data(path: Path, *, summary_only: bool = False) -> ReportData:
+    """Read every figure of the report from the insights database at ``path``.
+
+    ``summary_only`` reads just the totals the CLI summary shows (no charts, no rankings):
+    a few index lookups instead of scans of the whole activity table.
+    """
     with open_readonly(path) as conn:
         try:
-            return _load(conn)
+            return _load_summary(conn) if summary_only else _load(conn)
         except sqlite3.DatabaseError as exc:
             raise CordvaultError(
                 ErrorCode.INVALID_INPUT, "the insights database could not be read"
@@ -178,13 +182,40 @@ def _scalar(conn: sqlite3.Connection, sql: str) -> int:
     return int(row[0] or 0) if row else 0
 
 
-def _load(conn: sqlite3.Connection) -> ReportData:
+def _load_summary(conn: sqlite3.Connection) -> ReportData:
     data = ReportData(owner=_owner(conn))
-    row = conn.execute(
-        "SELECT coalesce(sum(occurence_count), 0), min(day), max(day)"
-        " FROM activity WHERE event_name = 'message_sent'"
-    ).fetchone()
-    data.messages, data.first_day, data.last_day = int(row[0]), row[1], row[2]
+    _load_meta(conn, data)
+    # min() and max() each alone are answered from the primary-key index, not by a scan.
+    data.first_day, data.last_day = (
+        conn.execute(
+            f"SELECT {bound}(day) FROM activity WHERE event_name = 'message_sent'"
+        ).fetchone()[0]
+        for bound in ("min", "max")
+    )
+    # Our own databases record the total; others (a reference server's) are summed.
+    total = data.meta.get("messages_total", "")
+    data.messages = (
+        int(total)
+        if total.isdigit()
+        else _scalar(
+            conn,
+            "SELECT coalesce(sum(occurence_count), 0) FROM activity"
+            " WHERE event_name = 'message_sent'",
+        )
+    )
+    _load_totals(conn, data)
+    return data
+
+
+def _load_meta(conn: sqlite3.Connection, data: ReportData) -> None:
+    if _has_table(conn, "cordvault_meta"):
+        data.meta = {
+            str(k): str(v) for k, v in conn.execute("SELECT key, value FROM cordvault_meta")
+        }
+
+
+def _load_totals(conn: sqlite3.Connection, data: ReportData) -> None:
+    """The counts and sums both the summary and the report show."""
     data.dm_count = _scalar(conn, "SELECT count(*) FROM dm_channels_data")
     data.guild_count = _scalar(conn, "SELECT count(*) FROM guilds")
     data.channel_count = _scalar(conn, "SELECT count(*) FROM guild_channels_data")
@@ -194,6 +225,25 @@ def _load(conn: sqlite3.Connection) -> ReportData:
     data.session_count, data.session_minutes = conn.execute(
         "SELECT count(*), coalesce(sum(duration_mins), 0) FROM sessions"
     ).fetchone()
+    if _has_table(conn, "group_dm_channels_data"):
+        data.group_dm_count = _scalar(conn, "SELECT count(*) FROM group_dm_channels_data")
+    data.spending = [
+        Spending(currency=r[0], amount_minor=r[1], payments=r[2])
+        for r in conn.execute(
+            "SELECT lower(payment_currency), sum(payment_amount), count(*) FROM payments"
+            " GROUP BY lower(payment_currency) ORDER BY count(*) DESC, 1"
+        )
+    ]
+
+
+def _load(conn: sqlite3.Connection) -> ReportData:
+    data = ReportData(owner=_owner(conn))
+    row = conn.execute(
+        "SELECT coalesce(sum(occurence_count), 0), min(day), max(day)"
+        " FROM activity WHERE event_name = 'message_sent'"
+    ).fetchone()
+    data.messages, data.first_day, data.last_day = int(row[0]), row[1], row[2]
+    _load_totals(conn, data)
     data.per_month = _per_month(conn)
     for hour, count in conn.execute(
         "SELECT hour, sum(occurence_count) FROM activity"
@@ -228,7 +278,6 @@ def _load(conn: sqlite3.Connection) -> ReportData:
         )
     ]
     if _has_table(conn, "group_dm_channels_data"):
-        data.group_dm_count = _scalar(conn, "SELECT count(*) FROM group_dm_channels_data")
         data.top_group_dms = [
             Ranked(
                 key=r[0],
@@ -252,13 +301,6 @@ def _load(conn: sqlite3.Connection) -> ReportData:
             " GROUP BY device_os ORDER BY count(*) DESC, device_os"
         )
     ]
-    data.spending = [
-        Spending(currency=r[0], amount_minor=r[1], payments=r[2])
-        for r in conn.execute(
-            "SELECT lower(payment_currency), sum(payment_amount), count(*) FROM payments"
-            " GROUP BY lower(payment_currency) ORDER BY count(*) DESC, 1"
-        )
-    ]
     data.payments = [
         Payment(date=r[0], amount_minor=r[1], currency=r[2], description=r[3])
         for r in conn.execute(
@@ -266,10 +308,7 @@ def _load(conn: sqlite3.Connection) -> ReportData:
             " FROM payments ORDER BY payment_date DESC, payment_id"
         )
     ]
-    if _has_table(conn, "cordvault_meta"):
-        data.meta = {
-            str(k): str(v) for k, v in conn.execute("SELECT key, value FROM cordvault_meta")
-        }
+    _load_meta(conn, data)
     return data
 
 

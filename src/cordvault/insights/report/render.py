@@ -104,7 +104,7 @@ def _notes(data: ReportData) -> list[str]:
 
 def report_summary(sqlite_path: Path) -> list[tuple[str, str]]:
     """Label/value rows for the CLI summary table (values are plain, unescaped text)."""
-    data = load_report_data(sqlite_path)
+    data = load_report_data(sqlite_path, summary_only=True)
     return _summary_rows(data)
 
 
