@@ -58,3 +58,24 @@ def test_insert_hourly_can_run_twice_and_mixes_with_plain_inserts(tmp_path: Path
     assert rows[0][:4] == ("app_opened", "2020-01-01", 0, 4)
     assert rows[1][:6] == ("message_sent", "1968-12-31", 0, 3, None, "1")
     assert rows[2][:4] == ("other_hourly", "1970-01-01", 0, 1)
+
+
+def test_finish_leaves_only_the_compacted_file_and_abort_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out.sqlite"
+    writer = SqliteWriter(out)
+    writer.insert_hourly(
+        "message_sent", [_series("1", None, [(h, 1) for h in range(5000)])], day_text
+    )
+    size, counts = writer.finish()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.sqlite"]
+    assert size == out.stat().st_size
+    assert counts["activity"] == 5000
+    with sqlite3.connect(out) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,)
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+    second = SqliteWriter(tmp_path / "other.sqlite")
+    second.insert_hourly("message_sent", [_series("1", None, [(0, 1)])], day_text)
+    second.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.sqlite"]

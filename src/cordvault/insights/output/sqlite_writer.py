@@ -2,7 +2,7 @@
 
 The file is written to a temporary name in rollback-journal mode (never WAL: a WAL database
 read before checkpointing loads as empty in sql.js), indexes are built after the bulk inserts,
-VACUUM compacts it, the connection is closed, and only then is it renamed into place. Readers
+``VACUUM INTO`` writes a compacted copy, and only then is that renamed into place. Readers
 never see a half-written file.
 
 :class:`SqliteWriter` lets rows arrive in stages: the analysis writes the message rows while
@@ -58,8 +58,10 @@ class SqliteWriter:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         self.out_path = out_path
         self.tmp = out_path.with_name(out_path.name + ".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
+        self.compacted = out_path.with_name(out_path.name + ".compacted")
+        for leftover in (self.tmp, self.compacted):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
         self.counts: dict[str, int] = dict.fromkeys(TABLES, 0)
         self._conn: sqlite3.Connection | None = sqlite3.connect(self.tmp, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=DELETE")
@@ -146,7 +148,10 @@ class SqliteWriter:
         return count
 
     def finish(self) -> tuple[int, dict[str, int]]:
-        """Build indexes, VACUUM, close, rename into place; return (size, row counts).
+        """Build indexes, compact, close, rename into place; return (size, row counts).
+
+        Compacting is ``VACUUM INTO`` a second file (one copy; a plain VACUUM copies twice):
+        it packs the b-tree pages the staged inserts left partly filled (~6% of the file).
 
         The activity table's secondary indexes are built only while the table is small
         enough for the client: they speed up guild/channel-scoped queries, but a database the
@@ -162,10 +167,12 @@ class SqliteWriter:
                     if " ON activity " in ddl and big:
                         continue
                     conn.execute(ddl)
-            conn.execute("VACUUM")  # also re-packs rows that arrived out of key order
+            conn.execute("VACUUM INTO ?", (str(self.compacted),))
         finally:
             conn.close()
-        os.replace(self.tmp, self.out_path)
+            with contextlib.suppress(FileNotFoundError):
+                self.tmp.unlink()
+        os.replace(self.compacted, self.out_path)
         return self.out_path.stat().st_size, dict(self.counts)
 
     def abort(self) -> None:
@@ -173,8 +180,9 @@ class SqliteWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
+        for unfinished in (self.tmp, self.compacted):
+            with contextlib.suppress(FileNotFoundError):
+                unfinished.unlink()
 
 
 class _Counted:
