@@ -32,6 +32,7 @@ from cordvault.insights.aggregate.build import (
     PackageFacts,
     all_rows,
     day_text,
+    event_count_rows,
     message_sent_series,
 )
 from cordvault.insights.aggregate.pairing import pair_sessions, pair_voice
@@ -132,13 +133,13 @@ def analyze_package(
     total = sum(size for _kind, _payload, size in tasks)
     workers = settings.analyze_workers or os.cpu_count() or 1
     writer = SqliteWriter(out_sqlite)
-    early = _EarlyMessageRows(writer, channels)
+    rows = _RowWriter(writer, channels)
     try:
         if workers <= 1 or total < _INLINE_BELOW_BYTES:
-            results = _run_inline(zip_path, tasks, total, report, early.start)
+            results = _run_inline(zip_path, tasks, total, report, rows)
         else:
-            results = _run_pool(zip_path, tasks, total, workers, report, early.start)
-        early.join()
+            results = _run_pool(zip_path, tasks, total, workers, report, rows)
+        rows.join()
 
         analytics = AnalyticsPartial()
         stats: dict[str, ChannelStats] = {}
@@ -165,11 +166,12 @@ def analyze_package(
             channels_without_metadata=skipped_channels,
         )
         report(PHASE_WRITE, 0, 1)
+        writer.insert_staged_activity()
         for table, table_rows in all_rows(facts).items():
             writer.insert(table, table_rows)
         size, counts = writer.finish()
     except BaseException:
-        early.join(reraise=False)
+        rows.join(reraise=False)
         writer.abort()
         raise
     report(PHASE_WRITE, 1, 1)
@@ -250,32 +252,43 @@ def _plan_tasks(layout: PackageLayout, channels: dict[str, ChannelInfo]) -> list
     return tasks + analytics
 
 
-class _EarlyMessageRows:
-    """Writes the message_sent rows in a thread as soon as every message file is scanned.
+class _RowWriter:
+    """Writes activity rows in a background thread while the package is still being read.
 
-    They need nothing from the analytics, which are still being scanned by the worker
-    processes: the otherwise idle main process turns them into rows meanwhile.
+    The message_sent rows need only the message results, and each analytics shard's counts
+    can be staged on their own (the writer sums them per key at the end): the main process,
+    otherwise idle while the workers scan, turns them into rows meanwhile. Jobs run one at a
+    time, in order, on the writer's connection; the first error stops the rest and is
+    raised by :meth:`join`.
     """
 
     def __init__(self, writer: SqliteWriter, channels: dict[str, ChannelInfo]) -> None:
         self._writer = writer
         self._channels = channels
-        self._thread: threading.Thread | None = None
+        self._jobs: queue_mod.SimpleQueue[Callable[[], object] | None] = queue_mod.SimpleQueue()
         self._error: BaseException | None = None
-
-    def start(self, stats: dict[str, ChannelStats]) -> None:
-        def run() -> None:
-            try:
-                series = message_sent_series(self._channels, stats)
-                self._writer.insert_hourly("message_sent", series, day_text)
-            except BaseException as exc:  # handed to the caller by join()
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name="cordvault-rows", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="cordvault-rows", daemon=True)
         self._thread.start()
 
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._error is None:
+                try:
+                    job()
+                except BaseException as exc:  # handed to the caller by join()
+                    self._error = exc
+
+    def messages_done(self, stats: dict[str, ChannelStats]) -> None:
+        series = message_sent_series(self._channels, stats)
+        self._jobs.put(lambda: self._writer.insert_hourly("message_sent", series, day_text))
+
+    def analytics_done(self, partial: AnalyticsPartial) -> None:
+        self._jobs.put(lambda: self._writer.stage_activity(event_count_rows(partial)))
+
     def join(self, *, reraise: bool = True) -> None:
-        if self._thread is not None:
+        """Wait for every job queued so far (the writer is the caller's again after this)."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
             self._thread.join()
         if reraise and self._error is not None:
             raise self._error
@@ -338,11 +351,7 @@ def _messages_of(results: list[tuple[str, Any]]) -> dict[str, ChannelStats]:
 
 
 def _run_inline(
-    zip_path: Path,
-    tasks: list[_Task],
-    total: int,
-    report: ProgressCallback,
-    on_messages_done: Callable[[dict[str, ChannelStats]], None],
+    zip_path: Path, tasks: list[_Task], total: int, report: ProgressCallback, rows: _RowWriter
 ) -> list[tuple[str, Any]]:
     done = 0
 
@@ -357,10 +366,13 @@ def _run_inline(
     try:
         for task in tasks:
             if task[0] == "analytics" and not any(r[0] == "analytics" for r in results):
-                on_messages_done(_messages_of(results))
-            results.append(_execute(str(zip_path), task, tick))
+                rows.messages_done(_messages_of(results))
+            result = _execute(str(zip_path), task, tick)
+            results.append(result)
+            if result[0] == "analytics":
+                rows.analytics_done(result[1])
         if not any(task[0] == "analytics" for task in tasks):
-            on_messages_done(_messages_of(results))
+            rows.messages_done(_messages_of(results))
     finally:
         zf = _worker_zip.pop(str(zip_path), None)
         if zf is not None:
@@ -375,7 +387,7 @@ def _run_pool(
     total: int,
     workers: int,
     report: ProgressCallback,
-    on_messages_done: Callable[[dict[str, ChannelStats]], None],
+    rows: _RowWriter,
 ) -> list[tuple[str, Any]]:
     # forkserver: children start from a clean process, so threads of the caller (a progress
     # bar, a web server) cannot leave locks held in them as a plain fork could.
@@ -393,7 +405,7 @@ def _run_pool(
         initargs=(progress_queue,),
     ) as pool:
         if not tasks:
-            on_messages_done({})
+            rows.messages_done({})
         futures: set[Future[tuple[str, Any]]] = set()
         pending_messages: set[Future[tuple[str, Any]]] = set()
         for task in tasks:  # submission order is the order workers take them in
@@ -411,11 +423,14 @@ def _run_pool(
                     break
             report(PHASE_READ, min(done, total), total)
             for future in finished:
-                results.append(future.result())
+                result = future.result()
+                results.append(result)
                 pending_messages.discard(future)
+                if result[0] == "analytics":
+                    rows.analytics_done(result[1])
             if not pending_messages and not messages_reported:
                 messages_reported = True
-                on_messages_done(_messages_of(results))
+                rows.messages_done(_messages_of(results))
     progress_queue.close()
     report(PHASE_READ, total, total)
     return results

@@ -83,8 +83,11 @@ def message_sent_series(
         yield HourSeries(channel_id, guild, channel_stats.hour_keys, channel_stats.hour_counts)
 
 
-def _event_rows(facts: PackageFacts) -> list[Row]:
-    a = facts.analytics
+def event_count_rows(a: AnalyticsPartial) -> list[Row]:
+    """The activity rows (all but message_sent) of some analytics, unordered. Rows of
+    several partials with the same primary key add up (``occurence_count`` summed, the
+    custom-emoji flag ``extra_field_2`` is "1" if any says so): the writer's staged activity
+    does exactly that, so each shard's rows can be written as soon as it is scanned."""
     rows: list[Row] = []
     for (guild, day, hour), count in a.guild_joined.items():
         rows.append(("guild_joined", day, hour, count, None, None, guild, None, None))
@@ -99,13 +102,6 @@ def _event_rows(facts: PackageFacts) -> list[Row]:
     for (event, day), count in a.per_day.items():
         rows.append((event, day, 0, count, None, None, None, None, None))
     return rows
-
-
-def event_activity_rows(facts: PackageFacts) -> list[Row]:
-    """Every activity row except message_sent, in primary-key order."""
-    events = _event_rows(facts)
-    events.sort(key=lambda r: (r[0], r[1], r[2], r[5] or "", r[6] or "", r[4] or "", r[7] or ""))
-    return events
 
 
 def _voice_minutes(voice: Iterable[VoiceSession]) -> dict[str, int]:
@@ -269,10 +265,9 @@ def meta_rows(facts: PackageFacts) -> list[Row]:
 
 
 def all_rows(facts: PackageFacts) -> dict[str, Iterable[Row]]:
-    """Every table's rows, keyed by table name - except the message_sent activity rows, which
-    :func:`message_sent_series` provides as soon as the message files are scanned."""
+    """Every table's rows, keyed by table name - except the activity rows: those come from
+    :func:`message_sent_series` and :func:`event_count_rows` while the package is read."""
     return {
-        "activity": event_activity_rows(facts),
         "dm_channels_data": dm_rows(facts),
         "group_dm_channels_data": group_dm_rows(facts),
         "guild_channels_data": guild_channel_rows(facts),

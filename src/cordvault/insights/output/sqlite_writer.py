@@ -69,6 +69,8 @@ class SqliteWriter:
         self._conn.execute("PRAGMA page_size=4096")
         for ddl in TABLES.values():
             self._conn.execute(ddl)
+        # Activity rows whose counts add up across stages (see stage_activity).
+        self._conn.execute("CREATE TEMP TABLE activity_stage AS SELECT * FROM activity WHERE 0")
 
     def insert(self, table: str, rows: Iterable[Row]) -> int:
         """Insert ``rows`` (consumed lazily) into ``table``; return how many."""
@@ -82,6 +84,40 @@ class SqliteWriter:
             )
         self.counts[table] += counter.count
         return counter.count
+
+    def stage_activity(self, rows: Iterable[Row]) -> int:
+        """Stage ``activity`` rows (full rows, any order); return how many.
+
+        Staged rows are written by :meth:`insert_staged_activity`, summed per primary key:
+        callers can stage partial counts (one analytics shard at a time) as they arrive.
+        """
+        assert self._conn is not None, "writer already finished"
+        counter = _Counted(rows)
+        with self._conn:
+            self._conn.executemany(
+                "INSERT INTO activity_stage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", counter
+            )
+        return counter.count
+
+    def insert_staged_activity(self) -> int:
+        """Write the staged activity rows, one per primary key (``occurence_count`` summed,
+        ``extra_field_2`` the greatest given), sorted by SQLite into primary-key order;
+        return how many rows were written."""
+        assert self._conn is not None, "writer already finished"
+        key = (
+            "event_name, day, hour, associated_channel_id, associated_guild_id,"
+            " associated_user_id, extra_field_1"
+        )
+        with self._conn:
+            cursor = self._conn.execute(
+                "INSERT INTO activity (event_name, day, hour, associated_channel_id,"
+                " associated_guild_id, associated_user_id, extra_field_1, occurence_count,"
+                f" extra_field_2) SELECT {key}, sum(occurence_count), max(extra_field_2)"
+                f" FROM activity_stage GROUP BY {key} ORDER BY {key}"
+            )
+            self._conn.execute("DELETE FROM activity_stage")
+        self.counts["activity"] += cursor.rowcount
+        return cursor.rowcount
 
     def insert_hourly(
         self, event_name: str, series: Iterable[HourSeries], day_text: Callable[[int], str]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import operator
 import re
 import zipfile
 from array import array
@@ -66,11 +67,18 @@ def _plain_utc(ts: object) -> bool:
 
 @dataclass
 class MessageBatch:
-    """Normalised messages of one slice of a file."""
+    """Normalised messages of one slice of a file (``hours``: each timestamp's
+    ``YYYY-MM-DD HH``, when already computed)."""
 
     timestamps: list[str] = field(default_factory=list)
     contents: list[str] = field(default_factory=list)
     malformed: int = 0
+    hours: list[str] | None = None
+
+
+_HOUR_OF = operator.itemgetter(slice(0, 13))
+_DAY_OF = operator.itemgetter(slice(0, 10))
+_HH_OF = operator.itemgetter(slice(11, 13))
 
 
 def normalise_timestamp(raw: object) -> str | None:
@@ -134,13 +142,17 @@ def _fast_batch(stamps: list[str], contents: list[str] | None) -> MessageBatch |
     joined = "\n".join(stamps) + "\n"
     if len(joined) != 20 * len(stamps) or _TS19_LINES.fullmatch(joined) is None:
         return None
-    # Only hours not seen before need the calendar check (a set difference runs in C).
-    new_hours = {ts[:13] for ts in stamps} - _KNOWN_HOURS
+    # Only hours not seen before need the calendar check (slicing and the set difference
+    # run in C).
+    hours = list(map(_HOUR_OF, stamps))
+    new_hours = set(hours) - _KNOWN_HOURS
     if new_hours:
         if not all(_valid_hour(key) for key in new_hours):
             return None
         _KNOWN_HOURS.update(new_hours)
-    return MessageBatch(timestamps=stamps, contents=contents if contents is not None else [])
+    return MessageBatch(
+        timestamps=stamps, contents=contents if contents is not None else [], hours=hours
+    )
 
 
 def _slow_batch(objects: list[Any], want_contents: bool) -> MessageBatch:
@@ -335,7 +347,7 @@ def scan_channel_messages(
         if not stamps:
             continue
         stats.count += len(stamps)
-        hours.update([ts[:13] for ts in stamps])
+        hours.update(batch.hours if batch.hours is not None else map(_HOUR_OF, stamps))
         lo, hi = min(stamps), max(stamps)
         stats.first = lo if stats.first is None or lo < stats.first else stats.first
         stats.last = hi if stats.last is None or hi > stats.last else stats.last
@@ -343,9 +355,12 @@ def scan_channel_messages(
             sentiment.add_many(batch.contents)
         if progress is not None:
             progress(len(stamps))
-    for key in sorted(hours):  # "YYYY-MM-DD HH" sorts chronologically
-        stats.hour_keys.append(_epoch_day(key[:10]) * 24 + int(key[11:13]))
-        stats.hour_counts.append(hours[key])
+    keys = sorted(hours)  # "YYYY-MM-DD HH" sorts chronologically
+    days = map(_epoch_day, map(_DAY_OF, keys))  # (the maps run in C; days are cached)
+    stats.hour_keys = array(
+        "q", [d * 24 + h for d, h in zip(days, map(int, map(_HH_OF, keys)), strict=True)]
+    )
+    stats.hour_counts = array("q", map(hours.__getitem__, keys))
     if sentiment is not None:
         stats.sentiment_total, stats.sentiment_count = sentiment.total, sentiment.count
     return stats
