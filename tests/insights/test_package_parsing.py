@@ -525,3 +525,15 @@ def test_json_messages_of_unexpected_shapes_are_counted_one_by_one(tmp_path: Pat
     ]
     assert [c for b in batches for c in b.contents] == ["", "happy"]
     assert sum(b.malformed for b in batches) == 3
+
+
+def test_two_objects_on_one_line_are_one_malformed_line() -> None:
+    """Lines are decoded one by one: ``{...},{...}`` on one line is not two events."""
+    part = AnalyticsPartial()
+    stamp = _ts("2023-06-01T01:00:00Z")
+    line = _line("guild_joined", guild_id="1", timestamp=stamp).rstrip(b"\n")
+    scan_lines(part, line + b"," + line + b"\n" + _line("email_opened", timestamp=stamp))
+    assert part.malformed == 1
+    assert part.guild_joined == {}
+    assert part.per_day == {("email_opened", "2023-06-01"): 1}
+    assert (part.lines, part.events) == (2, 2)

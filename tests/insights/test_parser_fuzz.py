@@ -139,3 +139,70 @@ def test_damaged_packages_give_clear_errors(
         analyze_package(path, out, settings=Settings(data_dir=tmp_path, analyze_workers=1))
     except CordvaultError:
         assert not out.exists() or out.stat().st_size > 0
+
+
+def _partial_state(part: AnalyticsPartial) -> tuple[object, ...]:
+    return (
+        part.lines,
+        part.events,
+        part.malformed,
+        dict(part.per_day),
+        dict(part.guild_joined),
+        dict(part.app_commands),
+        dict(part.reactions),
+        set(part.custom_reactions),
+        dict(part.app_opened),
+        sorted(part.voice, key=repr),
+        sorted(part.sessions, key=repr),
+    )
+
+
+FIELD_VALUES = (
+    st.sampled_from(["ios", "7", "123456789012345678", "null", "", "-1", "x\u00e9"])
+    | st.integers(-(2**63), 2**64 - 1)
+    | json_values
+)
+TIMESTAMPS = st.sampled_from(
+    [
+        '"2023-06-01T12:34:56.789Z"',
+        '"2023-06-01T1\u00b2:34:56.789Z"',  # a digit int() refuses
+        '"2023-13-45T10:00:00.000Z"',
+        "2023-06-01T12:34:56Z",
+        '"2023-06-01T12:34:56+02:00"',
+        "1685622896000",
+        '"null"',
+        "",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*EVENTS, "app_opened", "application_command_used", "session_end"]),
+            st.dictionaries(
+                st.sampled_from(["guild_id", "channel_id", "emoji_name", "os", "application_id"]),
+                FIELD_VALUES,
+                max_size=4,
+            ),
+            TIMESTAMPS | json_values,
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+    st.sampled_from([b"", b'{"event_type":"app_opened",\n', b'{"event_type":"guild_joined"},{}\n']),
+)
+def test_block_and_line_by_line_paths_count_alike(
+    lines: list[tuple[str, dict[str, object], object]], bad: bytes
+) -> None:
+    """A block decoded at once counts exactly what its lines count one at a time (each
+    good line alone takes the block path; a bad line sends its whole block line by line)."""
+    encoded = [orjson.dumps({"event_type": e, **f, "timestamp": ts}) + b"\n" for e, f, ts in lines]
+    together = AnalyticsPartial()
+    scan_lines(together, b"".join(encoded) + bad)
+    alone = AnalyticsPartial()
+    for line in [*encoded, bad]:
+        scan_lines(alone, line)
+    assert _partial_state(together) == _partial_state(alone)
+    assert together.events == len(lines) + (1 if bad else 0)

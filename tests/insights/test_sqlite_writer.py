@@ -79,3 +79,21 @@ def test_finish_leaves_only_the_compacted_file_and_abort_leaves_nothing(tmp_path
     second.insert_hourly("message_sent", [_series("1", None, [(0, 1)])], day_text)
     second.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.sqlite"]
+
+
+def test_staged_activity_is_summed_per_key_across_stages(tmp_path: Path) -> None:
+    """Each analytics shard stages its own counts; the same key from two shards is one row
+    (counts summed, the custom-emoji flag set if any shard saw it custom)."""
+    out = tmp_path / "out.sqlite"
+    writer = SqliteWriter(out)
+    reaction = ("add_reaction", "2023-06-01", 0, 2, None, "7", None, "x", "0")
+    writer.stage_activity(
+        [reaction, ("app_opened", "2023-06-01", 0, 1, None, None, None, "ios", None)]
+    )
+    writer.stage_activity([(*reaction[:3], 5, *reaction[4:8], "1"), reaction])
+    assert writer.insert_staged_activity() == 2
+    writer.finish()
+    assert _activity(out) == [
+        ("add_reaction", "2023-06-01", 0, 9, None, "7", None, "x", "1"),
+        ("app_opened", "2023-06-01", 0, 1, None, None, None, "ios", None),
+    ]
