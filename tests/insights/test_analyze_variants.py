@@ -102,24 +102,35 @@ def test_variant_matches_expected(tmp_path: Path, variant: str) -> None:
     conn.close()
 
 
-def test_parallel_and_inline_runs_agree(tmp_path: Path) -> None:
-    """The process pool (forced) gives the same database content as the inline path."""
+@pytest.mark.parametrize("variant", ["mixed", "modern"])
+def test_parallel_and_inline_runs_agree(
+    tmp_path: Path, variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process pool (forced) gives the same database content as the inline path, also
+    when a shard is scanned in two halves by two workers ("modern" has three shards: the
+    smallest is split)."""
+    import cordvault.insights.analyze as analyze_module
+
     package = tmp_path / "p.zip"
     expected_path = tmp_path / "p.expected.json"
     generate_package(
-        package, GenOptions(variant="mixed", seed=5, messages=4000, events=6000), expected_path
+        package, GenOptions(variant=variant, seed=5, messages=4000, events=6000), expected_path
     )
     expected = orjson.loads(expected_path.read_bytes())
-    import cordvault.insights.analyze as analyze_module
-
+    monkeypatch.setattr(analyze_module, "_INLINE_BELOW_BYTES", 0)
+    monkeypatch.setattr(analyze_module, "_SPLIT_SHARD_MIN_BYTES", 0)
+    planned: list[list[object]] = []
+    plan = analyze_module._plan_tasks
+    monkeypatch.setattr(
+        analyze_module,
+        "_plan_tasks",
+        lambda *args: planned.append(plan(*args)) or planned[-1],  # type: ignore[func-returns-value]
+    )
     out = tmp_path / "parallel.sqlite"
-    threshold = analyze_module._INLINE_BELOW_BYTES
-    analyze_module._INLINE_BELOW_BYTES = 0
-    try:
-        analyze_package(package, out, settings=Settings(data_dir=tmp_path, analyze_workers=2))
-    finally:
-        analyze_module._INLINE_BELOW_BYTES = threshold
+    analyze_package(package, out, settings=Settings(data_dir=tmp_path, analyze_workers=2))
     assert_tables_match(out, expected)
+    halves = [t[1] for t in planned[0] if t[0] == "analytics" and t[1].split_at is not None]
+    assert len(halves) == (2 if variant == "modern" else 0)
 
 
 @pytest.mark.parametrize("parallel", [False, True])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -537,3 +538,52 @@ def test_two_objects_on_one_line_are_one_malformed_line() -> None:
     assert part.guild_joined == {}
     assert part.per_day == {("email_opened", "2023-06-01"): 1}
     assert (part.lines, part.events) == (2, 2)
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 4096])
+def test_shard_halves_cover_every_line_once(block: int) -> None:
+    """Whatever the split offset and block size, the two halves are the whole entry cut
+    just after the newline that ends the line holding offset split_at - 1."""
+    from cordvault.insights.package.analytics import _half_of
+
+    data = b"".join(b"x" * (n % 13) + b"\n" for n in range(40)) + b"tail-without-newline"
+    for split_at in [*range(len(data) + 2), 10**9]:
+
+        def blocks() -> Iterator[bytes]:
+            return (data[i : i + block] for i in range(0, len(data), block))
+
+        first = b"".join(_half_of(blocks(), split_at, second=False))
+        second = b"".join(_half_of(blocks(), split_at, second=True))
+        assert first + second == data
+        if 0 < split_at <= len(data):
+            assert len(first) >= split_at or b"\n" not in data[split_at - 1 :]
+            assert first.endswith(b"\n") or first == data
+            assert b"\n" not in first[split_at - 1 : -1]
+        else:
+            assert (first, second) == ((b"", data) if split_at <= 0 else (data, b""))
+
+
+def test_scanning_a_shard_in_halves_counts_like_the_whole(tmp_path: Path) -> None:
+    lines = b"".join(
+        _line(
+            ["email_opened", "add_reaction", "app_opened", "other"][n % 4],
+            timestamp=_ts(f"2023-06-{n % 28 + 1:02d}T{n % 24:02d}:00:00.000Z"),
+            channel_id=str(n % 5),
+            emoji_name="x",
+            os="ios",
+        )
+        for n in range(3000)
+    )
+    path = tmp_path / "p.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Activity/analytics/events-1.json", lines)
+    name = "Activity/analytics/events-1.json"
+    with zipfile.ZipFile(path) as zf:
+        whole = scan_shard(zf, name)
+        for split_at in (1, len(lines) // 3, len(lines) // 2, len(lines) - 1):
+            merged = scan_shard(zf, name, split_at=split_at)
+            merged.merge(scan_shard(zf, name, split_at=split_at, second=True))
+            assert (merged.lines, merged.events, merged.malformed) == (3000, 3000, 0)
+            assert merged.per_day == whole.per_day
+            assert merged.reactions == whole.reactions
+            assert merged.app_opened == whole.app_opened

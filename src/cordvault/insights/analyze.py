@@ -19,15 +19,25 @@ import queue as queue_mod
 import threading
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cordvault.core.allocator import tune_allocator
+from cordvault.core.allocator import release_free_memory, tune_allocator
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
+from cordvault.insights._pool_worker import (
+    MessageJob,
+    ShardJob,
+    Task,
+    execute,
+    init_worker,
+    pool_task,
+    worker_zip,
+)
 from cordvault.insights.aggregate.build import (
     PackageFacts,
     all_rows,
@@ -38,10 +48,10 @@ from cordvault.insights.aggregate.build import (
 from cordvault.insights.aggregate.pairing import pair_sessions, pair_voice
 from cordvault.insights.output.sqlite_writer import SqliteWriter
 from cordvault.insights.package.account import parse_account
-from cordvault.insights.package.analytics import AnalyticsPartial, scan_shard
+from cordvault.insights.package.analytics import AnalyticsPartial
 from cordvault.insights.package.channels import ChannelInfo, ChannelKind, parse_channel, parse_index
 from cordvault.insights.package.layout import PackageLayout, detect_layout
-from cordvault.insights.package.messages import ChannelStats, scan_channel_messages
+from cordvault.insights.package.messages import ChannelStats
 from cordvault.insights.package.zipsource import (
     PackageLimits,
     list_entries,
@@ -56,6 +66,8 @@ PHASE_READ = "reading package"
 PHASE_WRITE = "writing database"
 _INLINE_BELOW_BYTES = 48 * 1024 * 1024
 _MESSAGE_TASK_BYTES = 64 * 1024 * 1024
+# Below this a shard is not worth splitting in two (the second half re-inflates the first).
+_SPLIT_SHARD_MIN_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,19 +83,6 @@ class AnalysisSummary:
     analytics_events: int
     table_rows: dict[str, int]
     seconds: float
-
-
-@dataclass(frozen=True)
-class _MessageJob:
-    channel_id: str
-    name: str
-    kind: str
-    sentiment: bool
-    size: int
-
-
-# A task is ("analytics", entry name, size) or ("messages", [jobs], size).
-_Task = tuple[str, Any, int]
 
 
 def limits_from(settings: Settings) -> PackageLimits:
@@ -129,13 +128,14 @@ def analyze_package(
         )
         channels, skipped_channels = _read_channels(zf, layout)
 
-    tasks = _plan_tasks(layout, channels)
-    total = sum(size for _kind, _payload, size in tasks)
     workers = settings.analyze_workers or os.cpu_count() or 1
+    inline = workers <= 1 or _large_bytes(layout) < _INLINE_BELOW_BYTES
+    tasks = _plan_tasks(layout, channels, 1 if inline else workers)
+    total = sum(size for _kind, _payload, size in tasks)
     writer = SqliteWriter(out_sqlite)
     rows = _RowWriter(writer, channels)
     try:
-        if workers <= 1 or total < _INLINE_BELOW_BYTES:
+        if inline:
             results = _run_inline(zip_path, tasks, total, report, rows)
         else:
             results = _run_pool(zip_path, tasks, total, workers, report, rows)
@@ -195,6 +195,13 @@ def analyze_package(
     return summary
 
 
+def _large_bytes(layout: PackageLayout) -> int:
+    """Decompressed bytes of the entries the workers would read."""
+    return sum(size for _name, size in layout.analytics_files) + sum(
+        c.messages_size for c in layout.channels if c.messages_file is not None
+    )
+
+
 def _count_files(layout: PackageLayout, channels: dict[str, ChannelInfo], kind: str) -> int:
     """Message files read (folders without a usable channel.json are skipped, not read)."""
     return sum(1 for c in layout.channels if c.messages_kind == kind and c.channel_id in channels)
@@ -217,16 +224,33 @@ def _read_channels(
     return channels, skipped
 
 
-def _plan_tasks(layout: PackageLayout, channels: dict[str, ChannelInfo]) -> list[_Task]:
-    """Work units: message files first (their rows can then be written while the analytics
-    shards are scanned), then analytics shards; largest first within each kind."""
-    analytics: list[_Task] = sorted(
-        (("analytics", name, size) for name, size in layout.analytics_files), key=lambda t: -t[2]
-    )
-    tasks: list[_Task] = []
+def _plan_tasks(
+    layout: PackageLayout, channels: dict[str, ChannelInfo], workers: int = 1
+) -> list[Task]:
+    """Work units in the order workers take them: the largest analytics shard, then the
+    message files, then the other shards (largest first within each kind).
+
+    Why: shards are large and indivisible. Messages first left the last of three equal
+    shards running alone on one core at the end; the largest shard first lets one worker
+    start on it while the other reads the messages, whose rows the main process then writes
+    while the remaining shards are scanned. For the same reason, when the shards do not
+    share out evenly among two workers, the smallest big one is scanned in two halves.
+    """
+    shards = sorted(layout.analytics_files, key=lambda item: -item[1])
+    analytics: list[Task] = []
+    split = workers == 2 and len(shards) % 2 == 1 and shards[-1][1] >= _SPLIT_SHARD_MIN_BYTES
+    for index, (name, size) in enumerate(shards):
+        if split and index == len(shards) - 1:
+            middle = size // 2
+            analytics.append(("analytics", ShardJob(name, middle, False), middle))
+            analytics.append(("analytics", ShardJob(name, middle, True), size - middle))
+        else:
+            analytics.append(("analytics", ShardJob(name), size))
+    analytics.sort(key=lambda t: -t[2])
+    tasks: list[Task] = []
     jobs = sorted(
         (
-            _MessageJob(
+            MessageJob(
                 c.channel_id,
                 c.messages_file,
                 c.messages_kind or "json",
@@ -238,7 +262,7 @@ def _plan_tasks(layout: PackageLayout, channels: dict[str, ChannelInfo]) -> list
         ),
         key=lambda j: -j.size,
     )
-    batch: list[_MessageJob] = []
+    batch: list[MessageJob] = []
     batch_size = 0
     for job in jobs:
         batch.append(job)
@@ -249,7 +273,19 @@ def _plan_tasks(layout: PackageLayout, channels: dict[str, ChannelInfo]) -> list
     if batch:
         tasks.append(("messages", batch, batch_size))
     tasks.sort(key=lambda t: -t[2])
-    return tasks + analytics
+    return analytics[:1] + tasks + analytics[1:]
+
+
+_STAGED_COUNTS = ("per_day", "guild_joined", "app_commands", "reactions", "app_opened")
+
+
+def _drop_counts(partial: AnalyticsPartial) -> None:
+    """Free a partial's counters once its rows are staged in the database: nothing reads
+    them afterwards (the rest of the analysis needs its totals, voice and sessions), and
+    unpickled they are ~20-35 MB a shard in this process."""
+    for name in _STAGED_COUNTS:
+        setattr(partial, name, Counter())
+    partial.custom_reactions = set()
 
 
 class _RowWriter:
@@ -277,13 +313,20 @@ class _RowWriter:
                     job()
                 except BaseException as exc:  # handed to the caller by join()
                     self._error = exc
+            # What building the rows freed would otherwise stay resident while the workers
+            # scan (the tree's peak); ~5 ms.
+            release_free_memory()
 
     def messages_done(self, stats: dict[str, ChannelStats]) -> None:
         series = message_sent_series(self._channels, stats)
         self._jobs.put(lambda: self._writer.insert_hourly("message_sent", series, day_text))
 
     def analytics_done(self, partial: AnalyticsPartial) -> None:
-        self._jobs.put(lambda: self._writer.stage_activity(event_count_rows(partial)))
+        def stage() -> None:
+            self._writer.stage_activity(event_count_rows(partial))
+            _drop_counts(partial)
+
+        self._jobs.put(stage)
 
     def join(self, *, reraise: bool = True) -> None:
         """Wait for every job queued so far (the writer is the caller's again after this)."""
@@ -296,51 +339,6 @@ class _RowWriter:
 
 # -- task execution ---------------------------------------------------------------------------
 
-_worker_zip: dict[str, zipfile.ZipFile] = {}
-_worker_queue: Any = None
-
-
-def _init_worker(progress_queue: Any) -> None:
-    global _worker_queue
-    _worker_queue = progress_queue
-    tune_allocator()  # 4 MiB blocks reused from the heap instead of fresh mmaps each time
-
-
-def _zip_for(path: str) -> zipfile.ZipFile:
-    zf = _worker_zip.get(path)
-    if zf is None:
-        zf = _worker_zip[path] = zipfile.ZipFile(path)
-    return zf
-
-
-def _execute(zip_path: str, task: _Task, tick: Callable[[int], None]) -> tuple[str, Any]:
-    kind, payload, _size = task
-    zf = _zip_for(zip_path)
-    if kind == "analytics":
-        return kind, scan_shard(zf, payload, tick)
-    result: dict[str, ChannelStats] = {}
-    for job in payload:
-        result[job.channel_id] = scan_channel_messages(zf, job.name, job.kind, job.sentiment)
-        tick(job.size)
-    return kind, result
-
-
-def _pool_task(zip_path: str, task: _Task) -> tuple[str, Any]:
-    pending = 0
-
-    def tick(nbytes: int) -> None:
-        nonlocal pending
-        pending += nbytes
-        if pending >= 16 * 1024 * 1024:
-            _worker_queue.put(pending)
-            pending = 0
-
-    try:
-        return _execute(zip_path, task, tick)
-    finally:
-        if pending:
-            _worker_queue.put(pending)
-
 
 def _messages_of(results: list[tuple[str, Any]]) -> dict[str, ChannelStats]:
     stats: dict[str, ChannelStats] = {}
@@ -351,7 +349,7 @@ def _messages_of(results: list[tuple[str, Any]]) -> dict[str, ChannelStats]:
 
 
 def _run_inline(
-    zip_path: Path, tasks: list[_Task], total: int, report: ProgressCallback, rows: _RowWriter
+    zip_path: Path, tasks: list[Task], total: int, report: ProgressCallback, rows: _RowWriter
 ) -> list[tuple[str, Any]]:
     done = 0
 
@@ -364,17 +362,20 @@ def _run_inline(
     tune_allocator()
     results: list[tuple[str, Any]] = []
     try:
+        messages_left = sum(1 for task in tasks if task[0] == "messages")
+        if not messages_left:
+            rows.messages_done({})
         for task in tasks:
-            if task[0] == "analytics" and not any(r[0] == "analytics" for r in results):
-                rows.messages_done(_messages_of(results))
-            result = _execute(str(zip_path), task, tick)
+            result = execute(str(zip_path), task, tick)
             results.append(result)
             if result[0] == "analytics":
                 rows.analytics_done(result[1])
-        if not any(task[0] == "analytics" for task in tasks):
-            rows.messages_done(_messages_of(results))
+            else:
+                messages_left -= 1
+                if not messages_left:
+                    rows.messages_done(_messages_of(results))
     finally:
-        zf = _worker_zip.pop(str(zip_path), None)
+        zf = worker_zip.pop(str(zip_path), None)
         if zf is not None:
             zf.close()
     report(PHASE_READ, total, total)
@@ -383,7 +384,7 @@ def _run_inline(
 
 def _run_pool(
     zip_path: Path,
-    tasks: list[_Task],
+    tasks: list[Task],
     total: int,
     workers: int,
     report: ProgressCallback,
@@ -392,8 +393,13 @@ def _run_pool(
     # forkserver: children start from a clean process, so threads of the caller (a progress
     # bar, a web server) cannot leave locks held in them as a plain fork could.
     ctx = multiprocessing.get_context("forkserver")
-    # Workers fork from a server that already imported this module (not each on its own).
-    ctx.set_forkserver_preload([__name__])
+    # Workers fork from a server that already imported the scanning code (not each on its
+    # own), and only that: not this module's writer, aggregation and settings (pydantic).
+    ctx.set_forkserver_preload(["cordvault.insights._pool_worker"])
+    # One malloc arena here too (as _run_inline does): the results are unpickled by the
+    # executor's manager thread, whose own arena kept what they freed (main peaked ~15 MB
+    # higher). Must run before that thread starts.
+    tune_allocator()
     progress_queue = ctx.Queue()
     done = 0
     report(PHASE_READ, 0, total)
@@ -401,7 +407,13 @@ def _run_pool(
     with ProcessPoolExecutor(
         max_workers=min(workers, len(tasks)) or 1,
         mp_context=ctx,
-        initializer=_init_worker,
+        # A fresh worker per task: a scan leaves caches and freed heap behind (~25-40 MB),
+        # which the next task's peak would stack on (workers peaked at 115-120 MB, 75-85 MB
+        # this way; forking one from the forkserver costs ~20 ms). Only 1 is safe on
+        # 3.11-3.13: larger values can deadlock the pool (CPython gh-115634); with 1 every
+        # worker exits after its task and a replacement is always spawned.
+        max_tasks_per_child=1,
+        initializer=init_worker,
         initargs=(progress_queue,),
     ) as pool:
         if not tasks:
@@ -409,7 +421,7 @@ def _run_pool(
         futures: set[Future[tuple[str, Any]]] = set()
         pending_messages: set[Future[tuple[str, Any]]] = set()
         for task in tasks:  # submission order is the order workers take them in
-            future = pool.submit(_pool_task, str(zip_path), task)
+            future = pool.submit(pool_task, str(zip_path), task)
             futures.add(future)
             if task[0] == "messages":
                 pending_messages.add(future)

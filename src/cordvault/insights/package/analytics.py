@@ -18,7 +18,7 @@ import re
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -388,28 +388,72 @@ def _line_by_line(part: AnalyticsPartial, tally: _Tally, line: bytes) -> None:
 
 
 def scan_shard(
-    zf: zipfile.ZipFile, name: str, progress: Callable[[int], None] | None = None
+    zf: zipfile.ZipFile,
+    name: str,
+    progress: Callable[[int], None] | None = None,
+    *,
+    split_at: int | None = None,
+    second: bool = False,
 ) -> AnalyticsPartial:
-    """Scan one analytics shard entry; ``progress`` receives decompressed byte counts."""
+    """Scan one analytics shard entry; ``progress`` receives decompressed byte counts.
+
+    With ``split_at``, only half of the lines: those that start before that decompressed
+    offset, or (``second``) those that start at or after it. The two halves together count
+    every line exactly once, so two workers can share one shard; the second one inflates
+    the first half too (a deflate stream cannot be entered in the middle) but does not scan
+    it.
+    """
     part = AnalyticsPartial()
     carry = b""
-    for block in iter_blocks(zf, name):
-        first = block.find(b"\n")
-        if first < 0:
-            carry += block
-        else:
-            # Only the line straddling two blocks is joined; the rest is scanned in place.
-            if carry:
-                scan_lines(part, carry + block[: first + 1])
-                carry = b""
+    blocks = iter_blocks(zf, name)
+    owned = blocks if split_at is None else _half_of(blocks, split_at, second)
+    try:
+        for block in owned:
+            first = block.find(b"\n")
+            if first < 0:
+                carry += block
             else:
-                first = -1
-            cut = block.rfind(b"\n")
-            if cut > first:
-                scan_lines(part, block, first + 1, cut + 1)
-            carry = block[cut + 1 :]
-        if progress is not None:
-            progress(len(block))
+                # Only the line straddling two blocks is joined; the rest is scanned in place.
+                if carry:
+                    scan_lines(part, carry + block[: first + 1])
+                    carry = b""
+                else:
+                    first = -1
+                cut = block.rfind(b"\n")
+                if cut > first:
+                    scan_lines(part, block, first + 1, cut + 1)
+                carry = block[cut + 1 :]
+            if progress is not None:
+                progress(len(block))
+    finally:
+        blocks.close()
     if carry.strip():
         scan_lines(part, carry)
     return part
+
+
+def _half_of(blocks: Iterator[bytes], split_at: int, second: bool) -> Iterator[bytes]:
+    """The bytes of the lines that start before ``split_at`` (or, ``second``, at or after it).
+
+    The cut is just after the first newline at or after offset ``split_at - 1``: the line
+    holding that offset started before ``split_at`` and belongs to the first half.
+    """
+    if split_at <= 0:
+        if second:
+            yield from blocks
+        return
+    offset = 0
+    for block in blocks:
+        start = max(0, split_at - 1 - offset)
+        newline = block.find(b"\n", start) if start < len(block) else -1
+        offset += len(block)
+        if newline < 0:
+            if not second:
+                yield block
+            continue
+        if second:
+            yield block[newline + 1 :]
+            yield from blocks
+        else:
+            yield block[: newline + 1]
+        return

@@ -17,7 +17,7 @@ import io
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -166,7 +166,9 @@ def open_entry(zf: zipfile.ZipFile, name: str) -> IO[bytes]:
     return io.BufferedReader(_EntryStream(iter_blocks(zf, name)), READ_BLOCK)
 
 
-def iter_blocks(zf: zipfile.ZipFile, name: str, block: int = READ_BLOCK) -> Iterator[bytes]:
+def iter_blocks(
+    zf: zipfile.ZipFile, name: str, block: int = READ_BLOCK
+) -> Generator[bytes, None, None]:
     """Yield an entry's bytes in blocks of at most ``block``.
 
     Deflated entries are inflated with ISA-L (``isal``, about twice zlib's speed; zlib when
