@@ -69,8 +69,15 @@ class SqliteWriter:
         self._conn.execute("PRAGMA page_size=4096")
         for ddl in TABLES.values():
             self._conn.execute(ddl)
-        # Activity rows whose counts add up across stages (see stage_activity).
-        self._conn.execute("CREATE TEMP TABLE activity_stage AS SELECT * FROM activity WHERE 0")
+        # Activity rows whose counts add up across stages (see stage_activity): clustered
+        # on the activity primary key, with '' standing for NULL (a primary key column of a
+        # WITHOUT ROWID table cannot be NULL; the counting never produces '' values).
+        self._conn.execute(
+            "CREATE TEMP TABLE activity_stage (event_name TEXT NOT NULL, day TEXT NOT NULL,"
+            " hour INTEGER NOT NULL, channel TEXT NOT NULL, guild TEXT NOT NULL,"
+            " user TEXT NOT NULL, extra1 TEXT NOT NULL, n INTEGER NOT NULL, extra2 TEXT,"
+            " PRIMARY KEY (event_name, day, hour, channel, guild, user, extra1)) WITHOUT ROWID"
+        )
 
     def insert(self, table: str, rows: Iterable[Row]) -> int:
         """Insert ``rows`` (consumed lazily) into ``table``; return how many."""
@@ -88,32 +95,35 @@ class SqliteWriter:
     def stage_activity(self, rows: Iterable[Row]) -> int:
         """Stage ``activity`` rows (full rows, any order); return how many.
 
-        Staged rows are written by :meth:`insert_staged_activity`, summed per primary key:
-        callers can stage partial counts (one analytics shard at a time) as they arrive.
+        A row whose primary key is already staged adds to it (``occurence_count`` summed,
+        ``extra_field_2`` the greatest given): callers stage partial counts, one analytics
+        shard at a time, as they arrive. The staging table is kept in key order, so
+        :meth:`insert_staged_activity` only copies.
         """
         assert self._conn is not None, "writer already finished"
         counter = _Counted(rows)
         with self._conn:
             self._conn.executemany(
-                "INSERT INTO activity_stage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", counter
+                "INSERT INTO activity_stage VALUES (?1, ?2, ?3, ifnull(?6, ''), ifnull(?7, ''),"
+                " ifnull(?5, ''), ifnull(?8, ''), ?4, ?9) ON CONFLICT DO UPDATE SET"
+                " n = n + excluded.n, extra2 = CASE WHEN extra2 IS NULL"
+                " OR excluded.extra2 > extra2 THEN excluded.extra2 ELSE extra2 END",
+                counter,
             )
         return counter.count
 
     def insert_staged_activity(self) -> int:
-        """Write the staged activity rows, one per primary key (``occurence_count`` summed,
-        ``extra_field_2`` the greatest given), sorted by SQLite into primary-key order;
-        return how many rows were written."""
+        """Write the staged activity rows (already one per primary key, in key order) into
+        ``activity``; return how many."""
         assert self._conn is not None, "writer already finished"
-        key = (
-            "event_name, day, hour, associated_channel_id, associated_guild_id,"
-            " associated_user_id, extra_field_1"
-        )
         with self._conn:
             cursor = self._conn.execute(
                 "INSERT INTO activity (event_name, day, hour, associated_channel_id,"
                 " associated_guild_id, associated_user_id, extra_field_1, occurence_count,"
-                f" extra_field_2) SELECT {key}, sum(occurence_count), max(extra_field_2)"
-                f" FROM activity_stage GROUP BY {key} ORDER BY {key}"
+                " extra_field_2) SELECT event_name, day, hour, nullif(channel, ''),"
+                " nullif(guild, ''), nullif(user, ''), nullif(extra1, ''), n, extra2"
+                " FROM activity_stage"
+                " ORDER BY event_name, day, hour, channel, guild, user, extra1"  # (no sort)
             )
             self._conn.execute("DELETE FROM activity_stage")
         self.counts["activity"] += cursor.rowcount
