@@ -83,25 +83,24 @@ def message_sent_series(
         yield HourSeries(channel_id, guild, channel_stats.hour_keys, channel_stats.hour_counts)
 
 
-def event_count_rows(a: AnalyticsPartial) -> list[Row]:
-    """The activity rows (all but message_sent) of some analytics, unordered. Rows of
-    several partials with the same primary key add up (``occurence_count`` summed, the
-    custom-emoji flag ``extra_field_2`` is "1" if any says so): the writer's staged activity
-    does exactly that, so each shard's rows can be written as soon as it is scanned."""
-    rows: list[Row] = []
+def event_count_rows(a: AnalyticsPartial) -> Iterator[Row]:
+    """The activity rows (all but message_sent) of some analytics, unordered, one at a time.
+    Rows of several partials with the same primary key add up (``occurence_count`` summed,
+    the custom-emoji flag ``extra_field_2`` is "1" if any says so): the writer's staged
+    activity does exactly that, so each shard's rows can be written as soon as it is
+    scanned."""
     for (guild, day, hour), count in a.guild_joined.items():
-        rows.append(("guild_joined", day, hour, count, None, None, guild, None, None))
+        yield ("guild_joined", day, hour, count, None, None, guild, None, None)
     for (day, app_id, guild), count in a.app_commands.items():
-        rows.append(("application_command_used", day, 0, count, app_id, None, guild, None, None))
+        yield ("application_command_used", day, 0, count, app_id, None, guild, None, None)
     for reaction, count in a.reactions.items():
         day, channel, emoji = reaction
         custom = "1" if reaction in a.custom_reactions else "0"
-        rows.append(("add_reaction", day, 0, count, None, channel, None, emoji, custom))
+        yield ("add_reaction", day, 0, count, None, channel, None, emoji, custom)
     for (day, os_name), count in a.app_opened.items():
-        rows.append(("app_opened", day, 0, count, None, None, None, os_name, None))
+        yield ("app_opened", day, 0, count, None, None, None, os_name, None)
     for (event, day), count in a.per_day.items():
-        rows.append((event, day, 0, count, None, None, None, None, None))
-    return rows
+        yield (event, day, 0, count, None, None, None, None, None)
 
 
 def _voice_minutes(voice: Iterable[VoiceSession]) -> dict[str, int]:

@@ -224,17 +224,38 @@ def _opt(value: Any) -> str | None:
     return str(value)
 
 
-@lru_cache(maxsize=200_000)
-def _stamp_day_hour(head: str) -> tuple[str, int] | None:
-    """:func:`_day_hour` of a ``"YYYY-MM-DDTHH...Z"`` value from its first 14 characters.
+_TWO_DIGITS = {f"{n:02d}": n for n in range(100)}
+# One str object per day: the counter keys of a shard share them, which keeps the partial
+# and its pickle small (bounded: a hostile file could invent endless "days").
+_DAYS: dict[str, str] = {}
+_DAYS_MAX = 100_000
 
-    Exact because, for a value that starts with a quote and an ASCII digit and ends in
-    ``Z"`` (at least 22 characters), :func:`_day_hour` looks at nothing else. None when the
-    head does not have that shape (the caller then parses the whole value).
+
+def _quick_day_hour(stamp: Any) -> tuple[str, int] | None:
+    """:func:`_day_hour` of the shape Discord writes (``"YYYY-MM-DDTHH:MM:SS.fffZ"``, quotes
+    included), or None for any other shape (the caller then uses :func:`_day_hour`).
+
+    Exact: for a value that starts with a quote and an ASCII digit and ends in ``Z"`` (at
+    least 22 characters), :func:`_day_hour` looks at nothing but these characters.
     """
-    hour = head[12:14]
-    if head[1] in _ASCII_DIGITS and head[11] == "T" and head[5] == "-" and hour.isdecimal():
-        return head[1:11], int(hour)
+    if (
+        type(stamp) is str
+        and len(stamp) >= 22
+        and stamp[-2:] == 'Z"'
+        and stamp[0] == '"'
+        and stamp[11] == "T"
+        and stamp[5] == "-"
+        and stamp[1] in _ASCII_DIGITS
+    ):
+        hour = _TWO_DIGITS.get(stamp[12:14])
+        if hour is not None:
+            day = stamp[1:11]
+            known = _DAYS.get(day)
+            if known is None:
+                if len(_DAYS) >= _DAYS_MAX:
+                    _DAYS.clear()
+                known = _DAYS[day] = day
+            return known, hour
     return None
 
 
@@ -265,10 +286,7 @@ def _count_event(part: AnalyticsPartial, tally: _Tally, e: _Event) -> None:
     """The counting rules: one decoded relevant line (however it was decoded)."""
     event = e.event_type
     stamp = e.timestamp
-    day_hour = None
-    # The shape Discord writes ("\"YYYY-MM-DDTHH:MM:SS.fffZ\"") is read from a cache by hour.
-    if type(stamp) is str and len(stamp) >= 22 and stamp[-2:] == 'Z"' and stamp[0] == '"':
-        day_hour = _stamp_day_hour(stamp[:14])
+    day_hour = _quick_day_hour(stamp)
     plain = _PLAIN_BY_NAME.get(event)
     if plain is not None:
         if day_hour is None:
