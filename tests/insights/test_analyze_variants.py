@@ -133,18 +133,28 @@ def test_parallel_and_inline_runs_agree(
     assert len(halves) == (2 if variant == "modern" else 0)
 
 
-@pytest.mark.parametrize("parallel", [False, True])
-def test_corrupt_shard_after_messages_leaves_no_output(tmp_path: Path, parallel: bool) -> None:
+@pytest.mark.parametrize(("parallel", "split"), [(False, False), (True, False), (True, True)])
+def test_corrupt_shard_after_messages_leaves_no_output(
+    tmp_path: Path, parallel: bool, split: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Messages scan fine and their rows start being written; then an analytics shard fails
-    its CRC. The error is CORRUPT_ZIP and neither the database nor its temp file remains."""
+    its CRC (also when every shard is scanned in halves). The error is CORRUPT_ZIP and
+    neither the database nor its temp file remains."""
     import zipfile
 
     import cordvault.insights.analyze as analyze_module
 
+    if split:  # of three shards, the smallest is scanned in two halves
+        monkeypatch.setattr(analyze_module, "_SPLIT_SHARD_MIN_BYTES", 0)
+
     package = tmp_path / "p.zip"
     generate_package(package, GenOptions(variant="modern", seed=2, messages=3000, events=4000))
     with zipfile.ZipFile(package) as zf:
-        shard = next(i for i in zf.infolist() if "/analytics/" in i.filename)
+        shards = sorted(
+            (i for i in zf.infolist() if "/analytics/" in i.filename), key=lambda i: i.filename
+        )
+    # The one the planner splits (the last of the stable sort by size, largest first).
+    shard = sorted(shards, key=lambda i: -i.file_size)[-1]
     data = bytearray(package.read_bytes())
     middle = shard.header_offset + 100 + shard.compress_size // 2
     data[middle] ^= 0xFF
