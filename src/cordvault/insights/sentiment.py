@@ -58,17 +58,10 @@ class SentimentAccumulator:
         self.count = 0
 
     def add_many(self, contents: list[str]) -> None:
-        table = self.table
-        # message_valence inlined: a function call per message would cost a tenth of it.
-        valences = [
-            sum(map(table.get, map(str.strip, c.lower().split(), repeat(_STRIP)), repeat(0.0)), 0.0)
-            for c in contents
-            if c
-        ]
         total, count = self.total, self.count
-        for valence in valences:
+        for valence in map(message_valence, filter(None, contents), repeat(self.table)):
             if valence != 0.0:
-                total += valence / math.sqrt(valence * valence + _ALPHA)  # compound()
+                total += compound(valence)
                 count += 1
         self.total, self.count = total, count
 
