@@ -2,8 +2,10 @@
 
 Pipeline: open the zip safely (caps checked before anything is decompressed) -> find the
 sections -> read the small metadata files here -> stream the large entries (analytics shards,
-message files) in a pool of worker processes, largest first, each returning small mergeable
-aggregates -> pair voice/app sessions -> build rows -> write the SQLite file.
+message files) in a pool of worker processes (see ``_plan_tasks`` for the order), each
+returning small mergeable aggregates -> meanwhile, in a thread of this process, write the
+message_sent rows and stage each shard's activity counts as their results arrive -> pair
+voice/app sessions -> write the other tables -> compact the SQLite file into place.
 
 Both cores are used because decompression and scanning are CPU-bound and the package's large
 entries are independent. Small packages run inline (process start-up would cost more than it
