@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import sys
 import time
 import zipfile
 from collections import Counter
@@ -225,10 +226,6 @@ def _opt(value: Any) -> str | None:
 
 
 _TWO_DIGITS = {f"{n:02d}": n for n in range(100)}
-# One str object per day: the counter keys of a shard share them, which keeps the partial
-# and its pickle small (bounded: a hostile file could invent endless "days").
-_DAYS: dict[str, str] = {}
-_DAYS_MAX = 100_000
 
 
 def _quick_day_hour(stamp: Any) -> tuple[str, int] | None:
@@ -249,13 +246,9 @@ def _quick_day_hour(stamp: Any) -> tuple[str, int] | None:
     ):
         hour = _TWO_DIGITS.get(stamp[12:14])
         if hour is not None:
-            day = stamp[1:11]
-            known = _DAYS.get(day)
-            if known is None:
-                if len(_DAYS) >= _DAYS_MAX:
-                    _DAYS.clear()
-                known = _DAYS[day] = day
-            return known, hour
+            # One str object per day (interned strings are freed when unused): the counter
+            # keys of a shard share them, which keeps the partial and its pickle small.
+            return sys.intern(stamp[1:11]), hour
     return None
 
 
