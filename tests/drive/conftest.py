@@ -37,7 +37,7 @@ def drive_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
 
 def open_env(settings: Settings) -> tuple[DriveEnv, TestClient]:
     app = create_app(settings, domains=("cordvault.web.drive",))
-    drive = app.state.ctx.extras["drive"]
+    drive = app.state.services.drive
     store = CountingChunkStore(LocalChunkStore(settings.data_dir / "chunks", fsync=False))
     drive.replace_store(store)
     client = TestClient(app)

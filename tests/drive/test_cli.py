@@ -29,7 +29,7 @@ from cordvault.web.app import create_app
 class _Server:
     def __init__(self, db_url: str, data_dir: Path) -> None:
         app = create_app(drive_settings(db_url, data_dir), domains=("cordvault.web.drive",))
-        self.drive = app.state.ctx.extras["drive"]
+        self.drive = app.state.services.drive
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

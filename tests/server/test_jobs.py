@@ -167,7 +167,7 @@ def test_delete_cancels_a_running_job_and_removes_the_blob(
     upn = new_upn()
     package_server.files["p.zip"] = small_package
     with insights_client(settings) as client:
-        state = client.app.state.ctx.extras["insights"]  # type: ignore[attr-defined]
+        state = client.app.state.services  # type: ignore[attr-defined]
         runner = state.queue.runner
         link = package_server.link("p.zip", upn, route="slow-once")
         pid = client.post("/process", json={"package_link": link}).json()["packageId"]
@@ -208,7 +208,7 @@ def test_killed_analysis_process_is_retried_and_completes(
     upn = new_upn()
     package_server.files["k.zip"] = small_package
     with insights_client(settings) as client:
-        runner = client.app.state.ctx.extras["insights"].queue.runner  # type: ignore[attr-defined]
+        runner = client.app.state.services.queue.runner  # type: ignore[attr-defined]
         link = package_server.link("k.zip", upn, route="slow-once")
         pid = client.post("/process", json={"package_link": link}).json()["packageId"]
         deadline = time.monotonic() + 15
@@ -258,7 +258,7 @@ def test_deletion_seen_by_heartbeat_aborts_the_attempt(
     upn = new_upn()
     package_server.files["h.zip"] = small_package
     with insights_client(settings) as client:
-        state = client.app.state.ctx.extras["insights"]  # type: ignore[attr-defined]
+        state = client.app.state.services  # type: ignore[attr-defined]
         runner = state.queue.runner
         link = package_server.link("h.zip", upn, route="slow-once")
         pid = client.post("/process", json={"package_link": link}).json()["packageId"]
@@ -267,7 +267,7 @@ def test_deletion_seen_by_heartbeat_aborts_the_attempt(
             time.sleep(0.05)
         child = runner.running_pids()[pid]
         # Delete in the database only, as another API process would: no direct cancel call.
-        with state.wctx.sessions.begin() as session:
+        with state.jobs.sessions.begin() as session:
             service.delete(session, pid)
         deadline = time.monotonic() + 10
         while _alive(child) and time.monotonic() < deadline:

@@ -116,7 +116,7 @@ def test_200_uploads_survive_faults_429_storms_and_url_expiry(
     emu = flaky_emulator
     settings = _drive_settings(tmp_path, emu)
     app = create_app(settings, domains=("cordvault.web.drive",))
-    drive = app.state.ctx.extras["drive"]
+    drive = app.state.services.drive
     with TestClient(app) as client:
         store = make_store(
             emu,

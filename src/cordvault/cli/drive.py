@@ -49,17 +49,11 @@ def _read_password(password_stdin: bool, *, confirm: bool) -> str:
 
 @contextmanager
 def _db(settings: Settings) -> Iterator[Any]:
-    from cordvault.db import create_engine_for, make_sessionmaker, migrate
+    """One transaction on the configured database (committed when the block ends normally)."""
+    from cordvault.runtime import build_services
 
-    url = settings.effective_database_url
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(url)
-    engine = create_engine_for(url)
-    try:
-        with make_sessionmaker(engine)() as db, db.begin():
-            yield db
-    finally:
-        engine.dispose()
+    with build_services(settings) as services, services.sessions.begin() as db:
+        yield db
 
 
 def _user_app() -> typer.Typer:
@@ -344,18 +338,11 @@ def _drive_app() -> typer.Typer:
     def rewrap_keys() -> None:
         """On the server: rewrap every file key under the current MESSAGE_ENCRYPTION_KEY
         (key rotation step 2, docs/drive-format.md). Safe to re-run."""
-        from cordvault.db import create_engine_for, make_sessionmaker, migrate
-        from cordvault.drive.context import DriveContext
         from cordvault.drive.rotation import rewrap_all
+        from cordvault.runtime import build_services
 
-        settings = load_settings()
-        url = settings.effective_database_url
-        migrate(url)
-        engine = create_engine_for(url)
-        try:
-            report = rewrap_all(DriveContext.open(settings, make_sessionmaker(engine)))
-        finally:
-            engine.dispose()
+        with build_services(load_settings()) as services:
+            report = rewrap_all(services.drive)
         out.print(
             f"rewrapped {report.rewrapped} file keys "
             f"({report.already_current} already under the current key)",

@@ -1,25 +1,16 @@
-"""Server commands: ``serve`` (the API), ``worker`` (a Celery worker), ``upgrade`` (admin)."""
+"""Server commands: ``serve`` (the API), ``worker`` (a Celery worker), ``upgrade`` (admin).
+
+``serve`` hands uvicorn the web adapter's factory by name and ``worker`` replaces this process
+with the worker adapter (``python -m cordvault.worker``): adapters never import each other,
+the CLI only starts the processes the other adapters run in.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import sys
 
 import typer
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-
-def app_from_env() -> FastAPI:
-    """The uvicorn factory: settings from the environment, every domain installed."""
-    from cordvault.core.allocator import tune_allocator
-    from cordvault.core.settings import load_settings
-    from cordvault.web.app import create_app
-
-    # Before any thread allocates: malloc arena and mmap thresholds that keep the server's
-    # memory flat across multi-GB transfers (see tune_allocator).
-    tune_allocator()
-    return create_app(load_settings())
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +30,7 @@ def register(app: typer.Typer) -> None:
         load_settings()  # fail fast, with every bad setting named, before forking
         # No access log: blob URLs carry signatures in their query string.
         uvicorn.run(
-            "cordvault.cli.server:app_from_env",
+            "cordvault.web.app:app_from_env",
             factory=True,
             host=host,
             port=port,
@@ -54,30 +45,22 @@ def register(app: typer.Typer) -> None:
         loglevel: str = typer.Option("INFO", help="Celery log level."),
     ) -> None:
         """Run a Celery worker for package jobs (needs BROKER_URL)."""
-        from cordvault.core.logs import configure_logging
         from cordvault.core.settings import load_settings, require
-        from cordvault.worker.tasks import run_worker
 
-        settings = load_settings()
-        require(settings, "broker_url")
-        configure_logging(settings.debug_logging)
-        run_worker(settings, concurrency=concurrency, loglevel=loglevel)
+        require(load_settings(), "broker_url")  # fail here, with the CLI's error format
+        argv = [sys.executable, "-m", "cordvault.worker"]
+        argv += ["--concurrency", str(concurrency), "--loglevel", loglevel]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and module
 
     @app.command()
     def upgrade(package_id: str = typer.Argument(..., help="The package id (md5 hex).")) -> None:
         """Move a package to the premium queue (admin; acts on the database directly)."""
         from cordvault.core.settings import load_settings
-        from cordvault.db import make_sessionmaker, migrate
         from cordvault.insights.jobs import service
-        from cordvault.worker.context import open_engine
+        from cordvault.runtime import build_services
 
-        settings = load_settings()
-        url = settings.effective_database_url
-        migrate(url)
-        engine = open_engine(url)
-        try:
-            with make_sessionmaker(engine).begin() as session:
-                service.upgrade(session, package_id)
-        finally:
-            engine.dispose()
+        with build_services(load_settings()) as services, services.jobs.sessions.begin() as db:
+            service.upgrade(db, package_id)
         typer.echo(f"{package_id}: upgraded to the premium queue")

@@ -6,11 +6,18 @@ store and then from the queue. The store's ``delete`` is idempotent, so two coll
 the same entry (PostgreSQL skips locked rows; SQLite serialises) do no harm. Entries become due
 after ``DRIVE_GC_GRACE_SECONDS`` so downloads already streaming the old chunks can finish.
 Abandoned upload sessions (older than ``DRIVE_UPLOAD_TTL_SECONDS``) are aborted here too.
+
+:func:`collector_loop` runs :func:`collect` every ``DRIVE_GC_INTERVAL_SECONDS`` for as long as
+the server runs (entered by the composition root's ``Services.running``); it closes the chunk
+store when it ends.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -78,3 +85,25 @@ def _expire_uploads(ctx: DriveContext) -> int:
         # Keep finished sessions for a day so "complete twice" gets a clear answer, then drop.
         repo.finished_uploads_before(db, now - timedelta(days=1))
     return count
+
+
+@contextlib.asynccontextmanager
+async def collector_loop(ctx: DriveContext) -> AsyncIterator[None]:
+    """Collect in a worker thread every ``DRIVE_GC_INTERVAL_SECONDS`` until the block ends."""
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(ctx.settings.drive_gc_interval_seconds)
+            try:
+                await asyncio.to_thread(collect, ctx)
+            except Exception as exc:  # the loop must survive a bad pass; next pass retries
+                log.warning("drive gc pass failed: %s", type(exc).__name__)
+
+    task = asyncio.create_task(run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        ctx.close()

@@ -1,9 +1,11 @@
 """The FastAPI application factory and the HTTP error boundary.
 
-``create_app(settings)`` builds one :class:`AppContext` (settings, DB engine, sessions), applies
-migrations at start, and lets each domain in :data:`DOMAINS` install its routers. A domain
-module exposes ``install(app: FastAPI, ctx: AppContext) -> None``; it may append async context
-managers to ``ctx.lifespans`` (entered at start-up in order, exited in reverse at shutdown).
+``create_app(settings)`` gets every long-lived object from the composition root
+(:func:`cordvault.runtime.build_services`), stores it as ``app.state.services`` and lets each
+domain in :data:`DOMAINS` install its routers. A domain module exposes
+``install(app: FastAPI, services: Services) -> None``. The app's lifespan runs the services'
+background work (the insights job queue when the insights routes are installed, the drive's
+collector when the drive routes are) and closes the services at shutdown.
 
 Every error leaves as the one JSON shape ``{"errorMessageCode", "message"[, "details"]}``:
 :class:`CordvaultError` with its status, validation errors as 400 ``INVALID_INPUT``, anything
@@ -15,59 +17,54 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import cordvault
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.logs import configure_logging
 from cordvault.core.settings import Settings
-from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.runtime import Services, build_services
 
 log = logging.getLogger(__name__)
 
-# Domain modules that install routes; each has ``install(app, ctx)``.
-DOMAINS: tuple[str, ...] = ("cordvault.web.insights", "cordvault.web.drive")
+INSIGHTS = "cordvault.web.insights"
+DRIVE = "cordvault.web.drive"
+# Domain modules that install routes; each has ``install(app, services)``.
+DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE)
 
 
-@dataclass
-class AppContext:
-    """What every request handler may need, built once per app."""
+def app_from_env() -> FastAPI:
+    """The uvicorn factory used by ``cordvault serve``: settings from the environment."""
+    from cordvault.core.allocator import tune_allocator
+    from cordvault.core.settings import load_settings
 
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    lifespans: list[Callable[[], contextlib.AbstractAsyncContextManager[Any]]] = field(
-        default_factory=list
-    )
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Before any thread allocates: malloc arena and mmap thresholds that keep the server's
+    # memory flat across multi-GB transfers (see tune_allocator).
+    tune_allocator()
+    return create_app(load_settings())
 
 
 def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) -> FastAPI:
     """Build the app. ``domains`` overrides :data:`DOMAINS` (tests install one at a time)."""
     configure_logging(settings.debug_logging)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url = settings.effective_database_url
-    migrate(url)
-    engine = create_engine_for(url)
-    ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    installed = domains if domains is not None else DOMAINS
+    services = build_services(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
-            for factory in ctx.lifespans:
-                await stack.enter_async_context(factory())
-            yield
-        engine.dispose()
+        try:
+            async with services.running(
+                job_queue=INSIGHTS in installed, drive_gc=DRIVE in installed
+            ):
+                yield
+        finally:
+            services.close()
 
     app = FastAPI(
         title="cordvault",
@@ -75,7 +72,7 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         lifespan=lifespan,
         docs_url="/docs",
     )
-    app.state.ctx = ctx
+    app.state.services = services
     # The Dumpus client is a browser app on another origin. `*` in Allow-Headers does not cover
     # Authorization, so it is listed explicitly.
     app.add_middleware(
@@ -87,9 +84,15 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         max_age=600,
     )
     _install_error_handlers(app)
-    for name in domains if domains is not None else DOMAINS:
-        importlib.import_module(name).install(app, ctx)
+    for name in installed:
+        importlib.import_module(name).install(app, services)
     return app
+
+
+def services_of(app: FastAPI) -> Services:
+    """The composition root's object behind ``app`` (tests and benchmarks reach in here)."""
+    services: Services = app.state.services
+    return services
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -6,16 +6,15 @@ built while the transaction is open and streamed after it closed, so a slow down
 a DB connection. Errors leave as the app-wide JSON shape (``web/app.py``); the routes, their
 access rules and error codes are listed in ``docs/drive-api.md``.
 
-``install`` builds the :class:`~cordvault.drive.context.DriveContext` once and adds a lifespan
-running the garbage collector every ``DRIVE_GC_INTERVAL_SECONDS`` and closing the chunk store.
+``install`` takes the :class:`~cordvault.drive.context.DriveContext` from the composition root;
+the garbage collector runs in the app's lifespan (``drive.gc.collector_loop``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import downloads, files, folders, gc, links, uploads, users
+from cordvault.drive import downloads, files, folders, links, uploads, users
 from cordvault.drive.auth import Actor, actor_of, issue_token, verify_token
 from cordvault.drive.context import DriveContext
 from cordvault.drive.models import DriveUser, Folder
@@ -57,7 +56,7 @@ from cordvault.drive.schemas import (
     UserOut,
     UserPatch,
 )
-from cordvault.web.app import AppContext
+from cordvault.runtime import Services
 from cordvault.web.disposition import content_disposition
 from cordvault.web.ranges import ranged_response
 
@@ -613,34 +612,11 @@ async def _read_bounded(request: Request, limit: int) -> bytes:
     return bytes(buf)
 
 
-def install(app: FastAPI, ctx: AppContext) -> None:
-    """Add the drive routes and the background garbage collector to ``app``."""
-    drive = DriveContext.open(ctx.settings, ctx.sessions)
-    ctx.extras["drive"] = drive
-    r = _Routes(drive)
+def install(app: FastAPI, services: Services) -> None:
+    """Add the drive routes (the app's lifespan runs the garbage collector)."""
+    r = _Routes(services.drive)
     for router in (_auth_router(r), _folder_router(r), _file_router(r), _upload_router(r)):
         app.include_router(router)
-
-    @contextlib.asynccontextmanager
-    async def gc_loop() -> AsyncIterator[None]:
-        async def run() -> None:
-            while True:
-                await asyncio.sleep(drive.settings.drive_gc_interval_seconds)
-                try:
-                    await run_in_threadpool(gc.collect, drive)
-                except Exception as exc:  # the loop must survive a bad pass; next pass retries
-                    log.warning("drive gc pass failed: %s", type(exc).__name__)
-
-        task = asyncio.create_task(run())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            drive.close()
-
-    ctx.lifespans.append(gc_loop)
 
 
 __all__ = ["actor_of", "install"]

@@ -8,7 +8,6 @@ link or signed URL.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
 import os
@@ -17,7 +16,6 @@ import socket
 import tempfile
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,21 +29,21 @@ from starlette.background import BackgroundTask
 
 import cordvault
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.db import create_engine_for
 from cordvault.insights.blob import BlobMeta, decrypt_blob
 from cordvault.insights.blobstore import LocalBlobStore
 from cordvault.insights.demo import DEMO_ID, ensure_demo
 from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs import service
-from cordvault.insights.jobs.links import bearer_matches, bearer_token, package_id_for
+from cordvault.insights.jobs.context import tmp_root, upload_path
+from cordvault.insights.jobs.dispatch import Dispatcher
+from cordvault.insights.jobs.links import (
+    bearer_matches,
+    bearer_token,
+    package_id_for,
+    whitelisted_prefixes,
+)
 from cordvault.insights.jobs.states import JobState
-from cordvault.insights.lookups import Lookups
-from cordvault.web.app import AppContext
-from cordvault.worker.celery_app import CeleryDispatcher, make_celery
-from cordvault.worker.context import WorkerContext, tmp_root, upload_path
-from cordvault.worker.dispatch import Dispatcher
-from cordvault.worker.inprocess import InProcessQueue
-from cordvault.worker.reaper import Reaper
+from cordvault.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -55,49 +53,18 @@ PackageId = Annotated[str, PathParam(max_length=64)]
 
 
 class InsightsState:
-    """Per-app state of the insights routes: worker context, dispatcher, lookups."""
+    """What the insights routes use, all taken from the composition root's services."""
 
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        # Its own engine: job transactions on SQLite need BEGIN IMMEDIATE (see open_engine).
-        self.wctx = WorkerContext.build(ctx.settings)
-        self.lookups = Lookups(ctx.settings)
-        self.dispatcher: Dispatcher | None = None
-        self.queue: InProcessQueue | None = None
-        self.prefixes = [
-            p.strip() for p in ctx.settings.dl_zip_whitelisted_domains.split(",") if p.strip()
-        ]
-        # The status poll's own engine: autocommit reads without a pre-ping, so one poll is one
-        # round trip to PostgreSQL instead of three (ping, query, rollback on return). A
-        # connection that died is invalidated by SQLAlchemy and the poll retried once.
-        self.poll_engine = create_engine_for(
-            ctx.settings.effective_database_url,
-            isolation_level="AUTOCOMMIT",
-            pool_pre_ping=False,
-        )
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.jobs = services.jobs
+        self.prefixes = whitelisted_prefixes(services.settings.dl_zip_whitelisted_domains)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self) -> AsyncIterator[None]:
-        reaper: Reaper | None = None
-        if self.ctx.settings.broker_url:
-            celery = CeleryDispatcher(make_celery(self.ctx.settings))
-            self.dispatcher = celery
-            reaper = Reaper(self.wctx, on_requeue=celery.wake)
-            reaper.start()
-        else:
-            self.queue = InProcessQueue(self.wctx)
-            self.dispatcher = self.queue
-            self.queue.start()
-        try:
-            yield
-        finally:
-            if reaper is not None:
-                reaper.stop()
-            if self.queue is not None:
-                await run_in_threadpool(self.queue.stop)
-            self.lookups.close()
-            self.poll_engine.dispose()
-            self.wctx.engine.dispose()
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        """The running job queue (None outside the app's lifespan)."""
+        return self.services.queue
 
     def wake(self, package_id: str, premium: bool) -> None:
         """Wake workers after a commit. A broker outage must not fail the request: the job is
@@ -110,15 +77,12 @@ class InsightsState:
             log.warning("job %s queued but the wake-up failed (%s)", package_id, type(exc).__name__)
 
     def base_url(self, request: Request) -> str:
-        return self.ctx.settings.public_url or str(request.base_url)
+        return self.settings.public_url or str(request.base_url)
 
 
-def install(app: FastAPI, ctx: AppContext) -> None:
-    """Add the insights routes and start the job queue with the app."""
-    state = InsightsState(ctx)
-    ctx.extras["insights"] = state
-    ctx.lifespans.append(state.lifespan)
-    app.include_router(_router(state))
+def install(app: FastAPI, services: Services) -> None:
+    """Add the insights routes (the app's lifespan runs the job queue)."""
+    app.include_router(_router(InsightsState(services)))
 
 
 def _upn(request: Request, package_id: str) -> str:
@@ -150,9 +114,10 @@ def _process_answer(
 
 def _router(state: InsightsState) -> APIRouter:
     router = APIRouter(tags=["insights"])
-    settings = state.ctx.settings
-    sessions = state.wctx.sessions
-    poll_engine = state.poll_engine
+    settings = state.settings
+    sessions = state.jobs.sessions
+    poll_engine = state.services.status_engine
+    lookups = state.services.lookups
 
     @router.get("/health")
     def health() -> dict[str, Any]:
@@ -201,7 +166,7 @@ def _router(state: InsightsState) -> APIRouter:
 
     def _submit_link(link: object) -> service.Submitted:
         with sessions.begin() as session:
-            submitted = service.submit_link(session, state.wctx.transit, link, state.prefixes)
+            submitted = service.submit_link(session, state.jobs.transit, link, state.prefixes)
         if submitted.queued:
             state.wake(submitted.package_id, submitted.premium)
         return submitted
@@ -242,7 +207,7 @@ def _router(state: InsightsState) -> APIRouter:
 
     def _submit_upload(upn: str, part: Path) -> service.Submitted:
         with sessions.begin() as session:
-            submitted = service.submit_upload(session, state.wctx.transit, upn)
+            submitted = service.submit_upload(session, state.jobs.transit, upn)
             if submitted.queued:
                 # In place before the commit makes the job claimable.
                 os.replace(part, upload_path(settings, submitted.package_id))
@@ -281,12 +246,12 @@ def _router(state: InsightsState) -> APIRouter:
         """``{"url", "iv", "ttl"}``: a short-lived absolute URL of the encrypted blob."""
         ttl = settings.blob_url_ttl
         if package_id == DEMO_ID:
-            key = ensure_demo(settings, state.wctx.blobs)
-            url = state.wctx.blobs.url(key, ttl=ttl, base_url=state.base_url(request))
+            key = ensure_demo(settings, state.jobs.blobs)
+            url = state.jobs.blobs.url(key, ttl=ttl, base_url=state.base_url(request))
             return {"url": url, "iv": None, "ttl": ttl}
         _upn(request, package_id)
         key, meta = _processed_blob(package_id)
-        url = state.wctx.blobs.url(key, ttl=ttl, base_url=state.base_url(request))
+        url = state.jobs.blobs.url(key, ttl=ttl, base_url=state.base_url(request))
         return {"url": url, "iv": meta.iv.hex(), "ttl": ttl}
 
     def _processed_blob(package_id: str) -> tuple[str, BlobMeta]:
@@ -305,12 +270,12 @@ def _router(state: InsightsState) -> APIRouter:
         try:
             out = workdir / "data.gz"
             if package_id == DEMO_ID:
-                state.wctx.blobs.fetch(ensure_demo(settings, state.wctx.blobs), out)
+                state.jobs.blobs.fetch(ensure_demo(settings, state.jobs.blobs), out)
             else:
                 upn = _upn(request, package_id)
                 key, meta = _processed_blob(package_id)
                 ciphertext = workdir / "blob.bin"
-                state.wctx.blobs.fetch(key, ciphertext)
+                state.jobs.blobs.fetch(key, ciphertext)
                 decrypt_blob(ciphertext, meta, upn, out)
                 ciphertext.unlink()
         except BaseException:
@@ -323,7 +288,7 @@ def _router(state: InsightsState) -> APIRouter:
         """A Discord user's public profile (404 unknown, 429 rate limited, 500 upstream)."""
         _upn(request, package_id)
         _require_package(package_id)
-        return state.lookups.user(user_id)
+        return lookups.user(user_id)
 
     def _require_package(package_id: str) -> None:
         with sessions() as session:
@@ -342,14 +307,14 @@ def _router(state: InsightsState) -> APIRouter:
         if state.dispatcher is not None:
             state.dispatcher.cancel(package_id)
         if blob_key:
-            state.wctx.blobs.delete(blob_key)
+            state.jobs.blobs.delete(blob_key)
         upload_path(settings, package_id).unlink(missing_ok=True)
         return {"isDeleted": True, "errorMessageCode": None}
 
     @router.get("/widget/{guild_id}")
     def widget(guild_id: str) -> dict[str, Any]:
         """A guild's name, icon and member count (400 non-numeric id, 404 unavailable)."""
-        return state.lookups.widget(guild_id)
+        return lookups.widget(guild_id)
 
     @router.post("/admin/process/{package_id}/upgrade")
     def admin_upgrade(package_id: PackageId, request: Request) -> dict[str, Any]:
@@ -363,7 +328,7 @@ def _router(state: InsightsState) -> APIRouter:
     @router.get("/blobs/{key:path}", include_in_schema=False)
     def blob_file(key: str, expires: str = "", signature: str = "") -> FileResponse:
         """The local blob store's signed, expiring download URL."""
-        store = state.wctx.blobs
+        store = state.jobs.blobs
         if not isinstance(store, LocalBlobStore):
             raise CordvaultError(ErrorCode.NOT_FOUND, "no such blob")
         path = store.verify(key, expires, signature)

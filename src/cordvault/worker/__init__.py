@@ -1,1 +1,1 @@
-"""Job execution: the in-process queue, Celery tasks, the job runner and the reaper."""
+"""The Celery worker adapter: ``python -m cordvault.worker`` consumes insights package jobs."""

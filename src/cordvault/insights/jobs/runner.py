@@ -2,7 +2,7 @@
 
 Shared by the in-process queue and the Celery task. One call of :meth:`JobRunner.run_next`
 claims the next queued job (premium first), unseals its input, starts an
-:mod:`~cordvault.worker.analysis_process` and supervises it:
+:mod:`~cordvault.insights.jobs.analysis_process` and supervises it:
 
 - every ``heartbeat`` seconds it renews the job's lease; if the renewal fails the job is no
   longer ours (deleted, or re-queued after our lease expired): the process tree is killed;
@@ -33,12 +33,12 @@ from pathlib import Path
 import psutil
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.insights.jobs import analysis_process
 from cordvault.insights.jobs import repository as repo
+from cordvault.insights.jobs.context import JobsContext, tmp_root, upload_path
 from cordvault.insights.jobs.links import whitelisted_prefixes
 from cordvault.insights.jobs.service import open_input
 from cordvault.insights.jobs.states import JobState
-from cordvault.worker import analysis_process
-from cordvault.worker.context import WorkerContext, tmp_root, upload_path
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class JobRunner:
     """Runs jobs one at a time per calling thread; thread-safe."""
 
     def __init__(
-        self, wctx: WorkerContext, *, heartbeat: float = 1.0, on_requeue: Requeued | None = None
+        self, wctx: JobsContext, *, heartbeat: float = 1.0, on_requeue: Requeued | None = None
     ) -> None:
         self.wctx = wctx
         self.heartbeat = heartbeat

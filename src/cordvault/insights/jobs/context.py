@@ -15,7 +15,7 @@ from cordvault.insights.transit import TransitKey
 
 
 @dataclass
-class WorkerContext:
+class JobsContext:
     """Settings, database sessions, the transit key and the blob store of one process."""
 
     settings: Settings
@@ -25,7 +25,7 @@ class WorkerContext:
     blobs: BlobStore
 
     @classmethod
-    def build(cls, settings: Settings, engine: Engine | None = None) -> WorkerContext:
+    def build(cls, settings: Settings, engine: Engine | None = None) -> JobsContext:
         """Open everything from ``settings`` (reusing ``engine`` when given)."""
         engine = engine or open_engine(settings.effective_database_url)
         transit = TransitKey.from_settings(settings)

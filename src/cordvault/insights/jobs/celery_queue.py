@@ -5,6 +5,9 @@ sealed in the database. Jobs are routed to the ``premium`` or ``standard`` queue
 claims the next job from the database in priority order, so premium jobs go first even when
 the broker interleaves the two queues. Any number of ``cordvault worker`` processes on any
 machine may consume both queues; they need the same database, transit key and blob store.
+
+The API process uses :class:`CeleryQueue` (send wake-ups, reap expired leases); the consuming
+side (the task and the worker process) is the ``worker/`` adapter.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from celery import Celery
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
+from cordvault.insights.jobs.context import JobsContext
+from cordvault.insights.jobs.reaper import Reaper
 
 TASK_NAME = "cordvault.insights.process_next"
 QUEUES = ("premium", "standard")
@@ -56,3 +61,17 @@ class CeleryDispatcher:
         # The worker's next heartbeat (within a second) sees the job is gone and kills the
         # analysis process; nothing to send.
         _ = package_id
+
+
+class CeleryQueue(CeleryDispatcher):
+    """The API process's side of the Celery queue: wake-ups plus a lease reaper thread."""
+
+    def __init__(self, jobs: JobsContext) -> None:
+        super().__init__(make_celery(jobs.settings))
+        self.reaper = Reaper(jobs, on_requeue=self.wake)
+
+    def start(self) -> None:
+        self.reaper.start()
+
+    def stop(self) -> None:
+        self.reaper.stop()

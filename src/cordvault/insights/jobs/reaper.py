@@ -12,14 +12,14 @@ import logging
 import threading
 
 from cordvault.insights.jobs import repository as repo
+from cordvault.insights.jobs.context import JobsContext
+from cordvault.insights.jobs.runner import Requeued
 from cordvault.insights.jobs.states import JobState
-from cordvault.worker.context import WorkerContext
-from cordvault.worker.runner import Requeued
 
 log = logging.getLogger(__name__)
 
 
-def reap_once(wctx: WorkerContext, on_requeue: Requeued | None = None) -> int:
+def reap_once(wctx: JobsContext, on_requeue: Requeued | None = None) -> int:
     """One pass; returns how many jobs changed state.
 
     Also re-sends a wake-up when jobs wait while none runs: a broker message lost (flushed
@@ -46,7 +46,7 @@ class Reaper:
     """A daemon thread calling :func:`reap_once` every ``interval`` seconds."""
 
     def __init__(
-        self, wctx: WorkerContext, on_requeue: Requeued | None = None, interval: float | None = None
+        self, wctx: JobsContext, on_requeue: Requeued | None = None, interval: float | None = None
     ) -> None:
         self.wctx = wctx
         self.on_requeue = on_requeue

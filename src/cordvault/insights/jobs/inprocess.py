@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from cordvault.worker.context import WorkerContext
-from cordvault.worker.reaper import Reaper
-from cordvault.worker.runner import JobRunner
+from cordvault.insights.jobs.context import JobsContext
+from cordvault.insights.jobs.reaper import Reaper
+from cordvault.insights.jobs.runner import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class InProcessQueue:
 
     name = "inprocess"
 
-    def __init__(self, wctx: WorkerContext, workers: int | None = None) -> None:
+    def __init__(self, wctx: JobsContext, workers: int | None = None) -> None:
         self.wctx = wctx
         self.workers = max(1, workers if workers is not None else wctx.settings.inprocess_workers)
         self.runner = JobRunner(wctx, on_requeue=self.wake)

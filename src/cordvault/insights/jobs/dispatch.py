@@ -19,3 +19,16 @@ class Dispatcher(Protocol):
 
     def cancel(self, package_id: str) -> None:
         """``package_id`` was deleted: abort its running attempt now if it runs here."""
+
+
+class JobQueue(Dispatcher, Protocol):
+    """A dispatcher with background work of its own (worker threads, a lease reaper).
+
+    Started once when the process starts serving, stopped once when it stops; built by
+    :func:`cordvault.insights.jobs.queues.open_job_queue`."""
+
+    def start(self) -> None:
+        """Start the background threads."""
+
+    def stop(self) -> None:
+        """Stop them; running attempts are released for a later retry."""

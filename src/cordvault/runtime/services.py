@@ -1,0 +1,147 @@
+"""The composition root: every long-lived object of a cordvault process, built in one place.
+
+``build_services(settings)`` is the only code that turns settings into engines, sessions, the
+drive context (signing keys, master keyring, chunk store), the insights job context (job
+engine, transit key, blob store), the Discord lookups client and the insights job queue. Every
+adapter starts from it: ``web/app.py`` (one per app), each CLI command that touches the
+database, and the Celery worker (``worker/``). Adapters never build any of these themselves,
+so a new front door (web pages, WebDAV, WebSocket) gets everything from the one
+:class:`Services` it is handed.
+
+Contract:
+
+- Construction applies database migrations (``upgrade heads``) and opens the main engine; the
+  other parts are built on first use (a CLI command that only reads users never loads the
+  chunk store, the transit key or a Discord client).
+- :meth:`Services.running` is the async context in which background work runs: the insights
+  job queue (in-process worker threads, or the Celery dispatcher + lease reaper when
+  ``BROKER_URL`` is set) and the drive's garbage collector loop. The web app enters it in its
+  lifespan; the CLI never does.
+- :meth:`Services.close` releases everything that was opened (idempotent); ``with
+  build_services(...) as services:`` closes on exit.
+
+Which engine for what: ``engine``/``sessions`` serve the drive and the storage ledger;
+the job queue has its own engine whose SQLite transactions take the write lock first (see
+:func:`cordvault.insights.jobs.context.open_engine`); the status poll reads through an
+autocommit engine without pre-ping (one round trip per poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from functools import cached_property
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cordvault.core.settings import Settings
+from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.drive.context import DriveContext
+from cordvault.drive.gc import collector_loop
+from cordvault.insights.jobs.context import JobsContext
+from cordvault.insights.jobs.dispatch import JobQueue
+from cordvault.insights.jobs.queues import open_job_queue
+from cordvault.insights.lookups import Lookups
+
+
+class Services:
+    """What a process needs, built once from its settings (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.effective_database_url
+        migrate(url)
+        self.engine: Engine = create_engine_for(url)
+        self.sessions: sessionmaker[Session] = make_sessionmaker(engine=self.engine)
+        self._lock = threading.Lock()
+        self._queue: JobQueue | None = None
+        self._closed = False
+
+    # -- parts built on first use -------------------------------------------------------
+    @cached_property
+    def drive(self) -> DriveContext:
+        """Drive services' context: signing keys, keyring, the chunk store (opened lazily)."""
+        return DriveContext.open(self.settings, self.sessions)
+
+    @cached_property
+    def jobs(self) -> JobsContext:
+        """Insights jobs' context: the job engine, transit key and blob store."""
+        return JobsContext.build(self.settings)
+
+    @cached_property
+    def lookups(self) -> Lookups:
+        """Discord user / guild lookups (the Discord client is created on first lookup)."""
+        return Lookups(self.settings)
+
+    @cached_property
+    def status_engine(self) -> Engine:
+        """Autocommit reads without pre-ping, for the job status poll (one round trip)."""
+        return create_engine_for(
+            self.settings.effective_database_url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,
+        )
+
+    @property
+    def queue(self) -> JobQueue | None:
+        """The running job queue (inside :meth:`running`), else None."""
+        return self._queue
+
+    # -- lifecycle ----------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def running(
+        self, *, job_queue: bool = True, drive_gc: bool = True
+    ) -> AsyncIterator[Services]:
+        """Run the insights job queue (``job_queue``) and the drive's collector (``drive_gc``)
+        until the block ends; both are stopped on the way out, whatever happened."""
+        queue = open_job_queue(self.jobs) if job_queue else None
+        if queue is not None:
+            queue.start()
+            self._queue = queue
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if drive_gc:
+                    await stack.enter_async_context(collector_loop(self.drive))
+                yield self
+        finally:
+            self._queue = None
+            if queue is not None:
+                await asyncio.to_thread(queue.stop)
+
+    def close(self) -> None:
+        """Release engines, clients and the chunk store (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        cache = self.__dict__
+        if "drive" in cache:
+            self.drive.close()
+        if "lookups" in cache:
+            self.lookups.close()
+        if "status_engine" in cache:
+            self.status_engine.dispose()
+        if "jobs" in cache:
+            self.jobs.engine.dispose()
+        self.engine.dispose()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """The composition root: see the module docstring."""
+    return Services(settings)
