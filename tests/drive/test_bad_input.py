@@ -1,13 +1,17 @@
-"""Bad input that is not covered next to its feature: traversal in paths, a full disk."""
+"""Bad input that is not covered next to its feature: traversal in paths, a full disk, paging."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import pytest
 from tests.drive.conftest import CHUNK
 from tests.drive.support import DriveEnv, random_bytes, sha
 
-from cordvault.drive import gc
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive import files, folders, gc, users
+from cordvault.drive.auth import actor_of
+from cordvault.drive.paging import MAX_OFFSET
 from cordvault.storage.base import Capabilities, ChunkStore, StorageFull
 
 
@@ -92,3 +96,64 @@ def test_full_disk_is_a_clear_error_and_nothing_is_lost(env: DriveEnv) -> None:
     assert env.get(h, done.json()["file"]["id"]) == data
     gc.collect(env.drive)
     assert env.get(h, kept["id"]) == b"still here"
+
+
+PAGED_ROUTES = ("/api/auth/users", "/api/drive/folders/root", "/api/drive/shared")
+
+
+def test_paging_parameters_are_bounded(env: DriveEnv) -> None:
+    """An absurd offset or limit is 400 INVALID_INPUT on every paged route, never a 500 from
+    an integer the database cannot hold; the largest allowed offset is an empty page."""
+    h = env.register()
+    env.mkdir(h, "/dir")
+    for route in PAGED_ROUTES:
+        for params in (
+            {"offset": 10**30},
+            {"offset": 2**63},
+            {"offset": MAX_OFFSET + 1},
+            {"offset": -1},
+            {"offset": -(10**30)},
+            {"limit": 10**30},
+            {"limit": 2**63},
+            {"limit": -1},
+            {"limit": 0},
+            {"limit": -(10**30)},
+        ):
+            r = env.client.get(route, params=params, headers=h)
+            assert r.status_code == 400, (route, params, r.text)
+            assert r.json()["errorMessageCode"] == "INVALID_INPUT"
+        r = env.client.get(route, params={"offset": MAX_OFFSET}, headers=h)
+        assert r.status_code == 200, (route, r.text)
+        body = r.json()
+        assert (body["items"] if isinstance(body, dict) else body) == []
+
+
+def test_absurd_user_ids_are_not_found(env: DriveEnv) -> None:
+    h = env.register()
+    for user_id in (10**30, 2**63, 2**31, 0, -1):
+        r = env.client.patch(f"/api/auth/users/{user_id}", json={"disabled": True}, headers=h)
+        assert r.status_code == 404, (user_id, r.text)
+        assert r.json()["errorMessageCode"] == "NOT_FOUND"
+
+
+def test_services_refuse_absurd_paging_too(env: DriveEnv) -> None:
+    """The services check the same bounds (the CLI and other callers do not pass the routes)."""
+    env.register()
+    with env.drive.sessions() as db:
+        actor = actor_of(users.get_user_by_name(db, "admin"))
+        calls: tuple[Callable[[int, int], object], ...] = (
+            lambda limit, offset: users.search_users(db, None, limit=limit, offset=offset),
+            lambda limit, offset: files.shared_with(db, actor, limit, offset),
+            lambda limit, offset: folders.list_children(
+                db, actor, "root", limit=limit, offset=offset
+            ),
+        )
+        for call in calls:
+            for limit, offset in ((10, 10**30), (10**30, 0), (10, -1), (0, 0)):
+                with pytest.raises(CordvaultError) as err:
+                    call(limit, offset)
+                assert err.value.code is ErrorCode.INVALID_INPUT
+        assert users.search_users(db, None, limit=10, offset=MAX_OFFSET) == []
+        assert files.shared_with(db, actor, 10, MAX_OFFSET) == []
+        page = folders.list_children(db, actor, "root", limit=10, offset=MAX_OFFSET)
+        assert (page.folders, page.files, page.total_folders) == ([], [], 0)

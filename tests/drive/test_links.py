@@ -102,6 +102,71 @@ def test_forged_revoked_expired_and_stale_links_are_refused(
     )
 
 
+def _status(env: DriveEnv, link: dict) -> tuple[int, str | None]:
+    r = _open(env, link["url"])
+    return r.status_code, (r.json()["errorMessageCode"] if r.status_code != 200 else None)
+
+
+DEAD = (400, "INVALID_LINK")
+LIVE = (200, None)
+
+
+def test_a_link_dies_with_its_creators_access(env: DriveEnv) -> None:
+    """A link carries its creator's authority: unshare, a disabled account or a transfer of the
+    file away silence it (as a revoked link); giving the access back revives it."""
+    alice = env.register("alice")
+    bob = env.add_user(alice, "bob")
+    carol = env.add_user(alice, "carol")
+    c = env.client
+    f = env.put(alice, "/doc.bin", b"secret report")
+    fid = f["id"]
+
+    def share(user: str, level: str = "read") -> None:
+        r = c.put(f"/api/drive/files/{fid}/shares/{user}", json={"access": level}, headers=alice)
+        assert r.status_code == 200, r.text
+
+    share("bob")
+    own, bobs = _link(env, alice, fid), _link(env, bob, fid)
+    assert _status(env, own) == _status(env, bobs) == LIVE
+    listed = c.get(f"/api/drive/files/{fid}/links", headers=alice).json()
+    assert {x["id"] for x in listed} == {own["id"], bobs["id"]}
+
+    # 1. Unshare: bob's link dies like a revoked one, alice's keeps working.
+    assert c.delete(f"/api/drive/files/{fid}/shares/bob", headers=alice).status_code == 204
+    assert _status(env, bobs) == DEAD
+    assert _open(env, bobs["url"]).json()["message"] == "this download link was revoked"
+    assert env.client.head(f"/api/drive/dl/{bobs['token']}").status_code == 400
+    assert _status(env, own) == LIVE
+    listed = c.get(f"/api/drive/files/{fid}/links", headers=alice).json()
+    assert [x["id"] for x in listed] == [own["id"]]
+    share("bob", "write")  # access given back: the link works again
+    assert _status(env, bobs) == LIVE
+
+    # 2. A disabled account's links die (the owner's too); enabling revives them.
+    bob_id = c.get("/api/auth/me", headers=bob).json()["id"]
+    r = c.patch(f"/api/auth/users/{bob_id}", json={"disabled": True}, headers=alice)
+    assert r.status_code == 200, r.text
+    assert _status(env, bobs) == DEAD
+    assert _status(env, own) == LIVE
+    c.patch(f"/api/auth/users/{bob_id}", json={"disabled": False}, headers=alice)
+    assert _status(env, bobs) == LIVE
+
+    # 3. Ownership transfer: the old owner keeps no access, so their link dies; the sharee's
+    # link lives on (the share stays), the new owner's works.
+    r = c.post(f"/api/drive/files/{fid}/owner", json={"user": "carol"}, headers=alice)
+    assert r.status_code == 200, r.text
+    assert _status(env, own) == DEAD
+    assert _status(env, bobs) == LIVE
+    carols = _link(env, carol, fid)
+    assert _open(env, carols["url"]).content == b"secret report"
+    listed = c.get(f"/api/drive/files/{fid}/links", headers=carol).json()
+    assert {x["id"] for x in listed} == {bobs["id"], carols["id"]}
+    # Published, the file is readable by every account: alice's link opens it again.
+    r = c.patch(f"/api/drive/files/{fid}", json={"public": True}, headers=carol)
+    assert r.status_code == 200, r.text
+    assert _status(env, own) == LIVE
+
+
 def test_deleted_and_replaced_content_is_garbage_collected(env: DriveEnv) -> None:
     h = env.register()
     f = env.put(h, "/x.bin", random_bytes(150_000))  # 3 chunks

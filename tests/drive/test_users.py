@@ -6,6 +6,7 @@ import os
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -127,6 +128,52 @@ def test_login_is_throttled_per_account(env: DriveEnv) -> None:
         assert r.status_code == 401
         assert r.json()["message"] == "wrong user name or password"
     assert c.post("/api/auth/login", json={"name": "nobody", "password": "x"}).status_code == 429
+
+
+def test_password_change_counts_as_a_sign_in_attempt(env: DriveEnv) -> None:
+    """A stolen token gives no unlimited guesses at the old password: wrong old passwords
+    count as failed logins of the account, and once throttled even the right one gets 429."""
+    admin = env.register("admin")
+    bob = env.add_user(admin, "bob")
+    c = env.client
+
+    def change(old: str) -> Any:
+        body = {"old_password": old, "new_password": "a new password"}
+        return c.post("/api/auth/password", json=body, headers=bob)
+
+    # One failed login plus wrong old passwords share the account's budget.
+    assert (
+        c.post("/api/auth/login", json={"name": "bob", "password": "nope nope"}).status_code == 401
+    )
+    for _ in range(env.settings.drive_login_max_failures - 1):
+        r = change("wrong password")
+        assert r.status_code == 401
+        assert r.json()["errorMessageCode"] == "UNAUTHORIZED"
+    for old in ("wrong password", PASSWORD):
+        r = change(old)
+        assert r.status_code == 429, r.text
+        assert r.json()["errorMessageCode"] == "RATE_LIMITED"
+        assert r.json()["details"]["retry_after"] > 0
+    assert c.post("/api/auth/login", json={"name": "bob", "password": PASSWORD}).status_code == 429
+    # The token still works for everything else, and other accounts are not affected.
+    assert c.get("/api/auth/me", headers=bob).status_code == 200
+    env.login("admin")
+
+
+def test_password_change_clears_the_failures_once_right(env: DriveEnv) -> None:
+    env.register("alice")
+    alice = env.login("alice")
+    c = env.client
+    for _ in range(env.settings.drive_login_max_failures - 1):
+        body = {"old_password": "wrong password", "new_password": "a new password"}
+        assert c.post("/api/auth/password", json=body, headers=alice).status_code == 401
+    body = {"old_password": PASSWORD, "new_password": "a new password"}
+    assert c.post("/api/auth/password", json=body, headers=alice).status_code == 200
+    # The budget is whole again: failures below the limit do not lock the account.
+    for _ in range(env.settings.drive_login_max_failures - 1):
+        r = c.post("/api/auth/login", json={"name": "alice", "password": "wrong password"})
+        assert r.status_code == 401
+    env.login("alice", "a new password")
 
 
 def test_login_throttle_window_ends(make_env: object) -> None:

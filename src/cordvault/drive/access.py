@@ -9,7 +9,9 @@ The rules (docs/drive-api.md has the full table):
 - deleting, sharing, publishing and transferring a file are the owner's alone;
 - a folder is changed (rename, move, delete, merge) by its owner only; new entries go into the
   root, a folder one owns, or (files only) over a file one may write;
-- administrators manage accounts; they get no extra access to other users' content.
+- administrators manage accounts; they get no extra access to other users' content;
+- a signed link carries its creator's authority: it opens the file only while the creator's
+  account exists, is enabled and may read the file (:func:`account_may_read`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.drive import repository as repo
-from cordvault.drive.auth import Actor
+from cordvault.drive.auth import Actor, actor_of
 from cordvault.drive.models import ROOT_ID, DriveFile, Folder
 
 
@@ -44,6 +46,15 @@ def file_access(db: Session, actor: Actor, row: DriveFile) -> Access:
     if share is not None or row.public:
         return Access.READ
     return Access.NONE
+
+
+def account_may_read(db: Session, user_id: int, row: DriveFile) -> bool:
+    """Whether account ``user_id`` exists, is enabled and may read the file's content now
+    (the authority a signed link carries: :mod:`cordvault.drive.links`)."""
+    user = repo.user_by_id(db, user_id)
+    if user is None or user.disabled:
+        return False
+    return _RANK[file_access(db, actor_of(user), row)] >= _RANK[Access.READ]
 
 
 def readable_ids(db: Session, actor: Actor, rows: list[DriveFile]) -> set[str]:

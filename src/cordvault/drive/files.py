@@ -17,10 +17,12 @@ from cordvault.drive.context import DriveContext
 from cordvault.drive.gc import schedule_content
 from cordvault.drive.models import DriveFile, Share, utcnow
 from cordvault.drive.names import OnConflict, validate_name
+from cordvault.drive.paging import check_page
 from cordvault.drive.placement import conflict, place, unique_names
 from cordvault.drive.users import get_user_by_name
 
 SHARE_ACCESS = ("read", "write")
+MAX_SHARED_PAGE = 1000
 
 
 def get_file(db: Session, file_id: str, *, for_update: bool = False) -> DriveFile:
@@ -156,5 +158,6 @@ def list_shares(db: Session, actor: Actor, file_id: str) -> list[tuple[str, str]
 
 
 def shared_with(db: Session, actor: Actor, limit: int, offset: int) -> list[DriveFile]:
-    """Files other users shared with ``actor``."""
+    """Files other users shared with ``actor``, a page of at most ``MAX_SHARED_PAGE``."""
+    check_page(limit, offset, max_limit=MAX_SHARED_PAGE)
     return repo.files_shared_with(db, actor.id, limit, offset)

@@ -21,6 +21,7 @@ from cordvault.drive.context import DriveContext
 from cordvault.drive.gc import schedule_content
 from cordvault.drive.models import ROOT_ID, DriveFile, Folder, utcnow
 from cordvault.drive.names import OnConflict, split_path, validate_name
+from cordvault.drive.paging import check_page
 from cordvault.drive.placement import conflict, place, unique_names
 
 SORT_KEYS = ("name", "size", "created", "updated", "type")
@@ -128,8 +129,7 @@ def list_children(
     Any signed-in user may list (``readable`` says which files they may also open)."""
     if sort not in SORT_KEYS:
         raise CordvaultError(ErrorCode.INVALID_INPUT, f"sort must be one of {', '.join(SORT_KEYS)}")
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise CordvaultError(ErrorCode.INVALID_INPUT, f"limit is 1-{MAX_PAGE}, offset >= 0")
+    check_page(limit, offset, max_limit=MAX_PAGE)
     row = get_folder(db, folder_id)
     n_folders, n_files = repo.count_children(db, row.id)
     folder_sort = sort if sort in ("name", "created", "updated") else "name"

@@ -11,8 +11,15 @@ maps the id to its file; the signature binds the file's *current* content hash a
 replacing the content invalidates every link, and deleting the file deletes its link rows. The
 token itself is never stored (it is derived again on demand) and never logged.
 
-Errors: malformed, unknown, forged, revoked or stale links are ``INVALID_LINK``; an expired one
-is ``EXPIRED_LINK``. The messages never echo the token.
+A link carries the authority of the account that created it: it opens the file only while that
+account exists, is enabled and may read the file under the current rules
+(:func:`cordvault.drive.access.account_may_read`: owner, share or public). Unsharing, disabling
+the account or transferring the file away silences the link (and giving the access back
+revives it, as long as it is neither revoked nor expired).
+
+Errors: malformed, unknown, forged, revoked or stale links, and links whose creator lost
+access, are ``INVALID_LINK``; an expired one is ``EXPIRED_LINK``. The messages never echo the
+token.
 """
 
 from __future__ import annotations
@@ -86,13 +93,15 @@ def create_link(
 
 
 def list_links(ctx: DriveContext, db: Session, actor: Actor, file_id: str) -> list[IssuedLink]:
-    """The file's live links (owner, or the links one created oneself)."""
+    """The file's live links (owner, or the links one created oneself); links whose creator
+    lost access to the file are not live."""
     row = get_file(db, file_id)
     is_owner = access.file_access(db, actor, row) is Access.OWNER
     return [
         IssuedLink(link, token_for(ctx, link, row))
         for link in repo.active_links(db, row.id, utcnow())
-        if is_owner or link.created_by == actor.id
+        if (is_owner or link.created_by == actor.id)
+        and access.account_may_read(db, link.created_by, row)
     ]
 
 
@@ -129,7 +138,9 @@ def resolve(ctx: DriveContext, db: Session, token: str) -> DriveFile:
     expected = token_for(ctx, link, row)
     if not hmac.compare_digest(expected.encode(), token.encode()):
         raise _invalid("invalid download link (forged, or the file has changed)")
-    if link.revoked_at is not None:
+    # A link whose creator lost access (unshared, disabled, file transferred away) answers
+    # exactly as a revoked one.
+    if link.revoked_at is not None or not access.account_may_read(db, link.created_by, row):
         raise _invalid("this download link was revoked")
     if link.expires_at is not None and link.expires_at <= utcnow():
         raise CordvaultError(ErrorCode.EXPIRED_LINK, "this download link has expired")

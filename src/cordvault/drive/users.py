@@ -7,6 +7,8 @@
 - Login throttling: ``DRIVE_LOGIN_MAX_FAILURES`` failed attempts per account name within
   ``DRIVE_LOGIN_WINDOW_SECONDS`` lock that name with ``RATE_LIMITED`` (429) until the window
   ends, kept in the DB so every API process enforces the same budget.
+- Changing one's password checks the old one as a sign-in attempt: refused while the account
+  is throttled, and a wrong old password counts as a failed login for the account's name.
 - Changing or resetting a password bumps ``token_version``: every earlier token dies.
 """
 
@@ -25,12 +27,15 @@ from cordvault.drive import repository as repo
 from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
 from cordvault.drive.models import DriveUser, LoginFailures, utcnow
+from cordvault.drive.paging import check_page
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 _DUMMY_HASH = _hasher.hash("cordvault-dummy-password")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+MAX_USER_ID = 2**31 - 1  # drive_users.id is an INTEGER
+MAX_USER_PAGE = 10_000  # the CLI's `user list` reads every account in one page
 
 
 def validate_user_name(name: str) -> str:
@@ -119,7 +124,8 @@ def require_admin(actor: Actor) -> None:
 
 
 def get_user(db: Session, user_id: int) -> DriveUser:
-    user = repo.user_by_id(db, user_id)
+    # An id no INTEGER column can hold names no account (and must not reach the driver: 500).
+    user = repo.user_by_id(db, user_id) if 1 <= user_id <= MAX_USER_ID else None
     if user is None:
         raise CordvaultError(ErrorCode.NOT_FOUND, "no such user")
     return user
@@ -134,6 +140,7 @@ def get_user_by_name(db: Session, name: str) -> DriveUser:
 
 def search_users(db: Session, query: str | None, *, limit: int, offset: int) -> list[DriveUser]:
     """Accounts whose name contains ``query`` (all when None), by name."""
+    check_page(limit, offset, max_limit=MAX_USER_PAGE)
     return repo.list_users(db, query=query, limit=limit, offset=offset)
 
 
@@ -168,12 +175,24 @@ def update_user(
     return user
 
 
-def change_password(db: Session, actor: Actor, old_password: str, new_password: str) -> DriveUser:
-    """Change one's own password; every earlier token stops working."""
+def change_password(
+    ctx: DriveContext, db: Session, actor: Actor, old_password: str, new_password: str
+) -> DriveUser:
+    """Change one's own password; every earlier token stops working.
+
+    Checking the old password is a sign-in attempt for the account: it is refused while the
+    account's name is throttled, and a wrong old password counts as a failed login (a stolen
+    token gives no unlimited guesses)."""
     user = get_user(db, actor.id)
-    if not _verify(user.password_hash, old_password):
+    window = timedelta(seconds=ctx.settings.drive_login_window_seconds)
+    state = _check_throttle(ctx, db, user.name, window)
+    if not _verify(user.password_hash, old_password or ""):
+        _record_failure(ctx, user.name, window)
         raise CordvaultError(ErrorCode.UNAUTHORIZED, "wrong password")
-    user.password_hash = hash_password(validate_password(new_password))
+    validate_password(new_password)
+    if state is not None:
+        repo.clear_login_failures(db, user.name)
+    user.password_hash = hash_password(new_password)
     user.token_version += 1
     user.updated_at = utcnow()
     db.flush()
@@ -186,22 +205,9 @@ def authenticate(ctx: DriveContext, db: Session, name: str, password: str) -> Dr
     Failures are recorded in their own transaction: the caller's transaction is rolled back
     when this raises, and the failure must still count.
     """
-    settings = ctx.settings
     key = (name or "")[:64]
-    window = timedelta(seconds=settings.drive_login_window_seconds)
-    now = utcnow()
-    state = repo.login_failures(db, key)
-    if (
-        state is not None
-        and now - state.window_start < window
-        and state.failures >= settings.drive_login_max_failures
-    ):
-        retry = int((state.window_start + window - now).total_seconds()) + 1
-        raise CordvaultError(
-            ErrorCode.RATE_LIMITED,
-            "too many failed logins for this account; try again later",
-            details={"retry_after": retry},
-        )
+    window = timedelta(seconds=ctx.settings.drive_login_window_seconds)
+    state = _check_throttle(ctx, db, key, window)
     user = repo.user_by_name(db, key)
     ok = _verify(user.password_hash if user else _DUMMY_HASH, password or "")
     if not ok or user is None or user.disabled:
@@ -212,6 +218,27 @@ def authenticate(ctx: DriveContext, db: Session, name: str, password: str) -> Dr
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def _check_throttle(
+    ctx: DriveContext, db: Session, key: str, window: timedelta
+) -> LoginFailures | None:
+    """``RATE_LIMITED`` while ``key`` has used up its failures in the current window; else the
+    failure record (None when there is none)."""
+    now = utcnow()
+    state = repo.login_failures(db, key)
+    if (
+        state is not None
+        and now - state.window_start < window
+        and state.failures >= ctx.settings.drive_login_max_failures
+    ):
+        retry = int((state.window_start + window - now).total_seconds()) + 1
+        raise CordvaultError(
+            ErrorCode.RATE_LIMITED,
+            "too many failed logins for this account; try again later",
+            details={"retry_after": retry},
+        )
+    return state
 
 
 def _record_failure(ctx: DriveContext, key: str, window: timedelta) -> None:

@@ -28,6 +28,7 @@ from cordvault.drive.auth import Actor, actor_of, issue_token, verify_token
 from cordvault.drive.context import DriveContext
 from cordvault.drive.models import DriveUser, Folder
 from cordvault.drive.names import OnConflict, split_path
+from cordvault.drive.paging import MAX_OFFSET
 from cordvault.drive.schemas import (
     ChunkOut,
     CompletedOut,
@@ -129,7 +130,7 @@ def _auth_router(r: _Routes) -> APIRouter:
         """Change one's password: every earlier token stops working; a new one is returned."""
         with r.tx() as db:
             actor = r.actor(db, authorization)
-            user = users.change_password(db, actor, body.old_password, body.new_password)
+            user = users.change_password(drive, db, actor, body.old_password, body.new_password)
             return _token_out(drive, user)
 
     @router.get("/users")
@@ -137,7 +138,7 @@ def _auth_router(r: _Routes) -> APIRouter:
         authorization: BearerHeader = None,
         q: str | None = Query(None, max_length=64),
         limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> list[UserOut]:
         """Search accounts by name (any user: needed to share); admins see every field."""
         with r.tx() as db:
@@ -212,7 +213,7 @@ def _folder_router(r: _Routes) -> APIRouter:
         sort: str = Query("name"),
         order: str = Query("asc", pattern="^(asc|desc)$"),
         limit: int = Query(100, ge=1, le=folders.MAX_PAGE),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> ListingOut:
         """A page of the folder's entries: folders first, then files."""
         with r.tx() as db:
@@ -389,8 +390,8 @@ def _file_router(r: _Routes) -> APIRouter:
     @router.get("/shared")
     def shared_with_me(
         authorization: BearerHeader = None,
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        limit: int = Query(100, ge=1, le=files.MAX_SHARED_PAGE),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> list[FileOut]:
         """Files other users shared with the caller."""
         with r.tx() as db:
