@@ -9,6 +9,10 @@ Secrets: the bot token, webhook URLs and signed CDN URLs are credentials. Logs a
 messages name route templates only (``POST /channels/{channel_id}/messages``); the token is
 registered with the log redactor as a second line of defence; CDN requests never carry the
 ``Authorization`` header. The client is thread-safe (one ``httpx.Client`` connection pool).
+
+Size: one class over 450 lines on purpose. Every endpoint method is a few lines around the same
+``_request``/``_send`` core (pacing, retries, classification); splitting the endpoints across
+modules would scatter the one place where "every call is paced and retried" can be checked.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ seconds every API request gets 429 ``error code: 1015``). ``/_emulator/*`` is a 
 API (stats, faults, clock) for runs outside Python; in-process tests use
 :class:`~cordvault.discord.emulator.state.EmulatorState` directly. Errors use Discord's shape
 ``{"message", "code"}``.
+
+Size: over 450 lines on purpose. It is a test tool that mirrors one external API surface;
+the handlers share the rate-limit, auth and error helpers, and one file keeps "what our
+emulated Discord answers" readable side by side with ``discord-api.md``.
 """
 
 from __future__ import annotations
