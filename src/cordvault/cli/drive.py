@@ -49,10 +49,11 @@ def _read_password(password_stdin: bool, *, confirm: bool) -> str:
 
 @contextmanager
 def _db(settings: Settings) -> Iterator[Any]:
+    from cordvault.core.process import private_dir
     from cordvault.db import create_engine_for, make_sessionmaker, migrate
 
     url = settings.effective_database_url
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir, what="DATA_DIR")
     migrate(url)
     engine = create_engine_for(url)
     try:

@@ -1,4 +1,8 @@
-"""Server commands: ``serve`` (the API), ``worker`` (a Celery worker), ``upgrade`` (admin)."""
+"""Server commands: ``serve`` (the API), ``worker`` (a Celery worker), ``upgrade`` (admin).
+
+Both long-running commands start with a private umask (0077): the data dir, database files,
+blobs, chunks and temp files are readable by the server's user only.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,10 @@ import typer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from cordvault.core.settings import Settings
+
+APP_FACTORY = "cordvault.cli.server:app_from_env"
 
 
 def app_from_env() -> FastAPI:
@@ -22,6 +30,38 @@ def app_from_env() -> FastAPI:
     return create_app(load_settings())
 
 
+def run_server(
+    app: FastAPI | str,
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+) -> None:
+    """Serve ``app`` (an app, or an import string of a factory) the way ``cordvault serve`` does.
+
+    Private umask; after SIGTERM/SIGINT requests still running get ``SHUTDOWN_GRACE_SECONDS``
+    before uvicorn cancels them, and the app's shutdown watchdog (``core/process.py``) ends the
+    process shortly after if threads are stuck. No access log: blob URLs carry signatures in
+    their query string.
+    """
+    import uvicorn
+
+    from cordvault.core.process import restrict_umask
+
+    restrict_umask()
+    uvicorn.run(
+        app,
+        factory=isinstance(app, str),
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the server commands to the root app."""
 
@@ -32,21 +72,10 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, help="API processes (each runs its own job queue)."),
     ) -> None:
         """Run the HTTP API (Dumpus-compatible Insights routes; docs at /docs)."""
-        import uvicorn
-
         from cordvault.core.settings import load_settings
 
-        load_settings()  # fail fast, with every bad setting named, before forking
-        # No access log: blob URLs carry signatures in their query string.
-        uvicorn.run(
-            "cordvault.cli.server:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-            proxy_headers=True,
-        )
+        settings = load_settings()  # fail fast, with every bad setting named, before forking
+        run_server(APP_FACTORY, settings, host=host, port=port, workers=workers)
 
     @app.command()
     def worker(
@@ -55,9 +84,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a Celery worker for package jobs (needs BROKER_URL)."""
         from cordvault.core.logs import configure_logging
+        from cordvault.core.process import restrict_umask
         from cordvault.core.settings import load_settings, require
         from cordvault.worker.tasks import run_worker
 
+        restrict_umask()
         settings = load_settings()
         require(settings, "broker_url")
         configure_logging(settings.debug_logging)

@@ -5,6 +5,12 @@ migrations at start, and lets each domain in :data:`DOMAINS` install its routers
 module exposes ``install(app: FastAPI, ctx: AppContext) -> None``; it may append async context
 managers to ``ctx.lifespans`` (entered at start-up in order, exited in reverse at shutdown).
 
+Every route but the upload routes a domain lists in ``ctx.streaming_routes`` takes at most
+``MAX_JSON_BODY_BYTES`` of body (413 ``BODY_TOO_LARGE`` otherwise, see ``web/middleware.py``);
+every answer carries ``X-Content-Type-Options: nosniff``. A new data dir is created 0700 (an
+existing one open to others is reported) and, when the app is served from the main thread, a
+shutdown watchdog bounds how long a stop signal may take (``core/process.py``).
+
 Every error leaves as the one JSON shape ``{"errorMessageCode", "message"[, "details"]}``:
 :class:`CordvaultError` with its status, validation errors as 400 ``INVALID_INPUT``, anything
 unexpected as 500 ``UNKNOWN_ERROR`` (logged, never echoed).
@@ -30,8 +36,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import cordvault
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.logs import configure_logging
+from cordvault.core.process import (
+    SHUTDOWN_MARGIN_SECONDS,
+    install_shutdown_watchdog,
+    private_dir,
+)
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.web.middleware import BodyLimit, NoSniff, StreamingRoute
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +62,14 @@ class AppContext:
         default_factory=list
     )
     extras: dict[str, Any] = field(default_factory=dict)
+    streaming_routes: list[StreamingRoute] = field(default_factory=list)
+    """Routes whose request body is streamed (uploads): exempt from ``MAX_JSON_BODY_BYTES``."""
 
 
 def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) -> FastAPI:
     """Build the app. ``domains`` overrides :data:`DOMAINS` (tests install one at a time)."""
     configure_logging(settings.debug_logging)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir, what="DATA_DIR")
     url = settings.effective_database_url
     migrate(url)
     engine = create_engine_for(url)
@@ -63,11 +77,19 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
-            for factory in ctx.lifespans:
-                await stack.enter_async_context(factory())
-            yield
-        engine.dispose()
+        # A stop signal ends the process at the latest this long after it arrived, even when
+        # threads are stuck (no-op unless served from the main thread, i.e. a real server).
+        restore_signals = install_shutdown_watchdog(
+            settings.shutdown_grace_seconds + SHUTDOWN_MARGIN_SECONDS
+        )
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for factory in ctx.lifespans:
+                    await stack.enter_async_context(factory())
+                yield
+            engine.dispose()
+        finally:
+            restore_signals()
 
     app = FastAPI(
         title="cordvault",
@@ -76,6 +98,10 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         docs_url="/docs",
     )
     app.state.ctx = ctx
+    # Innermost first: the body cap answers inside CORS (so browsers can read the 413).
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_json_body_bytes, streaming=ctx.streaming_routes
+    )
     # The Dumpus client is a browser app on another origin. `*` in Allow-Headers does not cover
     # Authorization, so it is listed explicitly.
     app.add_middleware(
@@ -86,6 +112,7 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         expose_headers=["content-range", "accept-ranges", "content-disposition", "etag"],
         max_age=600,
     )
+    app.add_middleware(NoSniff)
     _install_error_handlers(app)
     for name in domains if domains is not None else DOMAINS:
         importlib.import_module(name).install(app, ctx)
@@ -113,4 +140,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected %s while serving a request", type(exc).__name__, exc_info=exc)
         err = CordvaultError(ErrorCode.UNKNOWN_ERROR, "internal error")
-        return JSONResponse(err.to_dict(), status_code=500)
+        # Answered outside the middlewares (Starlette's outermost error layer): set here.
+        return JSONResponse(
+            err.to_dict(), status_code=500, headers={"x-content-type-options": "nosniff"}
+        )

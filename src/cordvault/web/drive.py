@@ -60,7 +60,8 @@ from cordvault.drive.schemas import (
 )
 from cordvault.web.app import AppContext
 from cordvault.web.disposition import content_disposition
-from cordvault.web.ranges import ranged_response
+from cordvault.web.middleware import streaming_route
+from cordvault.web.ranges import FILE_HEADERS, ranged_response
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +296,7 @@ def _folder_router(r: _Routes) -> APIRouter:
             actor = r.actor(db, authorization)
             plan = downloads.zip_plan(drive, db, actor, folder_id)
         headers = {
+            **FILE_HEADERS,
             "content-disposition": content_disposition(f"{plan.name}.zip", inline=False),
             "x-skipped-files": str(plan.skipped),
         }
@@ -621,6 +623,12 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     r = _Routes(drive)
     for router in (_auth_router(r), _folder_router(r), _file_router(r), _upload_router(r)):
         app.include_router(router)
+    # The upload routes stream their bodies (bounded by the chunk size / streamed to the
+    # store); every other route is held to MAX_JSON_BODY_BYTES.
+    ctx.streaming_routes += [
+        streaming_route("PUT", r"/api/drive/uploads/[^/]+/chunks/[^/]+"),
+        streaming_route("PUT", r"/api/drive/upload"),
+    ]
 
     @contextlib.asynccontextmanager
     async def gc_loop() -> AsyncIterator[None]:

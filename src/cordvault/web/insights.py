@@ -16,7 +16,6 @@ import shutil
 import socket
 import tempfile
 import uuid
-import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,7 +39,10 @@ from cordvault.insights.jobs import service
 from cordvault.insights.jobs.links import bearer_matches, bearer_token, package_id_for
 from cordvault.insights.jobs.states import JobState
 from cordvault.insights.lookups import Lookups
+from cordvault.insights.package.zipsource import open_zip
 from cordvault.web.app import AppContext
+from cordvault.web.middleware import streaming_route
+from cordvault.web.ranges import FILE_HEADERS
 from cordvault.worker.celery_app import CeleryDispatcher, make_celery
 from cordvault.worker.context import WorkerContext, tmp_root, upload_path
 from cordvault.worker.dispatch import Dispatcher
@@ -50,7 +52,6 @@ from cordvault.worker.reaper import Reaper
 log = logging.getLogger(__name__)
 
 _MAX_JSON_BODY = 64 * 1024
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 PackageId = Annotated[str, PathParam(max_length=64)]
 
 
@@ -119,6 +120,8 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     ctx.extras["insights"] = state
     ctx.lifespans.append(state.lifespan)
     app.include_router(_router(state))
+    # Packages are streamed to disk, capped by MAX_UPLOAD_BYTES instead.
+    ctx.streaming_routes.append(streaming_route("POST", r"/process/upload"))
 
 
 def _upn(request: Request, package_id: str) -> str:
@@ -212,7 +215,8 @@ def _router(state: InsightsState) -> APIRouter:
 
         Body: the zip itself (``application/zip`` / ``application/octet-stream``) or
         ``multipart/form-data`` with a ``file`` part. Over ``MAX_UPLOAD_BYTES`` -> 413
-        ``PACKAGE_TOO_LARGE``; not a zip -> 400 ``NOT_A_ZIP``.
+        ``PACKAGE_TOO_LARGE``; no zip signature -> 400 ``NOT_A_ZIP``; starts like a zip but
+        cannot be opened (truncated, damaged) -> 400 ``CORRUPT_ZIP``.
         """
         upn = bearer_token(request.headers.get("authorization"))
         if upn is None:
@@ -229,8 +233,7 @@ def _router(state: InsightsState) -> APIRouter:
         part = folder / f".{uuid.uuid4().hex}.part"
         try:
             await _receive_upload(request, part, settings.max_upload_bytes)
-            if not await run_in_threadpool(_looks_like_zip, part):
-                raise CordvaultError(ErrorCode.NOT_A_ZIP, "the upload is not a zip file")
+            await run_in_threadpool(_check_zip, part)
             submitted = await run_in_threadpool(_submit_upload, upn, part)
         finally:
             part.unlink(missing_ok=True)
@@ -316,7 +319,9 @@ def _router(state: InsightsState) -> APIRouter:
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
-        return FileResponse(out, media_type="application/octet-stream", background=cleanup)
+        return FileResponse(
+            out, media_type="application/octet-stream", headers=FILE_HEADERS, background=cleanup
+        )
 
     @router.get("/process/{package_id}/user/{user_id}")
     def user(package_id: PackageId, user_id: str, request: Request) -> dict[str, Any]:
@@ -370,7 +375,7 @@ def _router(state: InsightsState) -> APIRouter:
         return FileResponse(
             path,
             media_type="application/octet-stream",
-            headers={"Cache-Control": "private, no-store"},
+            headers={**FILE_HEADERS, "Cache-Control": "private, no-store"},
         )
 
     return router
@@ -462,11 +467,10 @@ async def _receive_multipart(request: Request, dest: Path, limit: int, content_t
         raise CordvaultError(ErrorCode.INVALID_INPUT, "the multipart body has no 'file' part")
 
 
-def _looks_like_zip(path: Path) -> bool:
-    with path.open("rb") as f:
-        if f.read(4) not in _ZIP_MAGICS:
-            return False
-    return zipfile.is_zipfile(path)
+def _check_zip(path: Path) -> None:
+    """``NOT_A_ZIP`` without a zip signature, ``CORRUPT_ZIP`` when it starts like a zip but its
+    central directory cannot be read (a truncated upload): the analysis's own rules."""
+    open_zip(path).close()
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
