@@ -39,7 +39,7 @@ def _need_service(name: str, host: str, port: int) -> None:
 def data_dir(tmp_path: Path) -> Path:
     """An empty DATA_DIR for one test."""
     d = tmp_path / "data"
-    d.mkdir()
+    d.mkdir(mode=0o700)  # as the app creates it (an open one is reported at start)
     return d
 
 

@@ -90,6 +90,16 @@ def test_names_give_safe_content_disposition(env: DriveEnv) -> None:
     )
     assert inline.headers["content-disposition"].startswith("attachment")  # never inline HTML
     assert inline.headers["x-content-type-options"] == "nosniff"
+    # Opened in a browser anyway, a stored file runs sandboxed: no script, no loads.
+    assert inline.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    ranged = env.client.get(
+        f"/api/drive/files/{html['id']}/content", headers={**h, "range": "bytes=0-3"}
+    )
+    assert ranged.status_code == 206
+    assert ranged.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    # API JSON answers are nosniff too.
+    listing = env.client.get("/api/drive/folders/root", headers=h)
+    assert listing.headers["x-content-type-options"] == "nosniff"
 
 
 def test_small_range_at_the_end_reads_one_segment(env: DriveEnv) -> None:
@@ -170,6 +180,8 @@ def test_zip_of_a_tree_skips_unreadable_files(env: DriveEnv) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/zip"
     assert r.headers["x-skipped-files"] == "1"
+    assert r.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert r.headers["x-content-type-options"] == "nosniff"
     with zipfile.ZipFile(io.BytesIO(r.content)) as z:
         assert sorted(z.namelist()) == ["public.txt", "sub/", "sub/shared.txt"]
         assert z.read("sub/shared.txt") == b"for bob"

@@ -31,6 +31,26 @@ def _names(listing: dict) -> list[str]:
         (" padded", "whitespace"),
         (LONG, "255 bytes"),
         ("é" * 128, "255 bytes"),  # 256 bytes of UTF-8 in 128 characters
+        # Format characters: a bidi override makes "gpj\u202eexe" display as "exe.jpg".
+        ("invoice\u202egpj.exe", "format character"),
+        ("a\u2066b\u2069", "format character"),  # bidi isolates
+        ("a\u200bb", "format character"),  # zero-width space
+        ("\u200b", "format character"),  # a name that is only an invisible character
+        ("\ufeffname", "format character"),  # BOM
+        ("soft\u00adhyphen", "format character"),
+        ("\u200dname", "format character"),  # a joiner must sit between visible characters
+        ("name\u200c", "format character"),
+        # Look-alike slashes: a name never reads as a path.
+        ("etc\u2215passwd", "path separator"),  # DIVISION SLASH
+        ("etc\uff0fpasswd", "path separator"),  # FULLWIDTH SOLIDUS
+        ("1\u20442", "path separator"),  # FRACTION SLASH
+        ("a\u29f8b", "path separator"),  # BIG SOLIDUS
+        ("a\uff3cb", "path separator"),  # FULLWIDTH REVERSE SOLIDUS
+        # Invisible fillers act like spaces; a name needs a visible character.
+        ("\u3164", "whitespace"),  # HANGUL FILLER only
+        ("name\u2800", "whitespace"),  # BRAILLE PATTERN BLANK at the end
+        ("\u3000", "whitespace"),  # ideographic space only
+        ("\u0301\u0302", "visible"),  # combining marks only
     ],
 )
 def test_bad_names_are_clear_400s(env: DriveEnv, name: str, reason: str) -> None:
@@ -44,6 +64,18 @@ def test_bad_names_are_clear_400s(env: DriveEnv, name: str, reason: str) -> None
     )
     assert up.status_code == 400
     assert _ls(env, h)["total"] == 0
+
+
+def test_joiners_inside_words_and_emoji_are_names(env: DriveEnv) -> None:
+    h = env.register()
+    # ZWJ emoji sequences and the Persian ZWNJ are ordinary text, not hiding tricks.
+    for name in (
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+    ):
+        r = env.client.post("/api/drive/folders", json={"name": name}, headers=h)
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == name
 
 
 def test_unicode_names_are_normalised_and_clash(env: DriveEnv) -> None:

@@ -48,6 +48,8 @@ def test_links_work_without_an_account_with_ranges(env: DriveEnv) -> None:
     assert link["url"] == f"http://testserver/api/drive/dl/{link['token']}"
     r = _open(env, link["url"])
     assert (r.status_code, r.content) == (200, data)
+    assert r.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert r.headers["x-content-type-options"] == "nosniff"
     part = _open(env, link["url"], range="bytes=70000-70009")
     assert (part.status_code, part.content) == (206, data[70000:70010])
     assert env.client.head(f"/api/drive/dl/{link['token']}").status_code == 200

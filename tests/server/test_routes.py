@@ -243,6 +243,8 @@ def test_demo_package(client: TestClient, tmp_path: Path) -> None:
     assert blob["ttl"] == 300
     raw = client.get(blob["url"])
     assert raw.status_code == 200
+    assert raw.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert raw.headers["x-content-type-options"] == "nosniff"
     db = tmp_path / "demo.sqlite"
     db.write_bytes(gzip.decompress(raw.content))
     conn = sqlite3.connect(db)
@@ -253,6 +255,8 @@ def test_demo_package(client: TestClient, tmp_path: Path) -> None:
     legacy = client.get("/process/demo/data")
     assert legacy.status_code == 200
     assert legacy.content == raw.content
+    assert legacy.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert legacy.headers["x-content-type-options"] == "nosniff"
 
 
 def test_whitelist_prefix_must_name_the_same_host_and_port() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,13 +54,21 @@ def test_upload_rejections(make_settings: Callable[..., Settings], small_package
     client = insights_client(settings)
     upn = new_upn()
     data = small_package.read_bytes()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("Account/user.json", b'{"id": "1"}')
+    small_zip = buf.getvalue()
     cases = [
         ({}, data, 401, "UNAUTHORIZED"),
         ({"Authorization": upn}, data, 401, "UNAUTHORIZED"),
         (bearer(upn), data, 413, "PACKAGE_TOO_LARGE"),
         (bearer(upn), b"this is not a zip at all", 400, "NOT_A_ZIP"),
-        (bearer(upn), b"PK\x03\x04 but truncated", 400, "NOT_A_ZIP"),
         (bearer(upn), b"", 400, "NOT_A_ZIP"),
+        # Starts like a zip, cannot be opened: CORRUPT_ZIP, as docs/errors.md says (and as
+        # the analysis itself answers).
+        (bearer(upn), b"PK\x03\x04 but truncated", 400, "CORRUPT_ZIP"),
+        (bearer(upn), data[:40_000], 400, "CORRUPT_ZIP"),  # a real package cut short
+        (bearer(upn), small_zip[:-10], 400, "CORRUPT_ZIP"),  # only its directory's end lost
     ]
     for headers, body, status, code in cases:
         response = client.post(

@@ -2,15 +2,57 @@
 
 ``serve`` hands uvicorn the web adapter's factory by name and ``worker`` replaces this process
 with the worker adapter (``python -m cordvault.worker``): adapters never import each other,
-the CLI only starts the processes the other adapters run in.
+the CLI only starts the processes the other adapters run in. Both long-running commands start
+with a private umask (0077): the data dir, database files, blobs, chunks and temp files are
+readable by the server's user only.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from cordvault.core.settings import Settings
+
+APP_FACTORY = "cordvault.web.app:app_from_env"
+
+
+def run_server(
+    app: FastAPI | str,
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+) -> None:
+    """Serve ``app`` (an app, or an import string of a factory) the way ``cordvault serve`` does.
+
+    Private umask; after SIGTERM/SIGINT requests still running get ``SHUTDOWN_GRACE_SECONDS``
+    before uvicorn cancels them, and the app's shutdown watchdog (``core/process.py``) ends the
+    process shortly after if threads are stuck. No access log: blob URLs carry signatures in
+    their query string.
+    """
+    import uvicorn
+
+    from cordvault.core.process import restrict_umask
+
+    restrict_umask()
+    uvicorn.run(
+        app,
+        factory=isinstance(app, str),
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -23,21 +65,10 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, help="API processes (each runs its own job queue)."),
     ) -> None:
         """Run the HTTP API (Dumpus-compatible Insights routes; docs at /docs)."""
-        import uvicorn
-
         from cordvault.core.settings import load_settings
 
-        load_settings()  # fail fast, with every bad setting named, before forking
-        # No access log: blob URLs carry signatures in their query string.
-        uvicorn.run(
-            "cordvault.web.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-            proxy_headers=True,
-        )
+        settings = load_settings()  # fail fast, with every bad setting named, before forking
+        run_server(APP_FACTORY, settings, host=host, port=port, workers=workers)
 
     @app.command()
     def worker(
@@ -45,9 +76,11 @@ def register(app: typer.Typer) -> None:
         loglevel: str = typer.Option("INFO", help="Celery log level."),
     ) -> None:
         """Run a Celery worker for package jobs (needs BROKER_URL)."""
+        from cordvault.core.process import restrict_umask
         from cordvault.core.settings import load_settings, require
 
         require(load_settings(), "broker_url")  # fail here, with the CLI's error format
+        restrict_umask()  # inherited through exec
         argv = [sys.executable, "-m", "cordvault.worker"]
         argv += ["--concurrency", str(concurrency), "--loglevel", loglevel]
         sys.stdout.flush()

@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
+    BODY_TOO_LARGE = "BODY_TOO_LARGE"
     MISSING_SETTINGS = "MISSING_SETTINGS"
     INVALID_SETTINGS = "INVALID_SETTINGS"
     # package analysis (insights)
@@ -84,6 +85,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CHECKSUM_MISMATCH: 422,
     ErrorCode.CANCELLED: 409,
     ErrorCode.PACKAGE_TOO_LARGE: 413,
+    ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.CORRUPT_BLOB: 422,
     ErrorCode.INTEGRITY_ERROR: 500,
@@ -113,6 +115,7 @@ _EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.NOT_A_ZIP: 3,
     ErrorCode.CORRUPT_ZIP: 3,
     ErrorCode.PACKAGE_TOO_LARGE: 3,
+    ErrorCode.BODY_TOO_LARGE: 3,
     ErrorCode.MISSING_USER_DATA: 3,
     ErrorCode.MALFORMED_PACKAGE: 3,
     ErrorCode.CORRUPT_BLOB: 3,

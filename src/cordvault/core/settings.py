@@ -44,6 +44,19 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("BROKER_URL", "REDIS_URL"),
         description="Celery broker (redis:// or amqp://). Unset: the in-process queue.",
     )
+    max_json_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Cap on a request body (bytes) on every route but the upload routes; "
+        "larger bodies are refused with 413 BODY_TOO_LARGE before they are parsed.",
+    )
+    shutdown_grace_seconds: int = Field(
+        10,
+        ge=1,
+        description="After SIGTERM/SIGINT, requests still running get this long before they "
+        "are cancelled; the server process is ended 5 s later at the latest, even when "
+        "worker threads are stuck.",
+    )
 
     # -- insights: package analysis ----------------------------------------------------------
     max_package_bytes: int = Field(

@@ -4,6 +4,18 @@ A name is one path component: NFC-normalised Unicode (so "é" typed two ways is 
 255 bytes of UTF-8, without ``/``, ``\\``, NUL or other control characters, not ``.`` or ``..``
 and without leading/trailing whitespace. Anything else is ``INVALID_NAME`` (400) with a message
 that says which rule failed (never echoing the name: names of other users' files are private).
+
+A listing must show what a name is, so names also refuse (``docs/drive-api.md``):
+
+- Unicode format characters (category Cf): bidi overrides and isolates (U+202A..U+202E,
+  U+2066..U+2069, which can make ``gpj.exe`` display as ``exe.jpg``), zero-width spaces and
+  joiners used to hide characters (U+200B, U+2060, U+FEFF ...), soft hyphens, tag characters.
+  The one exception: ZERO WIDTH NON-JOINER / JOINER (U+200C, U+200D) *between two visible
+  characters*, which Persian and Indic scripts and emoji sequences need;
+- look-alike slashes (:data:`LOOKALIKE_SLASHES`: division and fraction slashes, fullwidth and
+  big solidus, their backslash twins), so a name cannot pretend to be a path;
+- invisible fillers (Hangul fillers, the blank Braille pattern ...) at either end, like
+  whitespace, and names without one visible character (only fillers or combining marks).
 """
 
 from __future__ import annotations
@@ -15,6 +27,29 @@ from enum import StrEnum
 from cordvault.core.errors import CordvaultError, ErrorCode
 
 MAX_NAME_BYTES = 255
+
+LOOKALIKE_SLASHES = frozenset(
+    "\u2044"  # FRACTION SLASH
+    "\u2215"  # DIVISION SLASH
+    "\u2571"  # BOX DRAWINGS LIGHT DIAGONAL UPPER RIGHT TO LOWER LEFT
+    "\u29f8"  # BIG SOLIDUS
+    "\ufe68"  # SMALL REVERSE SOLIDUS
+    "\uff0f"  # FULLWIDTH SOLIDUS
+    "\uff3c"  # FULLWIDTH REVERSE SOLIDUS
+    "\u2216"  # SET MINUS
+    "\u29f5"  # REVERSE SOLIDUS OPERATOR
+    "\u29f9"  # BIG REVERSE SOLIDUS
+)
+"""Characters drawn like ``/`` or ``\\``: refused, so a name never reads as a path."""
+
+# Drawn as nothing though neither whitespace nor format characters.
+_BLANKS = frozenset(
+    "\u034f"  # COMBINING GRAPHEME JOINER
+    "\u115f\u1160\u3164\uffa0"  # Hangul fillers
+    "\u17b4\u17b5"  # Khmer inherent vowels
+    "\u2800"  # BRAILLE PATTERN BLANK
+)
+_JOINERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ: allowed between visible characters
 
 
 class OnConflict(StrEnum):
@@ -47,11 +82,42 @@ def validate_name(name: str) -> str:
         raise _invalid("contains a path separator")
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise _invalid("contains a control character (NUL, newline ...)")
-    if name != name.strip():
-        raise _invalid("leading or trailing whitespace")
+    if any(ch in LOOKALIKE_SLASHES for ch in name):
+        raise _invalid("contains a character that looks like a path separator")
+    if _has_format_character(name):
+        raise _invalid("contains an invisible format character (bidi override, zero-width ...)")
+    if name != name.strip() or _is_blank(name[0]) or _is_blank(name[-1]):
+        raise _invalid("leading or trailing whitespace (or invisible filler)")
+    if not any(_is_visible(ch) for ch in name):
+        raise _invalid("no visible character")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise _invalid(f"longer than {MAX_NAME_BYTES} bytes")
     return name
+
+
+def _is_blank(ch: str) -> bool:
+    return ch.isspace() or ch in _BLANKS
+
+
+def _is_visible(ch: str) -> bool:
+    return not _is_blank(ch) and unicodedata.category(ch) not in ("Cf", "Mn", "Me")
+
+
+def _has_format_character(name: str) -> bool:
+    for i, ch in enumerate(name):
+        if unicodedata.category(ch) != "Cf":
+            continue
+        if ch in _JOINERS and 0 < i < len(name) - 1:
+            before, after = name[i - 1], name[i + 1]
+            # Marks and variation selectors (emoji presentation) may sit before a joiner.
+            if (
+                not _is_blank(before)
+                and unicodedata.category(before) != "Cf"
+                and _is_visible(after)
+            ):
+                continue
+        return True
+    return False
 
 
 def split_path(path: str) -> list[str]:

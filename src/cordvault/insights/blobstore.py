@@ -64,16 +64,17 @@ class LocalBlobStore:
     def __init__(self, root: Path, signing_key: bytes) -> None:
         self.root = root
         self._signing_key = signing_key
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
 
     def put(self, key: str, src: Path) -> None:
         dst = self.path(key)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = dst.with_name(f".{dst.name}.{os.getpid()}.part")
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o600)
         os.replace(tmp, dst)
 
     def fetch(self, key: str, dst: Path) -> None:

@@ -72,8 +72,9 @@ class LocalChunkStore:
             max_batch=max_batch,
         )
         try:
-            self._objects.mkdir(parents=True, exist_ok=True)
-            self._tmp.mkdir(parents=True, exist_ok=True)
+            # Private to the server's user (0700), whatever the umask.
+            for folder in (self.root, self._objects, self._tmp):
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise _os_error(exc, "create its directory") from exc
         self._remove_stale_parts()
@@ -135,7 +136,9 @@ class LocalChunkStore:
             part = self._write_part(data)
             new_dirs = not path.parent.is_dir()
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                # Both fan-out levels 0700 (mkdir's mode does not apply to created parents).
+                path.parent.parent.mkdir(mode=0o700, exist_ok=True)
+                path.parent.mkdir(mode=0o700, exist_ok=True)
                 os.replace(part, path)
             except BaseException:
                 with contextlib.suppress(OSError):

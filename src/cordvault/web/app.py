@@ -7,6 +7,12 @@ domain in :data:`DOMAINS` install its routers. A domain module exposes
 background work (the insights job queue when the insights routes are installed, the drive's
 collector when the drive routes are) and closes the services at shutdown.
 
+Every route but the upload routes a domain registers with ``allow_streaming`` takes at most
+``MAX_JSON_BODY_BYTES`` of body (413 ``BODY_TOO_LARGE`` otherwise, see ``web/middleware.py``);
+every answer carries ``X-Content-Type-Options: nosniff``. A new data dir is created 0700 (an
+existing one open to others is reported) and, when the app is served from the main thread, a
+shutdown watchdog bounds how long a stop signal may take (``core/process.py``).
+
 Every error leaves as the one JSON shape ``{"errorMessageCode", "message"[, "details"]}``:
 :class:`CordvaultError` with its status, validation errors as 400 ``INVALID_INPUT``, anything
 unexpected as 500 ``UNKNOWN_ERROR`` (logged, never echoed).
@@ -28,8 +34,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import cordvault
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.logs import configure_logging
+from cordvault.core.process import (
+    SHUTDOWN_MARGIN_SECONDS,
+    install_shutdown_watchdog,
+    private_dir,
+)
 from cordvault.core.settings import Settings
 from cordvault.runtime import Services, build_services
+from cordvault.web.middleware import BodyLimit, NoSniff, StreamingRoute
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +66,16 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
     """Build the app. ``domains`` overrides :data:`DOMAINS` (tests install one at a time)."""
     configure_logging(settings.debug_logging)
     installed = domains if domains is not None else DOMAINS
+    private_dir(settings.data_dir, what="DATA_DIR")
     services = build_services(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # A stop signal ends the process at the latest this long after it arrived, even when
+        # threads are stuck (no-op unless served from the main thread, i.e. a real server).
+        restore_signals = install_shutdown_watchdog(
+            settings.shutdown_grace_seconds + SHUTDOWN_MARGIN_SECONDS
+        )
         try:
             async with services.running(
                 job_queue=INSIGHTS in installed, drive_gc=DRIVE in installed
@@ -65,6 +83,7 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
                 yield
         finally:
             services.close()
+            restore_signals()
 
     app = FastAPI(
         title="cordvault",
@@ -73,6 +92,12 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         docs_url="/docs",
     )
     app.state.services = services
+    # Routes whose request body is streamed (uploads), exempt from MAX_JSON_BODY_BYTES; the
+    # domains add theirs with ``web.middleware.allow_streaming``.
+    streaming: list[StreamingRoute] = []
+    app.state.streaming_routes = streaming
+    # Innermost first: the body cap answers inside CORS (so browsers can read the 413).
+    app.add_middleware(BodyLimit, max_bytes=settings.max_json_body_bytes, streaming=streaming)
     # The Dumpus client is a browser app on another origin. `*` in Allow-Headers does not cover
     # Authorization, so it is listed explicitly.
     app.add_middleware(
@@ -83,6 +108,7 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         expose_headers=["content-range", "accept-ranges", "content-disposition", "etag"],
         max_age=600,
     )
+    app.add_middleware(NoSniff)
     _install_error_handlers(app)
     for name in installed:
         importlib.import_module(name).install(app, services)
@@ -116,4 +142,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected %s while serving a request", type(exc).__name__, exc_info=exc)
         err = CordvaultError(ErrorCode.UNKNOWN_ERROR, "internal error")
-        return JSONResponse(err.to_dict(), status_code=500)
+        # Answered outside the middlewares (Starlette's outermost error layer): set here.
+        return JSONResponse(
+            err.to_dict(), status_code=500, headers={"x-content-type-options": "nosniff"}
+        )

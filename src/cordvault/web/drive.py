@@ -59,7 +59,8 @@ from cordvault.drive.schemas import (
 )
 from cordvault.runtime import Services
 from cordvault.web.disposition import content_disposition
-from cordvault.web.ranges import ranged_response
+from cordvault.web.middleware import allow_streaming, streaming_route
+from cordvault.web.ranges import FILE_HEADERS, ranged_response
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +295,7 @@ def _folder_router(r: _Routes) -> APIRouter:
             actor = r.actor(db, authorization)
             plan = downloads.zip_plan(drive, db, actor, folder_id)
         headers = {
+            **FILE_HEADERS,
             "content-disposition": content_disposition(f"{plan.name}.zip", inline=False),
             "x-skipped-files": str(plan.skipped),
         }
@@ -618,6 +620,13 @@ def install(app: FastAPI, services: Services) -> None:
     r = _Routes(services.drive)
     for router in (_auth_router(r), _folder_router(r), _file_router(r), _upload_router(r)):
         app.include_router(router)
+    # The upload routes stream their bodies (bounded by the chunk size / streamed to the
+    # store); every other route is held to MAX_JSON_BODY_BYTES.
+    allow_streaming(
+        app,
+        streaming_route("PUT", r"/api/drive/uploads/[^/]+/chunks/[^/]+"),
+        streaming_route("PUT", r"/api/drive/upload"),
+    )
 
 
 __all__ = ["actor_of", "install"]

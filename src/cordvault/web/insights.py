@@ -15,7 +15,6 @@ import shutil
 import socket
 import tempfile
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,12 +42,14 @@ from cordvault.insights.jobs.links import (
     whitelisted_prefixes,
 )
 from cordvault.insights.jobs.states import JobState
+from cordvault.insights.package.zipsource import open_zip
 from cordvault.runtime import Services
+from cordvault.web.middleware import allow_streaming, streaming_route
+from cordvault.web.ranges import FILE_HEADERS
 
 log = logging.getLogger(__name__)
 
 _MAX_JSON_BODY = 64 * 1024
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 PackageId = Annotated[str, PathParam(max_length=64)]
 
 
@@ -83,6 +84,8 @@ class InsightsState:
 def install(app: FastAPI, services: Services) -> None:
     """Add the insights routes (the app's lifespan runs the job queue)."""
     app.include_router(_router(InsightsState(services)))
+    # Packages are streamed to disk, capped by MAX_UPLOAD_BYTES instead.
+    allow_streaming(app, streaming_route("POST", r"/process/upload"))
 
 
 def _upn(request: Request, package_id: str) -> str:
@@ -177,7 +180,8 @@ def _router(state: InsightsState) -> APIRouter:
 
         Body: the zip itself (``application/zip`` / ``application/octet-stream``) or
         ``multipart/form-data`` with a ``file`` part. Over ``MAX_UPLOAD_BYTES`` -> 413
-        ``PACKAGE_TOO_LARGE``; not a zip -> 400 ``NOT_A_ZIP``.
+        ``PACKAGE_TOO_LARGE``; no zip signature -> 400 ``NOT_A_ZIP``; starts like a zip but
+        cannot be opened (truncated, damaged) -> 400 ``CORRUPT_ZIP``.
         """
         upn = bearer_token(request.headers.get("authorization"))
         if upn is None:
@@ -194,8 +198,7 @@ def _router(state: InsightsState) -> APIRouter:
         part = folder / f".{uuid.uuid4().hex}.part"
         try:
             await _receive_upload(request, part, settings.max_upload_bytes)
-            if not await run_in_threadpool(_looks_like_zip, part):
-                raise CordvaultError(ErrorCode.NOT_A_ZIP, "the upload is not a zip file")
+            await run_in_threadpool(_check_zip, part)
             submitted = await run_in_threadpool(_submit_upload, upn, part)
         finally:
             part.unlink(missing_ok=True)
@@ -281,7 +284,9 @@ def _router(state: InsightsState) -> APIRouter:
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
-        return FileResponse(out, media_type="application/octet-stream", background=cleanup)
+        return FileResponse(
+            out, media_type="application/octet-stream", headers=FILE_HEADERS, background=cleanup
+        )
 
     @router.get("/process/{package_id}/user/{user_id}")
     def user(package_id: PackageId, user_id: str, request: Request) -> dict[str, Any]:
@@ -335,7 +340,7 @@ def _router(state: InsightsState) -> APIRouter:
         return FileResponse(
             path,
             media_type="application/octet-stream",
-            headers={"Cache-Control": "private, no-store"},
+            headers={**FILE_HEADERS, "Cache-Control": "private, no-store"},
         )
 
     return router
@@ -427,11 +432,10 @@ async def _receive_multipart(request: Request, dest: Path, limit: int, content_t
         raise CordvaultError(ErrorCode.INVALID_INPUT, "the multipart body has no 'file' part")
 
 
-def _looks_like_zip(path: Path) -> bool:
-    with path.open("rb") as f:
-        if f.read(4) not in _ZIP_MAGICS:
-            return False
-    return zipfile.is_zipfile(path)
+def _check_zip(path: Path) -> None:
+    """``NOT_A_ZIP`` without a zip signature, ``CORRUPT_ZIP`` when it starts like a zip but its
+    central directory cannot be read (a truncated upload): the analysis's own rules."""
+    open_zip(path).close()
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:

@@ -16,6 +16,8 @@ plaintext bytes ``[start, end)``, it answers:
   satisfiable;
 - ``304`` for a matching ``If-None-Match`` / ``If-Modified-Since`` on ``GET``/``HEAD``.
 
+Content answers carry :data:`FILE_HEADERS` (``nosniff`` and a sandboxing CSP).
+
 The body is streamed: the sync ``open_range`` iterator is advanced in the thread pool, one piece
 at a time, so memory stays bounded by what the iterator holds and a slow client slows the
 producer (backpressure). The first piece is produced *before* the status line is sent, so a
@@ -50,6 +52,15 @@ MAX_RANGES: Final = 64
 """More ranges than this in one request (before coalescing) -> the header is ignored (200)."""
 
 OpenRange = Callable[[int, int], Iterator[bytes]]
+
+FILE_HEADERS: Final[Mapping[str, str]] = {
+    "content-security-policy": "default-src 'none'; sandbox",
+    "x-content-type-options": "nosniff",
+}
+"""On every answer carrying user content (here, zip downloads, result blobs): the browser never
+sniffs a type, and content opened in it (an uploaded HTML or SVG file) runs in a sandbox with
+no script, no plugin, no same-origin access and no subresource loads - a stored file cannot act
+on the API's origin."""
 
 _BYTES_UNIT = re.compile(r"^\s*bytes\s*=(.*)$", re.IGNORECASE | re.DOTALL)
 _INT_RANGE = re.compile(r"^([0-9]+)-([0-9]*)$")
@@ -220,11 +231,7 @@ def ranged_response(
     etag = quote_etag(etag)
     if not _MEDIA_TYPE.match(media_type):
         media_type = media_type_for(filename)
-    base: dict[str, str] = {
-        "accept-ranges": "bytes",
-        "etag": etag,
-        "x-content-type-options": "nosniff",
-    }
+    base: dict[str, str] = {"accept-ranges": "bytes", "etag": etag, **FILE_HEADERS}
     if last_modified is not None:
         base["last-modified"] = _http_date(last_modified)
     if filename is not None or not inline:

@@ -18,7 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loglevel", default="INFO")
     args = parser.parse_args(argv)
     from cordvault.core.logs import configure_logging
+    from cordvault.core.process import restrict_umask
     from cordvault.core.settings import load_settings, require
+
+    restrict_umask()
 
     try:
         settings = load_settings()

@@ -52,12 +52,12 @@ def open_engine(url: str) -> Engine:
 def tmp_root(settings: Settings) -> Path:
     """``DL_ZIP_TMP_PATH`` or ``<DATA_DIR>/tmp``: downloads, uploads and job work dirs."""
     root = settings.dl_zip_tmp_path or settings.data_dir / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     return root
 
 
 def upload_path(settings: Settings, package_id: str) -> Path:
     """Where an uploaded package waits for its job (deleted when the job ends)."""
     folder = tmp_root(settings) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder / f"{package_id}.zip"

@@ -83,7 +83,7 @@ class JobRunner:
         log.info("job %s: attempt %d started", package_id, claimed.attempts)
         self._clean_stale(package_id)
         workdir = tmp_root(settings) / f"{package_id}.{token}"
-        workdir.mkdir(parents=True)
+        workdir.mkdir(mode=0o700, parents=True)
         try:
             outcome = self._attempt(claimed, workdir, stop)
             self._finish(claimed, workdir, outcome)
