@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns ``typer.Exit(n)``'s code instead of exiting.
+        result = app(args=argv, standalone_mode=False)
     except CordvaultError as exc:
         report_error(exc)
         sys.exit(exc.exit_code)
@@ -86,4 +87,4 @@ def main(argv: list[str] | None = None) -> None:
         log.debug("unexpected error", exc_info=True)
         report_error(CordvaultError(ErrorCode.UNKNOWN_ERROR, f"unexpected {type(exc).__name__}"))
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)

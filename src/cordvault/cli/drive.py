@@ -349,6 +349,39 @@ def _drive_app() -> typer.Typer:
             highlight=False,
         )
 
+    @app.command("doctor")
+    def doctor(
+        repair: Annotated[
+            bool,
+            typer.Option("--repair", help="Re-attach each broken group under the root."),
+        ] = False,
+    ) -> None:
+        """On the server: find folders cut off from the root by a parent cycle (exit 1 if
+        any); --repair moves one folder of each cycle to the root (renamed if taken)."""
+        from cordvault.drive import doctor as tree_doctor
+
+        with _db(load_settings()) as db:
+            found = tree_doctor.repair(db) if repair else tree_doctor.find_broken(db)
+        if not found:
+            out.print("folder tree ok: no broken folders", highlight=False)
+            return
+        for broken in found:
+            out.print(
+                f"{broken.kind} of {len(broken.loop)} folder(s) {', '.join(broken.loop)}: "
+                f"{broken.cut_off} folder(s) cut off from the root",
+                highlight=False,
+                markup=False,
+            )
+            if broken.new_name is not None:
+                out.print(
+                    f"  re-attached folder {broken.reattach} under the root as {broken.new_name!r}",
+                    highlight=False,
+                    markup=False,
+                )
+        if not repair:
+            out.print("run `cordvault drive doctor --repair` to re-attach them", markup=False)
+            raise typer.Exit(1)
+
     @app.command("zip")
     def zip_folder(remote_dir: str, output: Path) -> None:
         """Download REMOTE_DIR and everything below it (that you may read) as a zip."""

@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     NAME_CONFLICT = "NAME_CONFLICT"
     UPLOAD_INCOMPLETE = "UPLOAD_INCOMPLETE"
     CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
+    TREE_CORRUPT = "TREE_CORRUPT"
     # Discord REST client (the bot's own setup or Discord's answer, not the end user's input)
     DISCORD_AUTH_FAILED = "DISCORD_AUTH_FAILED"
     DISCORD_FORBIDDEN = "DISCORD_FORBIDDEN"
@@ -89,6 +90,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.CORRUPT_BLOB: 422,
     ErrorCode.INTEGRITY_ERROR: 500,
+    ErrorCode.TREE_CORRUPT: 500,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UPSTREAM_ERROR: 502,
     ErrorCode.DOWNLOAD_FAILED: 502,

@@ -21,7 +21,7 @@ from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
 from cordvault.drive.files import get_file
-from cordvault.drive.folders import get_folder
+from cordvault.drive.folders import get_folder, subtree_ids
 from cordvault.drive.models import DriveFile
 from cordvault.drive.streaming import ChunkReader, ChunkRef
 from cordvault.drive.zipstream import ZipEntry
@@ -96,7 +96,7 @@ def zip_plan(ctx: DriveContext, db: Session, actor: Actor, folder_id: str) -> Zi
     """The zip members of a folder tree: every folder, and the files ``actor`` may read
     (the others are skipped and counted). Paths are relative to the folder."""
     root = get_folder(db, folder_id)
-    ids = repo.subtree_folder_ids(db, root.id)
+    ids = subtree_ids(db, root.id)
     paths: dict[str, str] = {root.id: ""}
     entries: list[ZipEntry] = []
     for fid in ids[1:]:

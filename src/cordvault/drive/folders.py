@@ -3,7 +3,23 @@
 All functions take the request's DB session and the acting user; access rules come from
 :mod:`cordvault.drive.access`, name rules from :mod:`cordvault.drive.names`, name clashes from
 :mod:`cordvault.drive.placement`. Errors: ``NOT_FOUND``, ``FORBIDDEN``, ``INVALID_NAME``,
-``NAME_CONFLICT``, ``INVALID_INPUT`` (moving a folder into itself).
+``NAME_CONFLICT``, ``INVALID_INPUT`` (moving a folder into itself, or deeper than
+:data:`MAX_FOLDER_DEPTH`), ``TREE_CORRUPT`` (the stored tree has a parent cycle).
+
+Moves and cycles. A folder move is "check that the target is not inside the folder, then
+update its parent". Two crossed moves (``a`` into ``b`` and ``b`` into ``a``) used to both pass
+the check before either wrote, committing a cycle that later requests walked forever. Every
+change of a folder's parent (:func:`update_folder` with a new parent, :func:`merge`) now first
+takes the tree lock (:func:`~cordvault.drive.repository.lock_folder_tree`: a row lock on the
+root folder in PostgreSQL, the write lock in SQLite), so moves run one at a time per database;
+the check then walks *up* from the target with fresh reads (one recursive query, bounded) and
+sees every move committed before. A lock rather than a closure table: moves are rare and
+cheap, the schema stays as it is, and the check is the same on both databases.
+
+Every walk of the tree is bounded: upward walks stop after :data:`WALK_LIMIT` levels, downward
+walks are one ``UNION`` query that ends on a cycle too; a cycle or an over-deep chain answers
+``TREE_CORRUPT`` at once. ``cordvault drive doctor`` (:mod:`cordvault.drive.doctor`) finds and
+repairs cycles stored before the fix.
 """
 
 from __future__ import annotations
@@ -26,6 +42,12 @@ from cordvault.drive.placement import conflict, place, unique_names
 
 SORT_KEYS = ("name", "size", "created", "updated", "type")
 MAX_PAGE = 1000
+MAX_FOLDER_DEPTH = 256
+"""Deepest level a folder may be created at or moved to (the root is level 0)."""
+WALK_LIMIT = 4 * MAX_FOLDER_DEPTH
+"""Upward walks give up (``TREE_CORRUPT``) past this many levels: above any depth the API
+makes (creates are not serialised with moves, so racing ones may overshoot a little), low enough
+that a stored cycle costs one short query."""
 
 
 def new_id() -> str:
@@ -39,13 +61,71 @@ def get_folder(db: Session, folder_id: str) -> Folder:
     return row
 
 
+def tree_corrupt(what: str) -> CordvaultError:
+    return CordvaultError(
+        ErrorCode.TREE_CORRUPT,
+        f"the folder tree is damaged ({what}); an administrator can run "
+        "`cordvault drive doctor --repair`",
+    )
+
+
+def ancestry(db: Session, folder_id: str) -> list[tuple[str, str]]:
+    """``(id, name)`` of the folder and of each ancestor up to the root, nearest first.
+
+    One bounded query: ``NOT_FOUND`` for no such folder, ``TREE_CORRUPT`` for a parent cycle,
+    a chain deeper than :data:`WALK_LIMIT` or one ending somewhere else than the root."""
+    rows = repo.ancestor_rows(db, folder_id, WALK_LIMIT)
+    if not rows:
+        raise CordvaultError(ErrorCode.NOT_FOUND, "no such folder")
+    seen: set[str] = set()
+    for row_id, _parent, _name in rows:
+        if row_id in seen:
+            raise tree_corrupt("a folder is its own ancestor")
+        seen.add(row_id)
+    last_id, last_parent, _name = rows[-1]
+    if last_parent is not None:
+        raise tree_corrupt(f"a folder is more than {WALK_LIMIT} levels deep")
+    if last_id != ROOT_ID:
+        raise tree_corrupt("a folder's parent chain does not reach the root")
+    return [(row_id, name) for row_id, _parent, name in rows]
+
+
+def subtree_levels(db: Session, folder_id: str) -> list[list[str]]:
+    """The folder's ids level by level: ``[[folder_id], [its children], ...]``.
+
+    One query (one snapshot, ends on a cycle too); ``TREE_CORRUPT`` if the folder lies on a
+    parent cycle (any cycle met going down passes through the start folder)."""
+    edges = repo.subtree_edges(db, folder_id)
+    ids = {row_id for row_id, _parent in edges}
+    children: dict[str, list[str]] = {}
+    for row_id, parent in edges:
+        if row_id == folder_id:
+            if parent in ids:
+                raise tree_corrupt("a folder is inside itself")
+            continue
+        children.setdefault(parent or "", []).append(row_id)
+    if folder_id not in ids:
+        raise CordvaultError(ErrorCode.NOT_FOUND, "no such folder")
+    levels, seen = [[folder_id]], {folder_id}
+    while True:
+        below = [c for parent in levels[-1] for c in children.get(parent, ())]
+        if not below:
+            break
+        if seen.intersection(below):  # unreachable for a consistent snapshot: belt and braces
+            raise tree_corrupt("a folder is inside itself")
+        seen.update(below)
+        levels.append(below)
+    return levels
+
+
+def subtree_ids(db: Session, folder_id: str) -> list[str]:
+    """``folder_id`` and every folder below it, parents before children (breadth first)."""
+    return [row_id for level in subtree_levels(db, folder_id) for row_id in level]
+
+
 def folder_path(db: Session, row: Folder) -> str:
     """The folder's absolute path ("/" for the root)."""
-    parts: list[str] = []
-    current: Folder | None = row
-    while current is not None and current.id != ROOT_ID:
-        parts.append(current.name)
-        current = repo.folder(db, current.parent_id) if current.parent_id else None
+    parts = [name for row_id, name in ancestry(db, row.id) if row_id != ROOT_ID]
     return "/" + "/".join(reversed(parts))
 
 
@@ -77,6 +157,10 @@ def create_folder(
     name = validate_name(name)
     parent = get_folder(db, parent_id)
     access.require_add_to(actor, parent)
+    if len(ancestry(db, parent.id)) > MAX_FOLDER_DEPTH:
+        raise CordvaultError(
+            ErrorCode.INVALID_INPUT, f"folders nest at most {MAX_FOLDER_DEPTH} levels deep"
+        )
     spot = place(db, parent.id, name, on_conflict)
     if spot.existing_folder is not None and on_conflict in (OnConflict.SKIP, OnConflict.OVERWRITE):
         return spot.existing_folder
@@ -154,9 +238,18 @@ def list_children(
     )
 
 
-def _check_not_inside(db: Session, folder_id: str, target_id: str) -> None:
-    if target_id in repo.subtree_folder_ids(db, folder_id):
+def _check_move(db: Session, folder_id: str, target_id: str, *, extra_depth: int = 1) -> None:
+    """``INVALID_INPUT`` unless ``folder_id``'s subtree may go ``extra_depth`` levels below
+    ``target_id``: the target is not inside it, and nothing ends deeper than
+    :data:`MAX_FOLDER_DEPTH`. Call with the tree lock held (reads are then current)."""
+    chain = ancestry(db, target_id)
+    if any(row_id == folder_id for row_id, _name in chain):
         raise CordvaultError(ErrorCode.INVALID_INPUT, "a folder cannot move into itself")
+    height = len(subtree_levels(db, folder_id)) - 1
+    if len(chain) - 1 + extra_depth + height > MAX_FOLDER_DEPTH:
+        raise CordvaultError(
+            ErrorCode.INVALID_INPUT, f"folders nest at most {MAX_FOLDER_DEPTH} levels deep"
+        )
 
 
 def update_folder(
@@ -170,7 +263,10 @@ def update_folder(
     on_conflict: OnConflict = OnConflict.FAIL,
 ) -> Folder:
     """Rename and/or move a folder (owner only). A clash with a folder under ``overwrite``
-    merges into it (the merged-into folder is returned); ``skip`` leaves everything as is."""
+    merges into it (the merged-into folder is returned); ``skip`` leaves everything as is.
+    A move takes the tree lock before reading anything (see the module docstring)."""
+    if parent_id is not None:
+        repo.lock_folder_tree(db)
     row = get_folder(db, folder_id)
     access.require_folder_owner(actor, row)
     new_name = validate_name(name) if name is not None else row.name
@@ -181,7 +277,7 @@ def update_folder(
     )
     if target.id != row.parent_id:
         access.require_add_to(actor, target)
-        _check_not_inside(db, row.id, target.id)
+        _check_move(db, row.id, target.id)
     spot = place(db, target.id, new_name, on_conflict, ignore_id=row.id)
     if spot.skip:
         return row
@@ -219,12 +315,13 @@ def merge(
     from cordvault.drive import files  # files imports folders for paths; import here
 
     report = report if report is not None else MergeReport()
+    repo.lock_folder_tree(db)  # moves the source's folders: serialised like any move
     source, target = get_folder(db, source_id), get_folder(db, target_id)
     access.require_folder_owner(actor, source)
     access.require_add_to(actor, target)
     if source.id == target.id:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "cannot merge a folder into itself")
-    _check_not_inside(db, source.id, target.id)
+    _check_move(db, source.id, target.id, extra_depth=0)  # its entries go one level below
     for sub in repo.subfolders(db, source.id):
         existing = repo.child_folder(db, target.id, sub.name)
         if existing is not None:
@@ -266,7 +363,7 @@ def delete_folder(ctx: DriveContext, db: Session, actor: Actor, folder_id: str) 
     the files' chunks are queued for GC. Returns the number of files deleted."""
     row = get_folder(db, folder_id)
     access.require_folder_owner(actor, row)
-    ids = repo.subtree_folder_ids(db, row.id)
+    ids = subtree_ids(db, row.id)
     for sub_id in ids[1:]:
         sub = get_folder(db, sub_id)
         if sub.owner_id != actor.id:
@@ -299,7 +396,7 @@ class Usage:
 def usage(db: Session, folder_id: str) -> Usage:
     """Total size of a folder tree, per MIME major type ("image", "video" ...) and MIME type."""
     row = get_folder(db, folder_id)
-    by_mime = repo.usage_by_type(db, repo.subtree_folder_ids(db, row.id))
+    by_mime = repo.usage_by_type(db, subtree_ids(db, row.id))
     majors: dict[str, list[int]] = {}
     for mime, count, size in by_mime:
         acc = majors.setdefault(mime.split("/", 1)[0] or "application", [0, 0])

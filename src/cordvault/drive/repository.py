@@ -2,7 +2,9 @@
 
 Row locking: ``for_update=True`` uses ``SELECT ... FOR UPDATE`` on PostgreSQL (SQLite serialises
 writers already) so two API processes completing the same upload, or renaming into the same
-folder, see each other's effect instead of racing.
+folder, see each other's effect instead of racing. :func:`lock_folder_tree` serialises every
+change of a folder's parent (see :mod:`cordvault.drive.folders`). Tree walks are single
+recursive queries that end even on a stored cycle.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Integer, delete, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from cordvault.drive.models import (
+    ROOT_ID,
     Chunk,
     DriveBootstrap,
     DriveFile,
@@ -99,13 +102,56 @@ def folder_files(db: Session, folder_id: str) -> list[DriveFile]:
     return list(db.scalars(select(DriveFile).where(DriveFile.folder_id == folder_id)))
 
 
-def subtree_folder_ids(db: Session, root_id: str) -> list[str]:
-    """``root_id`` and every folder below it, parents before children (breadth first)."""
-    ids, frontier = [root_id], [root_id]
-    while frontier:
-        frontier = list(db.scalars(select(Folder.id).where(Folder.parent_id.in_(frontier))))
-        ids.extend(frontier)
-    return ids
+def lock_folder_tree(db: Session) -> None:
+    """Serialise changes of the tree's shape: held until the transaction ends.
+
+    PostgreSQL: ``SELECT ... FOR NO KEY UPDATE`` on the root folder's row (it conflicts with
+    itself but not with the ``KEY SHARE`` locks that inserting a child of the root takes).
+    SQLite: a no-op ``UPDATE`` of that row, which takes the database's one write lock (waiting
+    up to the busy timeout). pysqlite opens a transaction only at the first write, so every read
+    after this one sees the latest committed tree and nobody can commit until we do.
+    """
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(
+            update(Folder)
+            .where(Folder.id == ROOT_ID)
+            .values(parent_id=Folder.parent_id)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        db.execute(select(Folder.id).where(Folder.id == ROOT_ID).with_for_update(key_share=True))
+
+
+def ancestor_rows(db: Session, folder_id: str, limit: int) -> list[tuple[str, str | None, str]]:
+    """``(id, parent_id, name)`` of ``folder_id`` and its ancestors, nearest first, in one
+    statement (one snapshot). At most ``limit + 1`` rows, so a stored cycle still ends; the
+    caller tells a cycle (an id twice) or an over-deep chain from a good one."""
+    depth = literal_column("0", Integer).label("depth")
+    start = select(Folder.id, Folder.parent_id, Folder.name, depth).where(Folder.id == folder_id)
+    up = start.cte("up", recursive=True)
+    up = up.union_all(
+        select(Folder.id, Folder.parent_id, Folder.name, (up.c.depth + 1).label("depth"))
+        .join(up, Folder.id == up.c.parent_id)
+        .where(up.c.depth < limit)
+    )
+    rows = db.execute(select(up.c.id, up.c.parent_id, up.c.name).order_by(up.c.depth))
+    return [(str(i), p, str(n)) for i, p, n in rows]
+
+
+def subtree_edges(db: Session, root_id: str) -> list[tuple[str, str | None]]:
+    """``(id, parent_id)`` of ``root_id`` and every folder below it, in one statement (one
+    snapshot), in no particular order. ``UNION`` drops repeated rows, so the query ends even
+    when the stored tree has a cycle below ``root_id``."""
+    start = select(Folder.id, Folder.parent_id).where(Folder.id == root_id)
+    down = start.cte("down", recursive=True)
+    down = down.union(select(Folder.id, Folder.parent_id).join(down, Folder.parent_id == down.c.id))
+    return [(str(i), p) for i, p in db.execute(select(down.c.id, down.c.parent_id))]
+
+
+def all_folder_edges(db: Session) -> list[tuple[str, str | None, datetime]]:
+    """``(id, parent_id, updated_at)`` of every folder (``drive doctor``)."""
+    stmt = select(Folder.id, Folder.parent_id, Folder.updated_at)
+    return [(str(i), p, u) for i, p, u in db.execute(stmt)]
 
 
 def count_children(db: Session, folder_id: str) -> tuple[int, int]:
