@@ -10,7 +10,8 @@ so a new front door (web pages, WebDAV, WebSocket) gets everything from the one
 
 Contract:
 
-- Construction applies database migrations (``upgrade heads``) and opens the main engine; the
+- Construction creates ``DATA_DIR`` (0700; one open to others is reported), applies database
+  migrations (``upgrade heads``) and opens the main engine; the
   other parts are built on first use (a CLI command that only reads users never loads the
   chunk store, the transit key or a Discord client).
 - :meth:`Services.running` is the async context in which background work runs: the insights
@@ -38,6 +39,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cordvault.core.process import private_dir
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
 from cordvault.drive.context import DriveContext
@@ -53,7 +55,7 @@ class Services:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir, what="DATA_DIR")
         url = settings.effective_database_url
         migrate(url)
         self.engine: Engine = create_engine_for(url)

@@ -37,7 +37,6 @@ from cordvault.core.logs import configure_logging
 from cordvault.core.process import (
     SHUTDOWN_MARGIN_SECONDS,
     install_shutdown_watchdog,
-    private_dir,
 )
 from cordvault.core.settings import Settings
 from cordvault.runtime import Services, build_services
@@ -66,7 +65,6 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
     """Build the app. ``domains`` overrides :data:`DOMAINS` (tests install one at a time)."""
     configure_logging(settings.debug_logging)
     installed = domains if domains is not None else DOMAINS
-    private_dir(settings.data_dir, what="DATA_DIR")
     services = build_services(settings)
 
     @contextlib.asynccontextmanager
