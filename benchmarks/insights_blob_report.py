@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cordvault.insights.blob import decrypt_blob, encrypt_blob, gzip_file
+from cordvault.insights.output.sqlite_schema import COLUMNS, INDEXES, TABLES
 from cordvault.insights.report import render_report
-from cordvault.insights.schema import COLUMNS, INDEXES, TABLES
 
 UPN = "Bench-UPN_" + "x" * 600
 

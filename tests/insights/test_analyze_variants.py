@@ -15,7 +15,7 @@ from cordvault.core.errors import CordvaultError
 from cordvault.core.settings import Settings
 from cordvault.insights.analyze import analyze_package
 from cordvault.insights.generator import VARIANTS, GenOptions, generate_package
-from cordvault.insights.schema import COLUMNS, SCHEMA_VERSION
+from cordvault.insights.output.sqlite_schema import COLUMNS, SCHEMA_VERSION
 
 SENTIMENT_TOLERANCE = 2e-4
 

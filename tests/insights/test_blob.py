@@ -26,10 +26,10 @@ from cordvault.insights.blob import (
     decrypt_blob,
     encrypt_blob,
     gzip_file,
-    package_id_for,
     read_container,
     write_container,
 )
+from cordvault.insights.jobs.package_links import package_id_for
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "blob-v1.json").read_text())
 UPN = VECTORS["upn"]

@@ -28,7 +28,7 @@ from cordvault.insights.generator.expected import classify
 from cordvault.insights.generator.pairing import app_sessions, voice_sessions
 from cordvault.insights.generator.plan import build_plan
 from cordvault.insights.generator.scenarios import TimedEvent
-from cordvault.insights.schema import COLUMNS, SCHEMA_VERSION, TABLES
+from cordvault.insights.output.sqlite_schema import COLUMNS, SCHEMA_VERSION, TABLES
 
 SMALL = {"messages": 400, "events": 1500}
 STRIP = '.,!?;:"()[]{}*_~'

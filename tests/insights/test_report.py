@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.insights.output.sqlite_schema import COLUMNS, INDEXES, SCHEMA_VERSION, TABLES
 from cordvault.insights.report import render_report, report_summary
 from cordvault.insights.report.money import format_amount
-from cordvault.insights.schema import COLUMNS, INDEXES, SCHEMA_VERSION, TABLES
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -28,8 +28,8 @@ from tests.server.support import (
 
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker
-from cordvault.insights.blob import package_id_for
 from cordvault.insights.jobs import repository as repo
+from cordvault.insights.jobs.package_links import package_id_for
 
 pytestmark = pytest.mark.redis
 

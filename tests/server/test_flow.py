@@ -12,7 +12,7 @@ from tests.server.clientlike import decrypt_like_client, fetch_blob, open_and_qu
 from tests.server.support import PackageServer, bearer, dump_tables, insights_client, new_upn
 
 from cordvault.core.settings import Settings
-from cordvault.insights.blob import package_id_for
+from cordvault.insights.jobs.package_links import package_id_for
 
 
 def test_client_flow_inprocess_queue(

@@ -17,9 +17,9 @@ from tests.server.support import PackageServer, bearer, done, insights_client, n
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
-from cordvault.insights.blob import package_id_for
 from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs import service
+from cordvault.insights.jobs.package_links import package_id_for
 from cordvault.insights.jobs.states import JobState
 from cordvault.insights.transit import TransitKey
 

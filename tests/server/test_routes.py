@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from tests.server.support import PackageServer, bearer, insights_client, new_upn
 
 from cordvault.core.settings import Settings
-from cordvault.insights.blob import package_id_for
+from cordvault.insights.jobs.package_links import package_id_for
 
 BASE_STATUS_KEYS = {
     "isDataAvailable",
@@ -263,7 +263,7 @@ def test_whitelist_prefix_must_name_the_same_host_and_port() -> None:
     """A slash-less prefix must not admit another port or a userinfo trick at submission
     (the downloader refuses them too, so accepting them would only fail later)."""
     from cordvault.core.errors import CordvaultError
-    from cordvault.insights.jobs.links import parse_link
+    from cordvault.insights.jobs.package_links import parse_link
 
     prefixes = ["http://127.0.0.1:800"]
     assert parse_link("http://127.0.0.1:800/p.zip?upn=abc", prefixes).upn == "abc"

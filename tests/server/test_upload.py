@@ -11,7 +11,7 @@ from tests.server.clientlike import decrypt_like_client, open_and_query
 from tests.server.support import bearer, done, insights_client, new_upn, wait_status
 
 from cordvault.core.settings import Settings
-from cordvault.insights.blob import package_id_for
+from cordvault.insights.jobs.package_links import package_id_for
 
 
 def test_raw_and_multipart_uploads_are_processed(

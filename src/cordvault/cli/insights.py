@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,7 +22,10 @@ from rich.text import Text
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.logs import configure_logging, register_secret
-from cordvault.core.settings import load_settings
+from cordvault.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from cordvault.insights.analyze import AnalysisSummary, ProgressCallback
 
 console = Console()
 
@@ -109,19 +112,17 @@ def analyze(
             elif done >= total:
                 bar.update(tasks[phase], completed=1, total=1, detail="done")
 
-        from cordvault.insights.blob import package_id_for
-
-        package_id = package_id_for(upn) if upn else "local"
-        summary = analyze_package(
-            package, out, settings=settings, package_id=package_id, progress=on_progress
-        )
+        if blob is not None and upn is not None:
+            summary = _analyze_to_blob(package, out, blob, upn, settings, on_progress)
+        else:
+            summary = analyze_package(
+                package, out, settings=settings, package_id="local", progress=on_progress
+            )
 
     if report_path is not None:
         from cordvault.insights.report import render_report
 
         render_report(out, report_path)
-    if blob is not None and upn is not None:
-        _write_blob(out, blob, upn)
 
     from cordvault.insights.report import report_summary
 
@@ -147,14 +148,33 @@ def analyze(
         )
 
 
-def _write_blob(sqlite_path: Path, out: Path, upn: str) -> None:
-    from cordvault.insights.blob import encrypt_blob, gzip_file, write_container
+def _analyze_to_blob(
+    package: Path,
+    out: Path,
+    blob: Path,
+    upn: str,
+    settings: Settings,
+    progress: ProgressCallback,
+) -> AnalysisSummary:
+    """The SQLite file at ``out`` and the ``.cvblob`` at ``blob``: the job's own pipeline
+    (:func:`~cordvault.insights.pipeline.produce_blob`), then the self-describing container."""
+    from cordvault.insights.blob import write_container
+    from cordvault.insights.jobs.package_links import package_id_for
+    from cordvault.insights.pipeline import produce_blob
 
     with tempfile.TemporaryDirectory(prefix="cordvault-blob-") as tmp:
-        gz, ct = Path(tmp) / "db.gz", Path(tmp) / "db.ct"
-        gzip_file(sqlite_path, gz)
-        meta = encrypt_blob(gz, ct, upn)
-        write_container(meta, ct, out)
+        produced = produce_blob(
+            package,
+            Path(tmp),
+            Path(tmp) / "db.ct",
+            upn,
+            settings=settings,
+            package_id=package_id_for(upn),
+            progress=progress,
+            sqlite_out=out,
+        )
+        write_container(produced.meta, produced.ciphertext, blob)
+    return produced.summary
 
 
 def decrypt_blob_cmd(

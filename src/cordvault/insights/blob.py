@@ -126,11 +126,6 @@ class _Keys:
     key_check: bytes
 
 
-def package_id_for(upn: str) -> str:
-    """``md5_hex(UPN)``: the package id the Dumpus client computes (an identifier, not crypto)."""
-    return hashlib.md5(upn.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
 def _derive_keys(upn: str, version: int) -> _Keys:
     if not upn:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "the blob key material is empty")

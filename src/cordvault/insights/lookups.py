@@ -16,6 +16,7 @@ from typing import Any
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
+from cordvault.insights.api_models import UserLookupOut, WidgetOut
 
 USER_TTL = 24 * 3600.0
 NEGATIVE_TTL = 300.0
@@ -58,7 +59,7 @@ class Lookups:
         self._client: Any = None
         self._lock = threading.Lock()
 
-    def user(self, user_id: str) -> dict[str, Any]:
+    def user(self, user_id: str) -> UserLookupOut:
         """``{"user_id", "display_name", "avatar_url", "username"}`` of a Discord user."""
         _check_snowflake(user_id)
         key = f"user:{user_id}"
@@ -68,14 +69,14 @@ class Lookups:
         if cached == "missing":
             raise CordvaultError(ErrorCode.NOT_FOUND, "unknown Discord user")
         user = cached
-        return {
-            "user_id": user_id,
-            "display_name": user.global_name,
-            "avatar_url": user.avatar_url(),
-            "username": user.username,
-        }
+        return UserLookupOut(
+            user_id=user_id,
+            display_name=user.global_name,
+            avatar_url=user.avatar_url(),
+            username=user.username,
+        )
 
-    def widget(self, guild_id: str) -> dict[str, Any]:
+    def widget(self, guild_id: str) -> WidgetOut:
         """``{"name", "icon_url", "member_count"}`` of a guild the bot can see."""
         _check_snowflake(guild_id)
         key = f"guild:{guild_id}"
@@ -87,11 +88,11 @@ class Lookups:
         if cached == "missing":
             raise CordvaultError(ErrorCode.NOT_FOUND, "guild unavailable")
         guild = cached
-        return {
-            "name": guild.name,
-            "icon_url": guild.icon_url(),
-            "member_count": guild.approximate_member_count,
-        }
+        return WidgetOut(
+            name=guild.name,
+            icon_url=guild.icon_url(),
+            member_count=guild.approximate_member_count,
+        )
 
     def close(self) -> None:
         with self._lock:

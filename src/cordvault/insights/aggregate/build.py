@@ -17,6 +17,7 @@ import orjson
 
 from cordvault import __version__
 from cordvault.insights.aggregate.pairing import AppSession, VoiceSession
+from cordvault.insights.output.sqlite_schema import SCHEMA_VERSION
 from cordvault.insights.output.sqlite_writer import HourSeries
 from cordvault.insights.package.account import Account, avatar_url, payment_day
 from cordvault.insights.package.analytics import AnalyticsPartial
@@ -27,7 +28,6 @@ from cordvault.insights.package.channels import (
     guild_channel_index_name,
 )
 from cordvault.insights.package.messages import ChannelStats
-from cordvault.insights.schema import SCHEMA_VERSION
 
 Row = tuple[object, ...]
 _EPOCH = date(1970, 1, 1)

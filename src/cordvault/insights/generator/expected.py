@@ -26,7 +26,7 @@ from cordvault.insights.generator.pairing import app_sessions, voice_sessions
 from cordvault.insights.generator.people import avatar_url, display_name, tag
 from cordvault.insights.generator.plan import Channel, Kind, Payment, Plan
 from cordvault.insights.generator.variants import VariantSpec
-from cordvault.insights.schema import COLUMNS, SCHEMA_VERSION, TABLES
+from cordvault.insights.output.sqlite_schema import COLUMNS, SCHEMA_VERSION, TABLES
 
 Row = list[Any]
 TYPE_NAMES = {0: "GUILD_TEXT", 1: "DM", 2: "GUILD_VOICE", 3: "GROUP_DM", 4: "GUILD_CATEGORY",

@@ -1,9 +1,10 @@
 """The separate process that does a job's heavy work: download, analyse, gzip, encrypt.
 
-It runs apart from the API and from the job runner so that the API stays responsive and a job
-can be aborted by killing it. It never touches the database: it reports over a pipe
-(``("step", name)``, then ``("done", blob_meta_json)`` or ``("error", code, message)``) and
-leaves ``blob.bin`` in its work dir. If its parent dies (kill -9) it exits too.
+The work itself is :func:`cordvault.insights.pipeline.produce_blob`. It runs apart from the API
+and from the job runner so that the API stays responsive and a job can be aborted by killing
+it. It never touches the database: it reports over a pipe (``("step", name)``, then
+``("done", blob_meta_json)`` or ``("error", code, message)``) and leaves ``blob.bin`` in its
+work dir. If its parent dies (kill -9) it exits too.
 """
 
 from __future__ import annotations
@@ -61,28 +62,24 @@ def run(conn: Connection, settings: Settings, spec: AnalysisSpec) -> None:
 
 
 def _work(conn: Connection, settings: Settings, spec: AnalysisSpec) -> str:
-    from cordvault.insights.analyze import analyze_package
-    from cordvault.insights.blob import encrypt_blob, gzip_file
-    from cordvault.insights.download import download_package
+    from cordvault.insights.pipeline import PackageDownload, PackageSource, produce_blob
 
-    if spec.zip_path is None:
-        assert spec.link is not None
-        conn.send(("step", "DOWNLOADING"))
-        zip_path = spec.workdir / "package.zip"
-        download_package(spec.link, zip_path, settings=settings, prefixes=spec.prefixes)
+    source: PackageSource
+    if spec.zip_path is not None:
+        source = spec.zip_path
     else:
-        zip_path = spec.zip_path
-    conn.send(("step", "ANALYZING"))
-    out = spec.workdir / "result.sqlite"
-    analyze_package(zip_path, out, settings=settings, package_id=spec.package_id)
-    if spec.zip_path is None:
-        zip_path.unlink(missing_ok=True)  # no need to keep the package past the analysis
-    gz = spec.workdir / "result.sqlite.gz"
-    gzip_file(out, gz)
-    out.unlink()
-    meta = encrypt_blob(gz, spec.workdir / BLOB_NAME, spec.upn)
-    gz.unlink()
-    return meta.to_json()
+        assert spec.link is not None
+        source = PackageDownload(spec.link, spec.prefixes)
+    produced = produce_blob(
+        source,
+        spec.workdir,
+        spec.workdir / BLOB_NAME,
+        spec.upn,
+        settings=settings,
+        package_id=spec.package_id,
+        on_step=lambda step: conn.send(("step", step)),
+    )
+    return produced.meta.to_json()
 
 
 def _exit_with_parent(parent: int) -> None:

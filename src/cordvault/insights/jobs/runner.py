@@ -36,7 +36,7 @@ from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.insights.jobs import analysis_process
 from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs.context import JobsContext, tmp_root, upload_path
-from cordvault.insights.jobs.links import whitelisted_prefixes
+from cordvault.insights.jobs.package_links import whitelisted_prefixes
 from cordvault.insights.jobs.service import open_input
 from cordvault.insights.jobs.states import JobState
 
@@ -133,7 +133,7 @@ class JobRunner:
             link=job_input.link,
             zip_path=zip_path,
             workdir=workdir,
-            prefixes=whitelisted_prefixes(settings.dl_zip_whitelisted_domains),
+            prefixes=whitelisted_prefixes(settings),
         )
         parent_conn, child_conn = self._mp.Pipe(duplex=False)
         proc = self._mp.Process(

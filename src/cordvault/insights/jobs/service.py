@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.insights.jobs import repository as repo
-from cordvault.insights.jobs.links import PackageLink, package_id_for, parse_link
+from cordvault.insights.jobs.package_links import PackageLink, package_id_for, parse_link
 from cordvault.insights.jobs.states import JobState
 from cordvault.insights.transit import TransitKey
 

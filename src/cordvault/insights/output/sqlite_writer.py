@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from cordvault.insights.schema import COLUMNS, INDEXES, TABLES
+from cordvault.insights.output.sqlite_schema import COLUMNS, INDEXES, TABLES
 
 # ~150k activity rows with both secondary indexes is ~25 MB: the most that still leaves the
 # client room for everything else.

@@ -1,4 +1,4 @@
-"""Package links and bearers: which links we accept and which UPN each one carries.
+"""Package links and bearers: which links we accept, which UPN each carries, its package id.
 
 - A Discord link ``https://click.discord.com/ls/click?upn=<UPN>``: the UPN is the ``upn`` query
   value, at least 500 characters of ``[A-Za-z0-9-._]``.
@@ -6,7 +6,9 @@
   ``upn`` query value, that value is the UPN (the client always sends it as its bearer);
   only a link without one falls back to the reference's ``base64(url path without slashes)``.
 
-``package_id = md5_hex(UPN)``. Messages never contain the link or the UPN.
+``package_id = md5_hex(UPN)`` (:func:`package_id_for`, the one definition: the job service,
+the routes' bearer check and the CLI's ``analyze --blob`` all use it). Messages never contain
+the link or the UPN.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.settings import Settings
 from cordvault.insights.ssrf import allowed_by_prefix
 
 _UPN = re.compile(r"[A-Za-z0-9\-._]{500,}")
@@ -38,12 +41,14 @@ class PackageLink:
 
 
 def package_id_for(upn: str) -> str:
-    """``md5_hex(UPN)``, the id the Dumpus client computes."""
+    """``md5_hex(UPN)``: the package id the Dumpus client computes (an identifier, not crypto)."""
     return hashlib.md5(upn.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def whitelisted_prefixes(raw: str) -> list[str]:
-    """The non-empty prefixes of ``DL_ZIP_WHITELISTED_DOMAINS``."""
+def whitelisted_prefixes(settings: Settings) -> list[str]:
+    """The non-empty prefixes of ``DL_ZIP_WHITELISTED_DOMAINS`` (the one parser of that setting:
+    the routes accept links and the job runner downloads them with the same list)."""
+    raw = settings.dl_zip_whitelisted_domains
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
