@@ -69,7 +69,7 @@ def main() -> None:
 
     tail = best_of(args.rounds, tail_read) / 1000
 
-    ring = MasterKeyring.from_settings_value(base64.b64encode(os.urandom(32)).decode())
+    ring = MasterKeyring.from_base64(base64.b64encode(os.urandom(32)).decode())
     wrapped = wrap_file_key(ring, key, "bench-file")
 
     def wraps() -> None:

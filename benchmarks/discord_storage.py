@@ -40,7 +40,7 @@ from cordvault.crypto import ciphertext_size
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
 from cordvault.discord import DiscordClient
 from cordvault.drive.streaming import ChunkWriter
-from cordvault.storage.discord_backend import DiscordChunkStore, DiscordStoreOptions, random_name
+from cordvault.storage.discord.backend import DiscordChunkStore, DiscordStoreOptions, random_name
 
 TOKEN = "benchmark-bot-token"  # noqa: S105 - a token only the local emulator knows
 CHANNELS = [str(730000000000000000 + i) for i in range(8)]

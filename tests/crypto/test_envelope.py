@@ -1,4 +1,8 @@
-"""The chunk envelope: golden vectors, round trips, every tampering case, range reads."""
+"""The chunk envelope: golden vectors, round trips, every tampering case, range reads.
+
+Failures are :class:`~cordvault.crypto.DecryptionFailed`; each is also checked to translate to
+``INTEGRITY_ERROR``, the code the drive reports (:func:`cordvault.drive.keys.crypto_error`).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.errors import ErrorCode
 from cordvault.crypto import (
     SEGMENT_OVERHEAD,
     SEGMENT_SIZE,
     ChunkContext,
+    DecryptionFailed,
     ciphertext_size,
     decrypt_chunk,
     decrypt_range,
@@ -29,6 +34,7 @@ from cordvault.crypto import (
     segment_span,
 )
 from cordvault.crypto.envelope import _encrypt
+from cordvault.drive.keys import crypto_error
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "chunk_v1.json").read_text())
 S = SEGMENT_SIZE
@@ -147,15 +153,15 @@ def test_ciphertext_reveals_nothing_but_length() -> None:
 
 @pytest.mark.parametrize("bad", [0, 4, 5, 5 + 27, 5 + SEG + 1, 5 + SEG + 28, 5 + SEG + 27])
 def test_impossible_sizes_are_integrity_errors(bad: int) -> None:
-    with pytest.raises(CordvaultError) as err:
+    with pytest.raises(DecryptionFailed) as err:
         plaintext_size(bad)
-    assert err.value.code == ErrorCode.INTEGRITY_ERROR
+    assert crypto_error(err.value).code == ErrorCode.INTEGRITY_ERROR
 
 
 def _expect_integrity(key: bytes, ctx: ChunkContext, envelope: bytes) -> None:
-    with pytest.raises(CordvaultError) as err:
+    with pytest.raises(DecryptionFailed) as err:
         decrypt_chunk(key, ctx, envelope)
-    assert err.value.code == ErrorCode.INTEGRITY_ERROR
+    assert crypto_error(err.value).code == ErrorCode.INTEGRITY_ERROR
     # the message names the position only, never the file id
     assert err.value.message.startswith(f"chunk {ctx.chunk_index} failed integrity check: ")
     assert len(ctx.file_id) < 4 or ctx.file_id not in err.value.message
@@ -179,7 +185,7 @@ def test_every_single_bit_flip_region_is_detected(three_segments: tuple[bytes, .
 
 def test_unknown_version_is_rejected(three_segments: tuple[bytes, ...]) -> None:
     key, _, envelope = three_segments
-    with pytest.raises(CordvaultError, match="unsupported envelope version 2"):
+    with pytest.raises(DecryptionFailed, match="unsupported envelope version 2"):
         decrypt_chunk(key, CTX, envelope[:4] + b"\x02" + envelope[5:])
 
 
@@ -295,25 +301,25 @@ def test_decrypt_range_detects_tampering_and_short_chunks() -> None:
     size = len(plain)
     broken = bytearray(envelope)
     broken[5 + SEG + 30] ^= 0x80
-    with pytest.raises(CordvaultError) as err:
+    with pytest.raises(DecryptionFailed) as err:
         decrypt_range(key, CTX, size, S + 1, S + 2, lambda a, b: bytes(broken[a:b]))
-    assert err.value.code == ErrorCode.INTEGRITY_ERROR
+    assert crypto_error(err.value).code == ErrorCode.INTEGRITY_ERROR
     # the stored chunk is shorter than the metadata says
-    with pytest.raises(CordvaultError) as err:
+    with pytest.raises(DecryptionFailed) as err:
         decrypt_range(key, CTX, size, size - 5, size, lambda a, b: envelope[a : b - 1])
-    assert err.value.code == ErrorCode.INTEGRITY_ERROR
+    assert crypto_error(err.value).code == ErrorCode.INTEGRITY_ERROR
 
     def strict(a: int, b: int) -> bytes:
         if b > len(envelope) - 1:
             raise ValueError("range outside the chunk")
         return envelope[a:b]
 
-    with pytest.raises(CordvaultError) as err:
+    with pytest.raises(DecryptionFailed) as err:
         decrypt_range(key, CTX, size, 0, size, strict)
-    assert err.value.code == ErrorCode.INTEGRITY_ERROR
+    assert crypto_error(err.value).code == ErrorCode.INTEGRITY_ERROR
     # a lying plain_size: the segment that would be "last" is not flagged last
-    with pytest.raises(CordvaultError) as err:
+    with pytest.raises(DecryptionFailed) as err:
         decrypt_range(key, CTX, S, 0, 10, lambda a, b: envelope[a:b])
-    assert err.value.code == ErrorCode.INTEGRITY_ERROR
+    assert crypto_error(err.value).code == ErrorCode.INTEGRITY_ERROR
     with pytest.raises(ValueError, match="outside the chunk"):
         decrypt_range(key, CTX, size, 0, size + 1, lambda a, b: envelope[a:b])

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cordvault.discord import Backoff, DiscordClient
 from cordvault.discord.emulator import EmulatorConfig, EmulatorHandle, RouteLimit, WebhookSpec
+from cordvault.storage.discord.backend import DiscordChunkStore, DiscordStoreOptions
 from cordvault.storage.discord.webhooks import Webhook
-from cordvault.storage.discord_backend import DiscordChunkStore, DiscordStoreOptions
 
 TOKEN = "storage-bot-token-0123456789"
 OTHER_TOKEN = "storage-bot-token-9876543210"

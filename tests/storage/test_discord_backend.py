@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 from tests.storage.conformance import ChunkStoreConformance
 from tests.storage.discord_support import (
@@ -31,13 +32,13 @@ from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
 from cordvault.discord.emulator import EmulatorHandle, FaultRule, running_emulator
 from cordvault.storage.base import ChunkNotFound, ChunkStore, StorageError
-from cordvault.storage.discord.locator import Locator
-from cordvault.storage.discord_backend import (
+from cordvault.storage.discord.backend import (
     DiscordChunkStore,
     DiscordStoreOptions,
     open_discord_store,
     open_webhooks,
 )
+from cordvault.storage.discord.locator import Locator
 from cordvault.storage.factory import open_chunk_store
 
 CREATE = "POST /channels/{channel_id}/messages"
@@ -368,6 +369,48 @@ def test_open_from_settings_and_missing_settings_are_listed(
     with pytest.raises(CordvaultError) as err:
         open_discord_store(bad)
     assert err.value.code == ErrorCode.INVALID_SETTINGS
+
+
+def test_given_sessions_are_used_and_their_engine_is_left_open(
+    emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The composition root hands its sessions over: no second engine, no second migration,
+    and closing the store does not dispose an engine it does not own."""
+    import cordvault.storage.discord.backend as backend
+
+    url = f"sqlite:///{tmp_path / 'main.db'}"
+    migrate(url)
+    engine = create_engine_for(url)
+    disposed: list[object] = []
+    event.listen(engine, "engine_disposed", disposed.append)
+    sessions = make_sessionmaker(engine)
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the store must not open or migrate a database of its own")
+
+    monkeypatch.setattr(backend, "create_engine_for", refuse)
+    monkeypatch.setattr(backend, "migrate", refuse)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=url,
+        storage_backend="discord",
+        discord_api_base=emulator.api_base,
+        discord_bot_token=TOKEN,  # type: ignore[arg-type]
+        discord_channel_ids=CHANNELS[0],
+    )
+    s = open_chunk_store(settings, sessions)
+    try:
+        assert isinstance(s, DiscordChunkStore)
+        locator = s.put(b"shared ledger")
+        s.delete(locator)
+        with pytest.raises(ChunkNotFound):
+            s.get(locator)
+    finally:
+        s.close()
+    assert disposed == []
+    with sessions() as db:  # the ledger row went into the given database
+        assert db.execute(text("select count(*) from storage_discord_deletions")).scalar_one() >= 1
+    engine.dispose()
 
 
 def test_a_bad_token_is_a_clear_storage_error(

@@ -40,9 +40,9 @@ from cordvault.db import create_engine_for, make_sessionmaker
 from cordvault.discord.emulator import EmulatorHandle, FaultRule, running_emulator
 from cordvault.drive import gc
 from cordvault.drive.models import Chunk
+from cordvault.storage.discord.backend import DiscordChunkStore
 from cordvault.storage.discord.ledger import DiscordPendingPost
 from cordvault.storage.discord.locator import Locator
-from cordvault.storage.discord_backend import DiscordChunkStore
 from cordvault.web.app import create_app
 
 CHUNK = 64 * 1024

@@ -226,7 +226,7 @@ def test_factory_discord_backend_is_loaded_lazily(tmp_path: Path) -> None:
     )
     with pytest.raises(CordvaultError) as err:
         open_chunk_store(settings)
-    if importlib.util.find_spec("cordvault.storage.discord_backend") is None:
+    if importlib.util.find_spec("cordvault.storage.discord.backend") is None:
         assert err.value.code == ErrorCode.INVALID_SETTINGS
         assert "not available" in err.value.message
     else:  # the backend exists: without a token or channels it reports the missing settings

@@ -187,6 +187,7 @@ def decrypt_blob_cmd(
     import gzip
     import shutil
 
+    from cordvault.core.files import atomic_output
     from cordvault.insights.blob import decrypt_blob, read_container
 
     upn = _read_key(key_file, key_env, prompt=True)
@@ -196,14 +197,11 @@ def decrypt_blob_cmd(
         ct, gz = Path(tmp) / "db.ct", Path(tmp) / "db.gz"
         meta = read_container(blob, ct)
         decrypt_blob(ct, meta, upn, gz)
-        partial = output.with_name(output.name + ".part")
         try:
-            with gzip.open(gz, "rb") as src, partial.open("wb") as dst:
+            with gzip.open(gz, "rb") as src, atomic_output(output) as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
         except (OSError, EOFError) as exc:
-            partial.unlink(missing_ok=True)
             raise CordvaultError(ErrorCode.CORRUPT_BLOB, "the blob's content is not gzip") from exc
-        partial.replace(output)
     console.print(f"decrypted: {output}")
 
 

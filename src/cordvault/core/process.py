@@ -3,8 +3,7 @@
 - :func:`restrict_umask` (``cordvault serve`` and ``cordvault worker`` call it first): every
   file and directory the process creates is private to its user (0600 / 0700), including the
   SQLite ``-wal`` / ``-shm`` files, blobs, chunks and temporary files.
-- :func:`private_dir` creates a state directory with mode 0700 (whatever the umask) and, for an
-  existing one, warns when other users may read it (it is not changed: the operator decides).
+  Directories and files that must be private whatever the umask: ``core/files.py``.
 - :func:`install_shutdown_watchdog`: a server whose worker threads are stuck (a request spinning
   in the thread pool, a hung lifespan) must still stop. After the first SIGTERM/SIGINT a daemon
   timer runs; if the process is still alive when it fires, it logs and ends the process with
@@ -16,10 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import stat
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -37,38 +34,6 @@ FORCED_EXIT_CODE = 1
 def restrict_umask() -> int:
     """Set the process umask to :data:`PRIVATE_UMASK`; returns the previous one."""
     return os.umask(PRIVATE_UMASK)
-
-
-def private_dir(path: Path, *, what: str = "directory") -> Path:
-    """Create ``path`` (and parents) with mode 0700; warn if an existing one is open to others.
-
-    The warning names the mode, never the contents. ``what`` names the directory in it (e.g.
-    ``DATA_DIR``).
-    """
-    existed = path.is_dir()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not existed:
-        # mkdir's mode is filtered by the umask; make sure of 0700 whatever the umask is.
-        os.chmod(path, 0o700)
-        return path
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning(
-            "%s %s is accessible by other users (mode %04o); run chmod 700 on it",
-            what,
-            path,
-            mode,
-        )
-    return path
-
-
-def create_private_file(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 if it does not exist (an existing file is kept)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
 
 
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None

@@ -1,6 +1,14 @@
 """Drive cryptography: the chunk envelope, its segment arithmetic, and the key hierarchy.
 
-Public names are re-exported here; the format is specified in ``docs/drive-format.md``.
+Public names are re-exported here; the format is specified in ``docs/drive-format.md`` with
+golden vectors (``tests/crypto/vectors``). This package is a leaf: it imports nothing else of
+cordvault (no settings, no logging setup, no ``CordvaultError``); its failures are the types
+of :mod:`cordvault.crypto.errors`, which the drive translates once at its boundary
+(:func:`cordvault.drive.keys.crypto_error`).
+
+Only cordvault's own versioned drive formats live here. The insights result blob
+(``insights/blob.py``, a format dictated by the Dumpus client) and the job queue's transit seal
+(``insights/transit.py``, private to the queue) stay with insights: see their docstrings.
 """
 
 from cordvault.crypto.envelope import (
@@ -12,9 +20,11 @@ from cordvault.crypto.envelope import (
     decrypt_range,
     encrypt_chunk,
 )
+from cordvault.crypto.errors import CryptoError, DecryptionFailed, InvalidKey
 from cordvault.crypto.keys import (
     WRAPPED_KEY_SIZE,
     MasterKeyring,
+    decode_master_key,
     new_file_key,
     rewrap_file_key,
     unwrap_file_key,
@@ -38,8 +48,12 @@ __all__ = [
     "VERSION",
     "WRAPPED_KEY_SIZE",
     "ChunkContext",
+    "CryptoError",
+    "DecryptionFailed",
+    "InvalidKey",
     "MasterKeyring",
     "ciphertext_size",
+    "decode_master_key",
     "decrypt_chunk",
     "decrypt_range",
     "encrypt_chunk",

@@ -17,7 +17,8 @@ touches (as rclone crypt does).
 
 Error contract: anything that does not authenticate - tampering, a swapped, reordered,
 truncated or extended chunk, a wrong key or a wrong :class:`ChunkContext` - raises
-``CordvaultError(INTEGRITY_ERROR)``; no partial plaintext is ever returned. Caller bugs (key of
+:class:`~cordvault.crypto.errors.DecryptionFailed` (the drive reports it as
+``CordvaultError(INTEGRITY_ERROR)``); no partial plaintext is ever returned. Caller bugs (key of
 the wrong length, invalid range) raise ``ValueError``.
 """
 
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.crypto.errors import DecryptionFailed
 from cordvault.crypto.segments import (
     HEADER_SIZE,
     MAGIC,
@@ -101,10 +102,9 @@ def _cipher(file_key: bytes) -> AESGCM:
     return AESGCM(file_key)
 
 
-def _integrity_error(ctx: ChunkContext, reason: str) -> CordvaultError:
+def _integrity_error(ctx: ChunkContext, reason: str) -> DecryptionFailed:
     # The message names the chunk position only: file ids and keys stay out of errors and logs.
-    return CordvaultError(
-        ErrorCode.INTEGRITY_ERROR,
+    return DecryptionFailed(
         f"chunk {ctx.chunk_index} failed integrity check: {reason}",
         details={"chunk_index": ctx.chunk_index},
     )
@@ -178,13 +178,14 @@ def _open_segments(
 def decrypt_chunk(file_key: bytes, ctx: ChunkContext, envelope: bytes) -> bytes:
     """Decrypt a whole envelope written for ``ctx``; all-or-nothing.
 
-    Raises ``CordvaultError(INTEGRITY_ERROR)`` on any mismatch (see the module docstring).
+    Raises :class:`~cordvault.crypto.errors.DecryptionFailed` on any mismatch (see the module
+    docstring).
     """
     aead = _cipher(file_key)
     version = _check_header(ctx, envelope[:HEADER_SIZE])
     try:
         size = plaintext_size(len(envelope))
-    except CordvaultError:
+    except DecryptionFailed:
         raise _integrity_error(ctx, "impossible envelope size (truncated or extended)") from None
     view = memoryview(envelope)[HEADER_SIZE:]
     return b"".join(_open_segments(aead, ctx, version, view, 0, size))
@@ -210,7 +211,7 @@ def decrypt_range(
     An empty range returns ``b""`` without fetching. Every touched segment is authenticated
     before any byte is returned; a fetch that returns fewer bytes, or raises ``ValueError``
     because the stored chunk is shorter than ``plain_size`` implies, gives
-    ``CordvaultError(INTEGRITY_ERROR)``. Raises ``ValueError`` for a range outside
+    :class:`~cordvault.crypto.errors.DecryptionFailed`. Raises ``ValueError`` for a range outside
     ``[0, plain_size]``.
     """
     if not 0 <= plain_start <= plain_end <= plain_size:

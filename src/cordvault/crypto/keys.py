@@ -18,10 +18,13 @@ Wrapped key layout (version 1, ``docs/drive-format.md``)::
 
 Binding ``file_id`` means a wrapped key copied onto another file row does not unwrap.
 
-Errors: a settings value that is not base64 of exactly 32 bytes ->
-``CordvaultError(INVALID_SETTINGS)`` naming the variable (never the value); a wrapped key that
-is malformed, tampered, bound to another file or wrapped by a master key not in the keyring ->
-``CordvaultError(INTEGRITY_ERROR)``.
+Reading the keys from the settings (``MESSAGE_ENCRYPTION_KEY``, ``MESSAGE_ENCRYPTION_OLD_KEYS``)
+and registering them with the log redactor is the drive's job (:mod:`cordvault.drive.keys`);
+this module only sees key values.
+
+Errors (:mod:`cordvault.crypto.errors`): a key value that is not base64 of exactly 32 bytes ->
+:class:`InvalidKey` (never echoing the value); a wrapped key that is malformed, tampered, bound
+to another file or wrapped by a master key not in the keyring -> :class:`DecryptionFailed`.
 """
 
 from __future__ import annotations
@@ -30,15 +33,14 @@ import base64
 import binascii
 import os
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.core.logs import register_secret
-from cordvault.core.settings import Settings, require
+from cordvault.crypto.errors import DecryptionFailed, InvalidKey
 
 MASTER_KEY_SIZE = 32
 FILE_KEY_SIZE = 32
@@ -51,16 +53,15 @@ _WRAP_HEADER = WRAP_MAGIC + bytes([WRAP_VERSION])
 WRAPPED_KEY_SIZE = len(_WRAP_HEADER) + KEY_ID_SIZE + _NONCE_SIZE + FILE_KEY_SIZE + _TAG_SIZE
 """Length of a version-1 wrapped file key (73 bytes)."""
 
-CURRENT_KEY_VAR = "MESSAGE_ENCRYPTION_KEY"
-OLD_KEYS_VAR = "MESSAGE_ENCRYPTION_OLD_KEYS"
-
 
 def _hkdf(master: bytes, info: bytes, length: int) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master)
 
 
-def _decode_master(value: str, variable: str) -> bytes:
-    """Base64 (standard or URL-safe, padding optional) of exactly 32 bytes."""
+def decode_master_key(value: str, role: Literal["current", "old"] = "current") -> bytes:
+    """A master key from base64 text (standard or URL-safe, padding optional, surrounding
+    whitespace ignored) of exactly 32 bytes; anything else is :class:`InvalidKey` (``role``
+    is passed on to it)."""
     text = value.strip().replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)
     try:
@@ -68,12 +69,7 @@ def _decode_master(value: str, variable: str) -> bytes:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != MASTER_KEY_SIZE:
-        raise CordvaultError(
-            ErrorCode.INVALID_SETTINGS,
-            f"{variable} must be base64 of exactly 32 random bytes "
-            "(generate one with: openssl rand -base64 32)",
-            details={"names": [variable]},
-        )
+        raise InvalidKey("a master key must be base64 of exactly 32 bytes", role)
     return raw
 
 
@@ -113,27 +109,15 @@ class MasterKeyring:
             self._by_id.setdefault(entry.key_id, entry)
 
     @classmethod
-    def from_settings_value(cls, value: str, old: Sequence[str] = ()) -> MasterKeyring:
-        """Build from ``MESSAGE_ENCRYPTION_KEY`` (and old keys, e.g. from
-        ``MESSAGE_ENCRYPTION_OLD_KEYS``); blank old entries are ignored.
+    def from_base64(cls, value: str, old: Sequence[str] = ()) -> MasterKeyring:
+        """Build from base64 key values (:func:`decode_master_key`): the current key and old
+        ones still accepted for unwrapping; blank old entries are ignored.
 
-        Raises ``CordvaultError(INVALID_SETTINGS)`` naming the variable, never echoing the
-        value. The values are registered with the log redactor.
+        Raises :class:`InvalidKey` (``role`` ``"current"`` or ``"old"``), never echoing a value.
         """
-        current = _decode_master(value, CURRENT_KEY_VAR)
-        olds = [_decode_master(v, OLD_KEYS_VAR) for v in old if v.strip()]
-        for v in (value, *old):
-            register_secret(v.strip())
+        current = decode_master_key(value, "current")
+        olds = [decode_master_key(v, "old") for v in old if v.strip()]
         return cls(current, olds)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MasterKeyring:
-        """Build from the settings; a missing key is ``CordvaultError(MISSING_SETTINGS)``."""
-        require(settings, CURRENT_KEY_VAR)
-        assert settings.message_encryption_key is not None  # checked by require()
-        old_value = settings.message_encryption_old_keys
-        old = old_value.get_secret_value().split(",") if old_value is not None else []
-        return cls.from_settings_value(settings.message_encryption_key.get_secret_value(), old)
 
     @property
     def current_id(self) -> str:
@@ -189,12 +173,13 @@ def wrap_file_key(keyring: MasterKeyring, file_key: bytes, file_id: str) -> byte
     return _wrap(keyring, file_key, file_id, os.urandom)
 
 
-def _wrap_error(reason: str) -> CordvaultError:
-    return CordvaultError(ErrorCode.INTEGRITY_ERROR, f"cannot unwrap file key: {reason}")
+def _wrap_error(reason: str) -> DecryptionFailed:
+    return DecryptionFailed(f"cannot unwrap file key: {reason}")
 
 
 def wrapped_key_id(wrapped: bytes) -> str:
-    """Hex id of the master key that wrapped ``wrapped`` (e.g. to find keys left to rewrap)."""
+    """Hex id of the master key that wrapped ``wrapped`` (e.g. to find keys left to rewrap);
+    :class:`DecryptionFailed` if it is not a wrapped key."""
     if len(wrapped) != WRAPPED_KEY_SIZE or not wrapped.startswith(WRAP_MAGIC):
         raise _wrap_error("not a wrapped file key")
     start = len(_WRAP_HEADER)
@@ -202,8 +187,8 @@ def wrapped_key_id(wrapped: bytes) -> str:
 
 
 def unwrap_file_key(keyring: MasterKeyring, wrapped: bytes, file_id: str) -> bytes:
-    """Recover the file key; raises ``CordvaultError(INTEGRITY_ERROR)`` if ``wrapped`` is
-    malformed, tampered, bound to another file or wrapped by a key not in ``keyring``."""
+    """Recover the file key; raises :class:`DecryptionFailed` if ``wrapped`` is malformed,
+    tampered, bound to another file or wrapped by a key not in ``keyring``."""
     if len(wrapped) != WRAPPED_KEY_SIZE or not wrapped.startswith(WRAP_MAGIC):
         raise _wrap_error("not a wrapped file key")
     if wrapped[len(WRAP_MAGIC)] != WRAP_VERSION:

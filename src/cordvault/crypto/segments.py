@@ -6,14 +6,14 @@ an empty chunk still has one (empty) segment so that even it is authenticated. E
 stored as ``nonce (12) || ciphertext || tag (16)``.
 
 Everything here is pure integer arithmetic, shared by the encoder, the decoder and callers that
-plan range reads. Sizes that no encoder can produce raise ``CordvaultError(INTEGRITY_ERROR)``
-(the stored object is not what we wrote); negative sizes or inverted ranges are caller bugs and
-raise ``ValueError``.
+plan range reads. Sizes that no encoder can produce raise
+:class:`~cordvault.crypto.errors.DecryptionFailed` (the stored object is not what we wrote);
+negative sizes or inverted ranges are caller bugs and raise ``ValueError``.
 """
 
 from __future__ import annotations
 
-from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.crypto.errors import DecryptionFailed
 
 SEGMENT_SIZE = 64 * 1024
 """Plaintext bytes per segment (the last segment of a chunk may be shorter)."""
@@ -53,8 +53,9 @@ def ciphertext_size(plaintext_size: int) -> int:
 def plaintext_size(ciphertext_size: int) -> int:
     """Inverse of :func:`ciphertext_size`.
 
-    Raises ``CordvaultError(INTEGRITY_ERROR)`` for a size no envelope can have (truncated or
-    extended by a partial segment, or a trailing empty segment the encoder never writes).
+    Raises :class:`~cordvault.crypto.errors.DecryptionFailed` for a size no envelope can have
+    (truncated or extended by a partial segment, or a trailing empty segment the encoder never
+    writes).
     """
     if ciphertext_size < 0:
         raise ValueError("ciphertext size must be >= 0")
@@ -66,8 +67,7 @@ def plaintext_size(ciphertext_size: int) -> int:
         # A trailing segment of 0 plaintext bytes only exists in the empty chunk.
         if rest > SEGMENT_OVERHEAD or (rest == SEGMENT_OVERHEAD and full == 0):
             return full * SEGMENT_SIZE + rest - SEGMENT_OVERHEAD
-    raise CordvaultError(
-        ErrorCode.INTEGRITY_ERROR,
+    raise DecryptionFailed(
         "chunk envelope has an impossible size (truncated or extended)",
         details={"size": ciphertext_size},
     )

@@ -15,7 +15,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from cordvault.core.process import create_private_file
+from cordvault.core.files import create_private_file, make_private_dirs
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,7 +33,7 @@ def create_engine_for(url: str, *, write_lock_first: bool = False, **kwargs: Any
     if url.startswith("sqlite"):
         if ":memory:" not in url and "///" in url:
             db_file = Path(url.split("///", 1)[1].split("?", 1)[0])
-            db_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_dirs(db_file.parent)
             # Created 0600 before SQLite opens it: SQLite gives its -wal / -shm files the
             # database file's mode, so they are private too whatever the umask.
             create_private_file(db_file)

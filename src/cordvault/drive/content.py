@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cordvault.crypto import new_file_key, unwrap_file_key, wrap_file_key
+from cordvault.crypto import CryptoError, new_file_key, unwrap_file_key, wrap_file_key
 from cordvault.drive.context import DriveContext
+from cordvault.drive.keys import crypto_error
 from cordvault.drive.models import Chunk
 from cordvault.drive.streaming import ChunkReader, ChunkRef, ChunkWriter
 
@@ -41,8 +42,12 @@ def new_content(ctx: DriveContext) -> NewContent:
 
 
 def file_key(ctx: DriveContext, content_id: str, wrapped: bytes) -> bytes:
-    """Unwrap a content's key (``INTEGRITY_ERROR``/``WRONG_KEY`` from crypto if it fails)."""
-    return unwrap_file_key(ctx.keyring, wrapped, content_id)
+    """Unwrap a content's key (``INTEGRITY_ERROR`` if it fails: tampered, bound to another
+    content or wrapped by a master key that is not configured)."""
+    try:
+        return unwrap_file_key(ctx.keyring, wrapped, content_id)
+    except CryptoError as exc:
+        raise crypto_error(exc) from None
 
 
 def writer(ctx: DriveContext, content_id: str, key: bytes, chunk_size: int) -> ChunkWriter:

@@ -60,7 +60,7 @@ class DriveContext:
         """The chunk store, opened on first use."""
         with self._lock:
             if self._store is None:
-                self._store = self._checked(open_chunk_store(self.settings))
+                self._store = self._checked(open_chunk_store(self.settings, self.sessions))
             return self._store
 
     def replace_store(self, store: ChunkStore) -> None:

@@ -1,4 +1,4 @@
-"""The drive's server-side secrets: the token/link signing secret and the master keyring.
+"""The drive's server-side secrets (signing secret, master keyring) and its crypto boundary.
 
 ``DRIVE_SECRET_KEY`` signs login tokens (JWT, HS256) and download links (HMAC-SHA256) through
 two independent subkeys. Unset, a random secret is generated once into
@@ -8,7 +8,15 @@ Placeholder-looking values are refused with ``INVALID_SETTINGS``.
 ``MESSAGE_ENCRYPTION_KEY`` wraps the per-file keys. With the local backend and no key set, one is
 generated into ``DATA_DIR/drive_master.key`` (0600) so the embedded default runs out of the box;
 any other backend requires it explicitly (``MISSING_SETTINGS``): chunks on Discord are useless
-without a key the operator keeps somewhere safe.
+without a key the operator keeps somewhere safe. ``MESSAGE_ENCRYPTION_OLD_KEYS`` (comma-separated)
+lists old master keys still accepted for unwrapping during a rotation. Every key value read here
+is registered with the log redactor.
+
+This is also where the drive meets :mod:`cordvault.crypto`'s errors: :func:`crypto_error` is the
+one translation of a :class:`~cordvault.crypto.CryptoError` into a ``CordvaultError``
+(``DecryptionFailed`` -> ``INTEGRITY_ERROR`` with the same message and details, ``InvalidKey`` ->
+``INVALID_SETTINGS`` naming the variable, never the value). The drive's call sites into crypto
+(here, ``content.py``, ``streaming.py``, ``rotation.py``) use it.
 """
 
 from __future__ import annotations
@@ -16,15 +24,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.files import read_or_create_secret
 from cordvault.core.logs import register_secret
-from cordvault.core.settings import Settings
-from cordvault.crypto import MasterKeyring
+from cordvault.core.settings import Settings, require
+from cordvault.crypto import CryptoError, InvalidKey, MasterKeyring
+
+CURRENT_KEY_VAR = "MESSAGE_ENCRYPTION_KEY"
+OLD_KEYS_VAR = "MESSAGE_ENCRYPTION_OLD_KEYS"
+_KEY_VARS = {"current": CURRENT_KEY_VAR, "old": OLD_KEYS_VAR}
 
 _PLACEHOLDERS = ("changeme", "change-me", "change_me", "changethis", "secret", "example", "xxx")
 _MIN_SECRET_CHARS = 32
@@ -51,29 +64,25 @@ def signing_keys_from_secret(secret: str) -> SigningKeys:
     return SigningKeys(token_key=_subkey(raw, "token"), link_key=_subkey(raw, "link"))
 
 
+def crypto_error(exc: CryptoError) -> CordvaultError:
+    """The ``CordvaultError`` a crypto failure is reported as (see the module docstring)."""
+    if isinstance(exc, InvalidKey):
+        variable = _KEY_VARS[exc.role]
+        return CordvaultError(
+            ErrorCode.INVALID_SETTINGS,
+            f"{variable} must be base64 of exactly 32 random bytes "
+            "(generate one with: openssl rand -base64 32)",
+            details={"names": [variable]},
+        )
+    return CordvaultError(ErrorCode.INTEGRITY_ERROR, exc.message, details=dict(exc.details))
+
+
 def _read_or_create(path: Path, make: str) -> str:
     """Read ``path``; create it with ``make`` (0600, O_EXCL) when absent. Race-safe."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        value = path.read_text().strip()
-        if value:
-            return value
-        # Another process created it and has not written yet; its write is a few bytes away.
-        for _ in range(50):
-            value = path.read_text().strip()
-            if value:
-                return value
-            os.sched_yield()
-        raise CordvaultError(
-            ErrorCode.INVALID_SETTINGS, f"{path.name} in DATA_DIR is empty"
-        ) from None
-    with os.fdopen(fd, "w") as fh:
-        fh.write(make + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return make
+    value = read_or_create_secret(path, lambda: (make + "\n").encode()).decode().strip()
+    if not value:
+        raise CordvaultError(ErrorCode.INVALID_SETTINGS, f"{path.name} in DATA_DIR is empty")
+    return value
 
 
 def load_signing_keys(settings: Settings) -> SigningKeys:
@@ -94,6 +103,31 @@ def load_signing_keys(settings: Settings) -> SigningKeys:
     return signing_keys_from_secret(secret)
 
 
+def keyring_from_values(value: str, old: Sequence[str] = ()) -> MasterKeyring:
+    """The keyring from ``MESSAGE_ENCRYPTION_KEY``'s value and old keys' values (e.g. of
+    ``MESSAGE_ENCRYPTION_OLD_KEYS``); blank old entries are ignored.
+
+    Raises ``CordvaultError(INVALID_SETTINGS)`` naming the variable, never echoing the value.
+    The values are registered with the log redactor.
+    """
+    try:
+        ring = MasterKeyring.from_base64(value, old)
+    except CryptoError as exc:
+        raise crypto_error(exc) from None
+    for v in (value, *old):
+        register_secret(v.strip())
+    return ring
+
+
+def keyring_from_settings(settings: Settings) -> MasterKeyring:
+    """The keyring from the settings; a missing key is ``CordvaultError(MISSING_SETTINGS)``."""
+    require(settings, CURRENT_KEY_VAR)
+    assert settings.message_encryption_key is not None  # checked by require()
+    old_value = settings.message_encryption_old_keys
+    old = old_value.get_secret_value().split(",") if old_value is not None else []
+    return keyring_from_values(settings.message_encryption_key.get_secret_value(), old)
+
+
 def load_keyring(settings: Settings) -> MasterKeyring:
     """The master keyring; generates a local-only default key as described above."""
     if (
@@ -104,5 +138,5 @@ def load_keyring(settings: Settings) -> MasterKeyring:
             settings.data_dir / "drive_master.key",
             base64.b64encode(secrets.token_bytes(32)).decode(),
         )
-        return MasterKeyring.from_settings_value(value)
-    return MasterKeyring.from_settings(settings)
+        return keyring_from_values(value)
+    return keyring_from_settings(settings)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cordvault.crypto import rewrap_file_key, wrapped_key_id
+from cordvault.crypto import CryptoError, rewrap_file_key, wrapped_key_id
 from cordvault.drive import repository as repo
 from cordvault.drive.context import DriveContext
+from cordvault.drive.keys import crypto_error
 
 _BATCH = 500
 
@@ -31,11 +32,14 @@ def rewrap_all(ctx: DriveContext) -> RewrapReport:
     counts = [0, 0]  # rewrapped, already current
 
     def rewrap(wrapped: bytes, bound_to: str) -> bytes:
-        if wrapped_key_id(wrapped) == current:
-            counts[1] += 1
-            return wrapped
-        counts[0] += 1
-        return rewrap_file_key(ring, ring, wrapped, bound_to)
+        try:
+            if wrapped_key_id(wrapped) == current:
+                counts[1] += 1
+                return wrapped
+            counts[0] += 1
+            return rewrap_file_key(ring, ring, wrapped, bound_to)
+        except CryptoError as exc:
+            raise crypto_error(exc) from None
 
     last = ""
     while True:

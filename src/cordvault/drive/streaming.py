@@ -54,12 +54,14 @@ from cordvault.crypto import (
     SEGMENT_SIZE,
     VERSION,
     ChunkContext,
+    CryptoError,
     ciphertext_size,
     decrypt_range,
     encrypt_chunk,
     segment_span,
 )
 from cordvault.crypto.segments import HEADER_SIZE, MAGIC
+from cordvault.drive.keys import crypto_error
 from cordvault.storage.base import ChunkNotFound, ChunkStore
 
 log = logging.getLogger(__name__)
@@ -305,10 +307,13 @@ class ChunkReader:
 
         pieces: list[bytes] = []
         start = lo
-        while start < hi:
-            stop = min(hi, (start // PIECE_SIZE + 1) * PIECE_SIZE)
-            pieces.append(decrypt_range(self._key, ctx, ref.plain_size, start, stop, fetch))
-            start = stop
+        try:
+            while start < hi:
+                stop = min(hi, (start // PIECE_SIZE + 1) * PIECE_SIZE)
+                pieces.append(decrypt_range(self._key, ctx, ref.plain_size, start, stop, fetch))
+                start = stop
+        except CryptoError as exc:
+            raise crypto_error(exc) from None
         return pieces
 
     def close(self) -> None:

@@ -11,11 +11,18 @@ golden vectors are ``tests/insights/vectors/blob-v1.json``.
 
 Everything streams in :data:`BLOCK_SIZE` blocks; no function holds a whole file in memory.
 Outputs are written to a temporary file beside the destination and renamed into place only once
-complete and verified, so a failure never leaves a partial or unauthenticated file behind.
+complete and verified (:func:`cordvault.core.files.atomic_output`), so a failure never leaves a
+partial or unauthenticated file behind.
 Error contract: bad metadata, unsupported version, MAC mismatch, truncation, bad padding ->
 ``CordvaultError(CORRUPT_BLOB)``; key-check mismatch -> ``CordvaultError(WRONG_KEY)``; bad
 arguments (IV length, empty UPN) -> ``CordvaultError(INVALID_INPUT)``. Messages never contain
 the UPN or any key.
+
+Why this lives in insights and not in :mod:`cordvault.crypto`: the wire ciphertext is dictated
+by the Dumpus client contract (unauthenticated AES-CBC under a key derived from the UPN), not a
+format cordvault chooses, and the metadata beside it exists only for this contract; nothing but
+the insights side produces or opens it. ``crypto/`` holds cordvault's own versioned drive
+formats (chunk envelope, wrapped keys) with their golden vectors, free of any client's choices.
 """
 
 from __future__ import annotations
@@ -27,7 +34,6 @@ import json
 import os
 import shutil
 import struct
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.files import atomic_output
 
 BLOB_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
@@ -299,14 +306,5 @@ def _atomic_output(dst: Path) -> Iterator[BinaryIO]:
     """Yield a temp file beside ``dst``; rename it onto ``dst`` on success, delete it on error."""
     if not dst.parent.is_dir():
         raise CordvaultError(ErrorCode.INVALID_INPUT, "the output folder does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_output(dst) as out:
+        yield out

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import os
 import re
 import shutil
 import time
@@ -29,6 +28,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.files import atomic_output, make_private_dirs
 from cordvault.core.settings import Settings, require
 from cordvault.insights.transit import TransitKey
 
@@ -64,18 +64,15 @@ class LocalBlobStore:
     def __init__(self, root: Path, signing_key: bytes) -> None:
         self.root = root
         self._signing_key = signing_key
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(root)
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
 
     def put(self, key: str, src: Path) -> None:
-        dst = self.path(key)
-        dst.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.part")
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, dst)
+        """Copy ``src`` in as ``key``, atomically (a reader never sees a partial blob)."""
+        with src.open("rb") as inp, atomic_output(self.path(key)) as out:
+            shutil.copyfileobj(inp, out, 1024 * 1024)
 
     def fetch(self, key: str, dst: Path) -> None:
         try:

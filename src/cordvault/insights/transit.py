@@ -12,6 +12,12 @@ the same key (same ``DATA_DIR`` or the same ``TRANSIT_KEY``).
 
 Error contract: a wrong key, a tampered value or another package's value ->
 ``CordvaultError(CORRUPT_BLOB)``; a malformed ``TRANSIT_KEY`` -> ``INVALID_SETTINGS``.
+
+Why this lives here and not in :mod:`cordvault.crypto`: the seal is private to the insights job
+queue (sealed at submission, opened by the worker, wiped when the job ends), never stored
+long-term and never read by anything else, so it has no compatibility promise and no golden
+vectors; ``crypto/`` holds cordvault's own versioned, long-lived drive formats. Keeping the
+seal beside the queue keeps its key file, its settings and its errors in one place.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -28,6 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.files import read_or_create_secret
 from cordvault.core.settings import Settings
 
 _VERSION = b"\x01"
@@ -87,23 +93,8 @@ def _aad(package_id: str, purpose: str) -> bytes:
 
 
 def _key_from_file(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: of several processes starting at once exactly one creates the key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "wb") as out:
-            out.write(base64.b64encode(os.urandom(32)))
-            out.flush()
-            os.fsync(out.fileno())
-    for _ in range(50):
-        data = path.read_bytes()
-        if data:
-            break
-        # Another process created the file and has not written it yet.
-        time.sleep(0.05)
+    # Created once (O_EXCL, 0600): of several processes starting at once exactly one writes it.
+    data = read_or_create_secret(path, lambda: base64.b64encode(os.urandom(32)))
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -39,7 +39,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cordvault.core.process import private_dir
+from cordvault.core.files import private_dir
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
 from cordvault.drive.context import DriveContext

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cordvault.core.files import make_private_dirs
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker
 from cordvault.insights.blobstore import BlobStore, open_blob_store
@@ -52,12 +53,12 @@ def open_engine(url: str) -> Engine:
 def tmp_root(settings: Settings) -> Path:
     """``DL_ZIP_TMP_PATH`` or ``<DATA_DIR>/tmp``: downloads, uploads and job work dirs."""
     root = settings.dl_zip_tmp_path or settings.data_dir / "tmp"
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(root)
     return root
 
 
 def upload_path(settings: Settings, package_id: str) -> Path:
     """Where an uploaded package waits for its job (deleted when the job ends)."""
     folder = tmp_root(settings) / "uploads"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(folder)
     return folder / f"{package_id}.zip"

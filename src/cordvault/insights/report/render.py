@@ -6,15 +6,13 @@ missed reference could not leak that the report was opened. Every user-controlle
 (names, descriptions, OS strings) goes through Jinja2 autoescaping or pygal's XML escaping.
 
 Error contract: as :func:`cordvault.insights.report.queries.load_report_data`; the output is
-written to a temporary file beside ``out_html`` and renamed, so a failure leaves no partial
-page.
+written to a temporary file beside ``out_html`` and renamed
+(:func:`cordvault.core.files.atomic_write`), so a failure leaves no partial page.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import jinja2
 
 from cordvault import __version__
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.files import atomic_write
 from cordvault.insights.report import charts
 from cordvault.insights.report.money import format_amount
 from cordvault.insights.report.queries import ReportData, load_report_data
@@ -156,11 +155,4 @@ def render_report(sqlite_path: Path, out_html: Path) -> None:
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
     )
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_html.name}.", suffix=".part", dir=out_html.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(html)
-        os.replace(tmp, out_html)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(out_html, html.encode("utf-8"))

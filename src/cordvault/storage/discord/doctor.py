@@ -39,8 +39,8 @@ from cordvault.discord import (
     DiscordPayloadTooLarge,
     Message,
 )
+from cordvault.storage.discord.backend import open_webhooks, random_name
 from cordvault.storage.discord.webhooks import Webhook
-from cordvault.storage.discord_backend import open_webhooks, random_name
 
 Status = Literal["ok", "warn", "fail"]
 

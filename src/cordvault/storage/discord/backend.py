@@ -1,7 +1,9 @@
 """The Discord chunk store: encrypted chunks as attachments of bot messages.
 
-``STORAGE_BACKEND=discord`` builds it with :func:`open_discord_store`. Contract: the one of
-:mod:`cordvault.storage.base` (checked by the conformance suite). How it meets it:
+``STORAGE_BACKEND=discord`` builds it with :func:`open_discord_store` (through
+:func:`cordvault.storage.factory.open_chunk_store`, which imports this module only when the
+backend is chosen). Contract: the one of :mod:`cordvault.storage.base` (checked by the
+conformance suite). How it meets it:
 
 - **put / put_many** queue chunks in the :class:`~cordvault.storage.discord.packer.Packer`,
   which posts several per message (<= ``max_attachments`` files, <= ``max_request_bytes`` per
@@ -378,8 +380,16 @@ def open_webhooks(settings: Settings) -> list[Webhook]:
     return parse_webhook_urls(raw.get_secret_value() if raw is not None else "")
 
 
-def open_discord_store(settings: Settings) -> DiscordChunkStore:
-    """Build the store from the settings (``MISSING_SETTINGS`` lists every missing name)."""
+def open_discord_store(
+    settings: Settings, sessions: sessionmaker[Session] | None = None
+) -> DiscordChunkStore:
+    """Build the store from the settings (``MISSING_SETTINGS`` lists every missing name).
+
+    ``sessions``: the process's sessions on the (migrated) main database, which holds the
+    ledger; the composition root passes its own, and the store then leaves their engine alone.
+    Without it the store migrates ``DATABASE_URL``, opens its own engine and disposes of it on
+    :meth:`DiscordChunkStore.close`.
+    """
     missing = []
     if not _split(
         settings.discord_bot_token.get_secret_value() if settings.discord_bot_token else ""
@@ -402,15 +412,18 @@ def open_discord_store(settings: Settings) -> DiscordChunkStore:
             "DISCORD_CHANNEL_IDS must be comma-separated Discord ids",
             details={"names": ["DISCORD_CHANNEL_IDS"]},
         )
-    url = settings.effective_database_url
-    migrate(url)
-    engine = create_engine_for(url)
+    engine: Engine | None = None
+    if sessions is None:
+        url = settings.effective_database_url
+        migrate(url)
+        engine = create_engine_for(url)
+        sessions = make_sessionmaker(engine)
     clients = open_clients(settings, backoff=Backoff(base=0.5, cap=10.0))
     try:
         return DiscordChunkStore(
             clients,
             channels,
-            make_sessionmaker(engine),
+            sessions,
             store_options(settings),
             webhooks=webhooks,
             engine=engine,
@@ -418,5 +431,6 @@ def open_discord_store(settings: Settings) -> DiscordChunkStore:
     except BaseException:
         for client in clients:
             client.close()
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
         raise
