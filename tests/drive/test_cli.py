@@ -21,7 +21,7 @@ from tests.drive.conftest import CHUNK, drive_settings
 from tests.drive.support import PASSWORD, random_bytes
 
 from cordvault.cli.app import main
-from cordvault.drive.client import DriveClient
+from cordvault.cli.drive_client import DriveClient
 from cordvault.storage.counting import CountingChunkStore
 from cordvault.web.app import create_app
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tests.drive.support import DriveEnv, random_bytes
 
-from cordvault.drive import gc, links
+from cordvault.drive import gc, signed_links
 from cordvault.drive import repository as repo
 from cordvault.drive.keys import signing_keys_from_secret
 
@@ -25,9 +25,9 @@ GOLDEN_TOKEN = "v1.0123456789abcdef0123456789abcdef.gLL7LpgH3haOPs7xhLdcV4z1Qrx5
 
 def test_link_token_golden_vector() -> None:
     keys = signing_keys_from_secret(GOLDEN_SECRET)
-    assert links.sign(keys.link_key, **GOLDEN) == GOLDEN_TOKEN  # type: ignore[arg-type]
+    assert signed_links.sign(keys.link_key, **GOLDEN) == GOLDEN_TOKEN  # type: ignore[arg-type]
     other = {**GOLDEN, "content_version": 2}
-    assert links.sign(keys.link_key, **other) != GOLDEN_TOKEN  # type: ignore[arg-type]
+    assert signed_links.sign(keys.link_key, **other) != GOLDEN_TOKEN  # type: ignore[arg-type]
 
 
 def _link(env: DriveEnv, h: dict[str, str], fid: str, **body: object) -> dict:
@@ -72,7 +72,7 @@ def test_forged_revoked_expired_and_stale_links_are_refused(
     timed = _link(env, h, f["id"], expires_in=60)
     assert _open(env, timed["url"]).status_code == 200
     later = datetime.now(UTC) + timedelta(seconds=61)
-    monkeypatch.setattr(links, "utcnow", lambda: later)
+    monkeypatch.setattr(signed_links, "utcnow", lambda: later)
     expired = _open(env, timed["url"])
     assert expired.status_code == 400
     assert expired.json()["errorMessageCode"] == "EXPIRED_LINK"

@@ -2,7 +2,7 @@
 
 ``drive login URL`` stores the server URL and a token in ``DRIVE_CLIENT_CONFIG`` (default
 ``~/.config/cordvault/drive.json``, mode 0600); the other ``drive`` commands talk to that server
-through :class:`~cordvault.drive.client.DriveClient`. Commands only parse options, call one
+through :class:`~cordvault.cli.drive_client.DriveClient`. Commands only parse options, call one
 thing and print; errors are ``CordvaultError`` handled by the root app.
 """
 
@@ -28,9 +28,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cordvault.cli.drive_client import DriveClient, write_private
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings, load_settings
-from cordvault.drive.client import DriveClient, write_private
 
 out = Console()
 _CONFLICT_HELP = "On a name clash: fail, skip, overwrite or rename."

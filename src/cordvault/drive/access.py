@@ -50,7 +50,7 @@ def file_access(db: Session, actor: Actor, row: DriveFile) -> Access:
 
 def account_may_read(db: Session, user_id: int, row: DriveFile) -> bool:
     """Whether account ``user_id`` exists, is enabled and may read the file's content now
-    (the authority a signed link carries: :mod:`cordvault.drive.links`)."""
+    (the authority a signed link carries: :mod:`cordvault.drive.signed_links`)."""
     user = repo.user_by_id(db, user_id)
     if user is None or user.disabled:
         return False

@@ -1,6 +1,7 @@
-"""Files: stat, rename/move/publish, delete, ownership transfer and shares.
+"""Files: stat, rename/move/publish, ownership transfer and shares.
 
-Content (upload/download) lives in :mod:`uploads` and :mod:`downloads`. Errors: ``NOT_FOUND``,
+Content (upload/download) lives in :mod:`uploads` and :mod:`downloads`, deleting a file in
+:mod:`removal` (a move with ``overwrite`` here uses it too). Errors: ``NOT_FOUND``,
 ``FORBIDDEN`` (rules in :mod:`access`), ``INVALID_NAME``, ``NAME_CONFLICT``, ``INVALID_INPUT``.
 """
 
@@ -14,11 +15,12 @@ from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
-from cordvault.drive.gc import schedule_content
+from cordvault.drive.folders import get_folder
 from cordvault.drive.models import DriveFile, Share, utcnow
 from cordvault.drive.names import OnConflict, validate_name
 from cordvault.drive.paging import check_page
 from cordvault.drive.placement import conflict, place, unique_names
+from cordvault.drive.removal import delete_file
 from cordvault.drive.users import get_user_by_name
 
 SHARE_ACCESS = ("read", "write")
@@ -52,8 +54,6 @@ def update_file(
     """Rename/move (owner or write share; a move needs the target folder writable) and/or set
     the public flag (owner). ``overwrite`` deletes a clashing file (its owner only); ``skip``
     returns None and changes nothing."""
-    from cordvault.drive.folders import get_folder
-
     row = get_file(db, file_id)
     if public is not None:
         access.require_file(db, actor, row, Access.OWNER)
@@ -80,14 +80,6 @@ def update_file(
         row.updated_at = utcnow()
     db.flush()
     return row
-
-
-def delete_file(ctx: DriveContext, db: Session, actor: Actor, file_id: str) -> None:
-    """Delete a file (owner only); its chunks are queued for garbage collection."""
-    row = get_file(db, file_id, for_update=True)
-    access.require_file(db, actor, row, Access.OWNER)
-    schedule_content(ctx, db, row.content_id)
-    repo.delete_file_row(db, row)
 
 
 def share_levels(db: Session, actor: Actor, rows: list[DriveFile]) -> dict[str, Access]:

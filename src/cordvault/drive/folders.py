@@ -39,6 +39,7 @@ from cordvault.drive.models import ROOT_ID, DriveFile, Folder, utcnow
 from cordvault.drive.names import OnConflict, split_path, validate_name
 from cordvault.drive.paging import check_page
 from cordvault.drive.placement import conflict, place, unique_names
+from cordvault.drive.removal import delete_file
 
 SORT_KEYS = ("name", "size", "created", "updated", "type")
 MAX_PAGE = 1000
@@ -312,8 +313,6 @@ def merge(
     """Move every entry of ``source`` into ``target``; same-named folders merge recursively,
     file clashes follow ``on_conflict`` (``overwrite`` deletes the target's file: owner only).
     The source is deleted when it ends up empty. Any failure rolls the whole merge back."""
-    from cordvault.drive import files  # files imports folders for paths; import here
-
     report = report if report is not None else MergeReport()
     repo.lock_folder_tree(db)  # moves the source's folders: serialised like any move
     source, target = get_folder(db, source_id), get_folder(db, target_id)
@@ -347,7 +346,7 @@ def merge(
         if spot.existing_folder is not None:
             raise conflict("a folder in the target has the name of a file being merged")
         if spot.existing_file is not None:
-            files.delete_file(ctx, db, actor, spot.existing_file.id)
+            delete_file(ctx, db, actor, spot.existing_file.id)
             report.overwritten += 1
         report.renamed += spot.name != row.name
         with unique_names(db):

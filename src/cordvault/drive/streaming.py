@@ -32,6 +32,11 @@ Error contract:
   effort: leftovers are unreferenced and a store GC may remove them) and re-raises;
 - ranges outside the file and inconsistent chunk lists are ``INVALID_INPUT`` /
   ``INTEGRITY_ERROR``.
+
+Size: this module is longer than most (~600 lines) on purpose: the reader and the writer are
+two halves of one format rule set (piece sizes, per-position chunk contexts, the shared pools,
+the trim threshold and the error contract above), and reading them side by side is how a change
+to one half is checked against the other.
 """
 
 from __future__ import annotations

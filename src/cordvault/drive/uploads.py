@@ -27,6 +27,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -369,8 +370,6 @@ async def stream_upload(
     arrives (bounded memory, backpressure on the client). A failure, a disconnect or a
     mismatching ``expected_sha256``/``expected_size`` deletes what was stored.
     """
-    from starlette.concurrency import run_in_threadpool
-
     name = validate_name(name)
     if expected_sha256 is not None:
         expected_sha256 = _check_sha256(expected_sha256)
@@ -379,7 +378,7 @@ async def stream_upload(
         with ctx.sessions() as db:
             _precheck_target(db, actor, folder_id, name, on_conflict)
 
-    await run_in_threadpool(precheck)
+    await anyio.to_thread.run_sync(precheck)
     new = content.new_content(ctx)
     writer = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size)
     result = await writer.awrite_stream(data)
@@ -423,4 +422,4 @@ async def stream_upload(
                 repo.queue_garbage(db, [r.locator for r in result.chunks], utcnow())
             raise
 
-    return await run_in_threadpool(commit)
+    return await anyio.to_thread.run_sync(commit)

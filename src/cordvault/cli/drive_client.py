@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.files import atomic_write
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -48,13 +49,7 @@ def _error_from(response: httpx.Response) -> CordvaultError:
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` readable by the owner only (0600), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    atomic_write(path, text.encode())
 
 
 class DriveClient:

@@ -1,0 +1,86 @@
+"""The drive routes' dependencies: the drive context, the request's transaction, the caller.
+
+- :data:`DriveDep`: the :class:`~cordvault.drive.context.DriveContext` of the app's composition
+  root (``request.app.state.services.drive``).
+- :data:`SessionDep`: one transaction per request, **committed before the response is sent**
+  and rolled back on any error. It is a yield dependency with ``scope="function"``: FastAPI
+  (0.121+) closes it right after the route function returns, before the response goes out, so
+  a failing commit still becomes the error answer (never a success whose writes are lost), and
+  a streamed response (downloads, zip) is built while the transaction is open but streamed
+  after it closed: a slow download never holds a DB connection. (The default ``"request"``
+  scope would commit only after the response was sent.)
+- :data:`CurrentUser`: the caller, from ``Authorization: Bearer <token>``, verified in the
+  request's transaction; else ``UNAUTHORIZED`` (401).
+- :data:`SignedIn`: the caller too, verified in a transaction of its own that is over before
+  the route runs: for routes that do store I/O and must not hold a transaction meanwhile
+  (chunk uploads, completing an upload, streaming uploads).
+
+Dependencies run before the route's own parameters are validated: a request without a valid
+token is refused (401) before its query and body fields are (a body that is not JSON at all is
+refused earlier, by FastAPI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive.auth import Actor, verify_token
+from cordvault.drive.context import DriveContext
+from cordvault.runtime import Services
+
+BearerHeader = Annotated[str | None, Header(alias="authorization", include_in_schema=False)]
+
+
+async def drive_context(request: Request) -> DriveContext:
+    """The drive context of the app serving ``request`` (no I/O: runs on the event loop)."""
+    services: Services = request.app.state.services
+    return services.drive
+
+
+DriveDep = Annotated[DriveContext, Depends(drive_context)]
+
+
+@contextlib.contextmanager
+def transaction(drive: DriveContext) -> Iterator[Session]:
+    """One transaction: committed when the block ends normally, else rolled back."""
+    with drive.sessions() as db, db.begin():
+        yield db
+
+
+def _request_transaction(drive: DriveDep) -> Iterator[Session]:
+    with transaction(drive) as db:
+        yield db
+
+
+SessionDep = Annotated[Session, Depends(_request_transaction, scope="function")]
+
+
+def bearer_actor(drive: DriveContext, db: Session, authorization: str | None) -> Actor:
+    """The caller, from ``Authorization: Bearer <token>``; else ``UNAUTHORIZED`` (401)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise CordvaultError(
+            ErrorCode.UNAUTHORIZED,
+            "sign in first (Authorization: Bearer <token>)",
+        )
+    return verify_token(drive, db, authorization[7:].strip())
+
+
+def current_actor(drive: DriveDep, db: SessionDep, authorization: BearerHeader = None) -> Actor:
+    return bearer_actor(drive, db, authorization)
+
+
+CurrentUser = Annotated[Actor, Depends(current_actor)]
+
+
+def signed_in_actor(drive: DriveDep, authorization: BearerHeader = None) -> Actor:
+    with transaction(drive) as db:
+        return bearer_actor(drive, db, authorization)
+
+
+SignedIn = Annotated[Actor, Depends(signed_in_actor)]
