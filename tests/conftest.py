@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures shared across test packages (the insights server's package server, packages and
+# settings are used by tests/insights, tests/web, tests/worker and tests/cli).
+pytest_plugins = ["tests.support.insights_fixtures"]
+
 PG_HOST = os.environ.get("CORDVAULT_TEST_PG_HOST", "127.0.0.1")
 PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:5432/postgres"
 REDIS_URL = os.environ.get("CORDVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

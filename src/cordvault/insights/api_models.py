@@ -4,7 +4,7 @@ Field names are the wire names the Dumpus client reads (camelCase where the refe
 declared in the order the reference writes them; a field with a ``None`` value is still sent
 (``null``). The one exception is :attr:`ProcessOut.message`: present only on a refused
 request, so those routes serialise with ``exclude_unset``. ``docs/insights-api.md`` lists every
-route; ``tests/server/test_openapi.py`` checks that ``/openapi.json`` names these models with
+route; ``tests/web/insights/test_openapi.py`` checks that ``/openapi.json`` names these models with
 exactly these fields.
 
 The status poll (:class:`StatusOut`) is built as a plain dict by

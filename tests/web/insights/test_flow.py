@@ -8,8 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.server.clientlike import decrypt_like_client, fetch_blob, open_and_query
-from tests.server.support import PackageServer, bearer, dump_tables, insights_client, new_upn
+from tests.support.dumpus_client import decrypt_like_client, fetch_blob, open_and_query
+from tests.support.insights_server import (
+    PackageServer,
+    bearer,
+    dump_tables,
+    insights_client,
+    new_upn,
+)
 
 from cordvault.core.settings import Settings
 from cordvault.insights.jobs.package_links import package_id_for

@@ -20,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
-from tests.transfer.rangeapp import LAST_MODIFIED, Source, make_app, parse_byteranges
+from tests.support.rangeapp import LAST_MODIFIED, Source, make_app, parse_byteranges
 
 from cordvault.core.errors import CordvaultError
 from cordvault.crypto import new_file_key

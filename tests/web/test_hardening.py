@@ -20,7 +20,7 @@ import orjson
 import psutil
 import pytest
 
-SCRIPT = Path(__file__).with_name("serve_app.py")
+SCRIPT = Path(__file__).parents[1] / "support" / "serve_app.py"
 CAP = 1024 * 1024  # MAX_JSON_BODY_BYTES default
 HUGE = 128 * 1024 * 1024
 GRACE = 1

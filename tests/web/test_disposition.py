@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.transfer.rangeapp import Source, make_app
+from tests.support.rangeapp import Source, make_app
 
 from cordvault.web.disposition import (
     MAX_FILENAME_BYTES,

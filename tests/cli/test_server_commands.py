@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from tests.server.support import bearer, insights_client, new_upn
+from tests.support.insights_server import bearer, insights_client, new_upn
 
 from cordvault.core.settings import Settings
 

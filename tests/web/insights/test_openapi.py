@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
-from tests.server.support import bearer, insights_client, new_upn
+from tests.support.insights_server import bearer, insights_client, new_upn
 
 from cordvault.core.settings import Settings
 from cordvault.insights import api_models as m

@@ -12,7 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.server.support import PackageServer, bearer, done, insights_client, new_upn, wait_status
+from tests.support.insights_server import (
+    PackageServer,
+    bearer,
+    done,
+    insights_client,
+    new_upn,
+    wait_status,
+)
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings

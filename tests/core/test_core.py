@@ -47,7 +47,7 @@ def test_default_database_is_sqlite_in_data_dir(tmp_path: Path) -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "settings.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "settings.md").read_text()
     for name in Settings.model_fields:
         assert f"`{name.upper()}`" in doc, f"{name.upper()} missing from docs/settings.md"
 
@@ -102,7 +102,7 @@ def test_cli_help_runs() -> None:
 def test_every_error_code_is_documented_with_its_statuses() -> None:
     from cordvault.core.errors import _EXIT_CODE, _HTTP_STATUS
 
-    doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "errors.md").read_text()
     for code in ErrorCode:
         row = f"| `{code.value}` | {_HTTP_STATUS.get(code, 500)} | {_EXIT_CODE.get(code, 1)} |"
         assert row in doc, f"{code.value} missing or wrong in docs/errors.md"

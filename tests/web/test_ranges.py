@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.transfer.rangeapp import ETAG, LAST_MODIFIED, Source, make_app, parse_byteranges
+from tests.support.rangeapp import ETAG, LAST_MODIFIED, Source, make_app, parse_byteranges
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.web.ranges import MAX_RANGES, RangeNotSatisfiable, parse_range_header

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.server.support import PackageServer, bearer, insights_client, new_upn
+from tests.support.insights_server import PackageServer, bearer, insights_client, new_upn
 
 from cordvault.core.settings import Settings
 from cordvault.insights.jobs.package_links import package_id_for

@@ -1,4 +1,5 @@
-"""Fixtures of the insights server tests: a local package server, packages, settings."""
+"""Insights server test fixtures (a pytest plugin, see tests/conftest.py): a local package
+server, generated packages, settings."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.server.support import PackageServer, package_handler
+from tests.support.insights_server import PackageServer, package_handler
 
 from cordvault.core.settings import Settings
 from cordvault.insights.generator import GenOptions, generate_package

@@ -7,8 +7,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.server.clientlike import decrypt_like_client, open_and_query
-from tests.server.support import bearer, done, insights_client, new_upn, wait_status
+from tests.support.dumpus_client import decrypt_like_client, open_and_query
+from tests.support.insights_server import bearer, done, insights_client, new_upn, wait_status
 
 from cordvault.core.settings import Settings
 from cordvault.insights.jobs.package_links import package_id_for

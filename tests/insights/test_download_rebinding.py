@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from tests.server.support import PackageServer, package_handler
+from tests.support.insights_server import PackageServer, package_handler
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings

@@ -11,8 +11,15 @@ import boto3
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
-from tests.server.clientlike import decrypt_like_client, open_and_query
-from tests.server.support import PackageServer, bearer, done, insights_client, new_upn, wait_status
+from tests.support.dumpus_client import decrypt_like_client, open_and_query
+from tests.support.insights_server import (
+    PackageServer,
+    bearer,
+    done,
+    insights_client,
+    new_upn,
+    wait_status,
+)
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings

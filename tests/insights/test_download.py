@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.server.support import PackageServer
+from tests.support.insights_server import PackageServer
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from tests.server.clientlike import decrypt_like_client, fetch_blob, open_and_query
-from tests.server.support import (
+from tests.support.dumpus_client import decrypt_like_client, fetch_blob, open_and_query
+from tests.support.insights_server import (
     PackageServer,
     bearer,
     done,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.server.support import bearer, insights_client, new_upn
+from tests.support.insights_server import bearer, insights_client, new_upn
 
 from cordvault.core.settings import Settings
 from cordvault.discord.emulator import EmulatorConfig, FaultRule, GuildSpec, running_emulator
