@@ -29,6 +29,7 @@ typecheck: setup
 
 pytest: setup
 	bash scripts/services.sh
+	bash scripts/test-tools.sh
 	CORDVAULT_REQUIRE_SERVICES=1 $(BIN)/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest
