@@ -49,10 +49,10 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Still argon2id, with small cost parameters: the tests hash many passwords on busy CPUs."""
     from argon2 import PasswordHasher
 
-    from cordvault.drive import users
+    from cordvault.drive import passwords
 
     monkeypatch.setattr(
-        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
 
 

@@ -36,7 +36,7 @@ def run_server(
     Private umask; after SIGTERM/SIGINT requests still running get ``SHUTDOWN_GRACE_SECONDS``
     before uvicorn cancels them, and the app's shutdown watchdog (``core/process.py``) ends the
     process shortly after if threads are stuck. No access log: blob URLs carry signatures in
-    their query string.
+    their query string. Proxy headers only from ``TRUSTED_PROXIES``.
     """
     import uvicorn
 
@@ -50,7 +50,11 @@ def run_server(
         port=port,
         workers=workers,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-* are believed only from TRUSTED_PROXIES (never by default; uvicorn's
+        # own default trusts 127.0.0.1). The app applies the same rule to the client address
+        # (drive/clients.py), so the two agree.
+        proxy_headers=bool(settings.trusted_proxy_networks),
+        forwarded_allow_ips=[str(n) for n in settings.trusted_proxy_networks] or None,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 

@@ -10,9 +10,10 @@ error, so a newcomer fixes their environment in one go.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cordvault.core.errors import CordvaultError, ErrorCode
@@ -195,10 +196,45 @@ class Settings(BaseSettings):
         7 * 24 * 3600, ge=60, description="Lifetime of a drive login token (seconds)."
     )
     drive_login_max_failures: int = Field(
-        5, ge=1, description="Failed logins of one account allowed per throttle window."
+        5,
+        ge=1,
+        description="Failed sign-ins of one account from one client address before that "
+        "pair must wait (growing delays, never a lock of the account).",
+    )
+    drive_login_client_max_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed sign-ins from one client address, across all accounts, before "
+        "that client must wait.",
     )
     drive_login_window_seconds: int = Field(
-        900, ge=1, description="Login throttle window (seconds)."
+        900,
+        ge=1,
+        description="Failures are forgotten once a client (or pair) has had none for this "
+        "long (seconds).",
+    )
+    drive_login_base_delay_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="First delay once the free failures are used up; it doubles with each "
+        "further failure (seconds).",
+    )
+    drive_login_max_delay_seconds: float = Field(
+        300.0, gt=0, description="Cap on the sign-in delay of one client (seconds)."
+    )
+    drive_login_alert_failures: int = Field(
+        200,
+        ge=1,
+        description="Failed sign-ins of one account across all clients within the window "
+        "that raise an alert (warning log + security event); the account is never locked.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (CIDR) of reverse proxies whose "
+        "X-Forwarded-For is believed. Empty (default): the socket peer is the client.",
+    )
+    drive_security_log_retention_days: int = Field(
+        365, ge=1, description="Security log events older than this are deleted (days)."
     )
     drive_upload_ttl_seconds: int = Field(
         24 * 3600,
@@ -223,6 +259,25 @@ class Settings(BaseSettings):
         description="Where `cordvault drive login` keeps the server URL and token "
         "(default ~/.config/cordvault/drive.json, mode 0600).",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",")):
+            if item:
+                ipaddress.ip_network(item, strict=False)  # ValueError: INVALID_SETTINGS
+        return value
+
+    @property
+    def trusted_proxy_networks(
+        self,
+    ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``TRUSTED_PROXIES`` parsed (validated when the settings were loaded)."""
+        return tuple(
+            ipaddress.ip_network(p.strip(), strict=False)
+            for p in self.trusted_proxies.split(",")
+            if p.strip()
+        )
 
     @property
     def effective_database_url(self) -> str:

@@ -11,8 +11,16 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from cordvault.drive.access import Access
-from cordvault.drive.models import DriveFile, DriveUser, Folder, Upload
+from cordvault.drive.models import (
+    DriveFile,
+    DriveUser,
+    Folder,
+    SecurityEvent,
+    SignInSession,
+    Upload,
+)
 from cordvault.drive.names import OnConflict
+from cordvault.drive.security_log import detail_of
 
 
 class _In(BaseModel):
@@ -61,6 +69,72 @@ class TokenOut(BaseModel):
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 scheme name, not a secret
     expires_at: datetime
     user: UserOut
+
+
+class SessionOut(BaseModel):
+    """A sign-in session (a token, or another front door's session): never its token."""
+
+    id: str
+    kind: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    client_address: str
+    last_client_address: str
+    user_agent: str
+    current: bool
+
+    @classmethod
+    def of(cls, row: SignInSession, current_id: str | None) -> SessionOut:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
+            client_address=row.client_address,
+            last_client_address=row.last_client_address,
+            user_agent=row.user_agent,
+            current=row.id == current_id,
+        )
+
+
+class RevokedOut(BaseModel):
+    revoked: int
+
+
+class UnlockIn(_In):
+    """What to unlock: the account (by id in the path) and optionally one client address."""
+
+    client_address: str | None = Field(None, max_length=64)
+
+
+class UnlockedOut(BaseModel):
+    cleared: int
+
+
+class SecurityEventOut(BaseModel):
+    id: int
+    at: datetime
+    kind: str
+    user_id: int | None
+    actor_id: int | None
+    client_address: str | None
+    user_agent: str | None
+    detail: dict[str, str | int | bool | None]
+
+    @classmethod
+    def of(cls, row: SecurityEvent) -> SecurityEventOut:
+        return cls(
+            id=row.id,
+            at=row.at,
+            kind=row.kind,
+            user_id=row.user_id,
+            actor_id=row.actor_id,
+            client_address=row.client_address,
+            user_agent=row.user_agent,
+            detail=detail_of(row),
+        )
 
 
 # -- folders and files ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ from cordvault.drive.names import OnConflict, validate_name
 from cordvault.drive.paging import check_page
 from cordvault.drive.placement import conflict, place, unique_names
 from cordvault.drive.removal import delete_file
+from cordvault.drive.security_log import Kind, record
 from cordvault.drive.users import get_user_by_name
 
 SHARE_ACCESS = ("read", "write")
@@ -76,6 +77,9 @@ def update_file(
             row.name, row.folder_id = spot.name, target.id
             row.updated_at = utcnow()
     if public is not None:
+        if public != row.public:
+            kind = Kind.FILE_PUBLIC if public else Kind.FILE_PRIVATE
+            record(db, kind, user_id=row.owner_id, actor=actor, file=row.id)
         row.public = public
         row.updated_at = utcnow()
     db.flush()
@@ -107,6 +111,9 @@ def transfer_ownership(db: Session, actor: Actor, file_id: str, new_owner: str) 
     if user.disabled:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "that account is disabled")
     repo.delete_share(db, row.id, user.id)
+    record(
+        db, Kind.FILE_TRANSFERRED, user_id=user.id, actor=actor, file=row.id, from_user=row.owner_id
+    )
     row.owner_id = user.id
     row.updated_at = utcnow()
     db.flush()
@@ -123,6 +130,7 @@ def set_share(db: Session, actor: Actor, file_id: str, user_name: str, level: st
     if user.id == row.owner_id:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "the owner already has full access")
     existing = repo.share(db, row.id, user.id)
+    record(db, Kind.FILE_SHARED, user_id=user.id, actor=actor, file=row.id, access=level)
     if existing is not None:
         existing.access = level
         db.flush()
@@ -140,6 +148,7 @@ def remove_share(db: Session, actor: Actor, file_id: str, user_name: str) -> Non
         access.require_file(db, actor, row, Access.OWNER)
     if not repo.delete_share(db, row.id, user.id):
         raise CordvaultError(ErrorCode.NOT_FOUND, "the file is not shared with that user")
+    record(db, Kind.FILE_UNSHARED, user_id=user.id, actor=actor, file=row.id)
 
 
 def list_shares(db: Session, actor: Actor, file_id: str) -> list[tuple[str, str]]:

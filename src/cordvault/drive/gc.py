@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError
 from cordvault.drive import repository as repo
+from cordvault.drive import signin
 from cordvault.drive.context import DriveContext
 from cordvault.drive.models import utcnow
 
@@ -46,7 +47,9 @@ class GcReport:
 
 
 def collect(ctx: DriveContext, *, limit: int = 10_000) -> GcReport:
-    """One GC pass (own transactions): expire uploads, then delete due chunks."""
+    """One GC pass (own transactions): expire uploads, then delete due chunks; sign-in
+    housekeeping (throttle rows, ended sessions, security log retention) too."""
+    signin.housekeeping(ctx)
     expired = _expire_uploads(ctx)
     deleted = failed = 0
     while deleted + failed < limit:

@@ -84,14 +84,62 @@ class DriveBootstrap(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LoginFailures(Base):
-    """Failed logins per account name in the current window (shared by every API process)."""
+class SignInSession(Base):
+    """A sign-in: one row per issued token (``kind="token"``, the bearer API and the CLI).
 
-    __tablename__ = "drive_login_failures"
+    Other front doors add their own kinds (a web page's cookie session is just another kind
+    of row). A token names its row (``sid``); revoking the row ends the token at its next use.
+    Nothing secret is stored: the token is signed, not kept.
+    """
 
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __tablename__ = "drive_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("drive_users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    client_address: Mapped[str] = mapped_column(String(64))
+    last_client_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(255))
+
+
+class SignInThrottle(Base):
+    """Recent sign-in failures of one scope: an (account, client) pair, a client, an account.
+
+    ``account_key`` is a keyed hash of the case-folded name typed (never the name: people type
+    passwords into name fields), empty for the client scope; ``client`` is the throttled
+    client address (an IPv6 client's /64), empty for the account scope.
+    """
+
+    __tablename__ = "drive_signin_throttle"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SecurityEvent(Base):
+    """One entry of the append-only security log (never a secret; see ``security_log``)."""
+
+    __tablename__ = "drive_security_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    detail: Mapped[str] = mapped_column(String(1024), default="{}")
 
 
 class Folder(Base):

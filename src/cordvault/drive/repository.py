@@ -24,7 +24,6 @@ from cordvault.drive.models import (
     Folder,
     GarbageChunk,
     Link,
-    LoginFailures,
     Share,
     Upload,
 )
@@ -61,14 +60,6 @@ def claim_bootstrap(db: Session, key: str) -> None:
     """Insert the one-time row ``key``; a second claim raises ``IntegrityError`` on flush."""
     db.add(DriveBootstrap(key=key))
     db.flush()
-
-
-def login_failures(db: Session, name: str, *, for_update: bool = False) -> LoginFailures | None:
-    return db.get(LoginFailures, name, with_for_update=for_update)
-
-
-def clear_login_failures(db: Session, name: str) -> None:
-    db.execute(delete(LoginFailures).where(LoginFailures.name == name))
 
 
 # -- folders -------------------------------------------------------------------------------

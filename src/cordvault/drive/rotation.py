@@ -15,6 +15,7 @@ from cordvault.crypto import CryptoError, rewrap_file_key, wrapped_key_id
 from cordvault.drive import repository as repo
 from cordvault.drive.context import DriveContext
 from cordvault.drive.keys import crypto_error
+from cordvault.drive.security_log import Kind, record
 
 _BATCH = 500
 
@@ -59,4 +60,6 @@ def rewrap_all(ctx: DriveContext) -> RewrapReport:
         if len(ups) < _BATCH:
             break
         last = ups[-1].id
+    with ctx.sessions() as db, db.begin():
+        record(db, Kind.KEYS_REWRAPPED, rewrapped=counts[0], already_current=counts[1])
     return RewrapReport(rewrapped=counts[0], already_current=counts[1])

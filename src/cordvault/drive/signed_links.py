@@ -42,6 +42,7 @@ from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
 from cordvault.drive.files import get_file
 from cordvault.drive.models import DriveFile, Link, utcnow
+from cordvault.drive.security_log import Kind, record
 
 VERSION = "v1"
 _TOKEN = re.compile(r"^v1\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
@@ -89,6 +90,8 @@ def create_link(
         expires_at = (utcnow() + timedelta(seconds=expires_in)).replace(microsecond=0)
     link = Link(id=uuid.uuid4().hex, file_id=row.id, created_by=actor.id, expires_at=expires_at)
     repo.add(db, link)
+    # The link's id, never its token (the token alone opens the file).
+    record(db, Kind.LINK_CREATED, actor=actor, file=row.id, link=link.id, expires=expires_in)
     return IssuedLink(link, token_for(ctx, link, row))
 
 
@@ -109,7 +112,9 @@ def revoke_links(db: Session, actor: Actor, file_id: str) -> int:
     """Revoke every link of a file (owner or write share); returns how many."""
     row = get_file(db, file_id)
     access.require_file(db, actor, row, Access.WRITE)
-    return repo.revoke_links(db, row.id, utcnow())
+    count = repo.revoke_links(db, row.id, utcnow())
+    record(db, Kind.LINK_REVOKED, actor=actor, file=row.id, count=count)
+    return count
 
 
 def revoke_link(db: Session, actor: Actor, link_id: str) -> None:
@@ -119,7 +124,9 @@ def revoke_link(db: Session, actor: Actor, link_id: str) -> None:
         raise CordvaultError(ErrorCode.NOT_FOUND, "no such link")
     if link.created_by != actor.id:
         access.require_file(db, actor, get_file(db, link.file_id), Access.WRITE)
-    link.revoked_at = link.revoked_at or utcnow()
+    if link.revoked_at is None:
+        link.revoked_at = utcnow()
+        record(db, Kind.LINK_REVOKED, actor=actor, file=link.file_id, link=link.id, count=1)
 
 
 def _invalid(message: str = "invalid download link") -> CordvaultError:

@@ -1,41 +1,44 @@
-"""Accounts: first-user registration, admin management, login with throttling, passwords.
+"""Accounts: first-user registration, admin management, passwords.
 
 - The first account registers without a token and becomes an administrator; the bootstrap row
   (:func:`repository.claim_bootstrap`) makes that race-free across API processes.
-- Passwords are hashed with argon2id; an unknown name still costs one verify against a dummy
-  hash so response times do not reveal which names exist.
-- Login throttling: ``DRIVE_LOGIN_MAX_FAILURES`` failed attempts per account name within
-  ``DRIVE_LOGIN_WINDOW_SECONDS`` lock that name with ``RATE_LIMITED`` (429) until the window
-  ends, kept in the DB so every API process enforces the same budget.
-- Changing one's password checks the old one as a sign-in attempt: refused while the account
-  is throttled, and a wrong old password counts as a failed login for the account's name.
-- Changing or resetting a password bumps ``token_version``: every earlier token dies.
+- Passwords are hashed with argon2id (:mod:`cordvault.drive.passwords`). Signing in is
+  :mod:`cordvault.drive.signin` (throttled per client, never locking an account).
+- Changing one's password checks the old one as a sign-in attempt through the same
+  :func:`~cordvault.drive.signin.check_password`: a wrong old password counts as a failed
+  sign-in of that account from that client (a stolen token gives no unlimited guesses).
+- Changing or resetting a password, or disabling an account, bumps ``token_version`` and
+  revokes every session: every earlier token dies.
+- Every change here is written to the security log (:mod:`cordvault.drive.security_log`).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.drive import repository as repo
+from cordvault.drive import sessions, signin
 from cordvault.drive.auth import Actor
+from cordvault.drive.clients import ClientInfo
 from cordvault.drive.context import DriveContext
-from cordvault.drive.models import DriveUser, LoginFailures, utcnow
+from cordvault.drive.models import DriveUser, utcnow
 from cordvault.drive.paging import check_page
+from cordvault.drive.passwords import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    hash_password,
+    validate_password,
+)
+from cordvault.drive.security_log import Kind, record
 
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-_DUMMY_HASH = _hasher.hash("cordvault-dummy-password")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
 MAX_USER_ID = 2**31 - 1  # drive_users.id is an INTEGER
 MAX_USER_PAGE = 10_000  # the CLI's `user list` reads every account in one page
+__all__ = ["MAX_PASSWORD", "MIN_PASSWORD", "hash_password", "validate_password"]
 
 
 def validate_user_name(name: str) -> str:
@@ -45,26 +48,6 @@ def validate_user_name(name: str) -> str:
             "user names are 1-64 characters: letters, digits, '_', '.', '-' (not first)",
         )
     return name
-
-
-def validate_password(password: str) -> str:
-    if not MIN_PASSWORD <= len(password or "") <= MAX_PASSWORD:
-        raise CordvaultError(
-            ErrorCode.INVALID_INPUT,
-            f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long",
-        )
-    return password
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def _verify(hashed: str, password: str) -> bool:
-    try:
-        return _hasher.verify(hashed, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
 
 
 def _new_user(db: Session, name: str, password: str, *, is_admin: bool) -> DriveUser:
@@ -86,7 +69,9 @@ def _new_user(db: Session, name: str, password: str, *, is_admin: bool) -> Drive
     return user
 
 
-def register_first(db: Session, name: str, password: str) -> DriveUser:
+def register_first(
+    db: Session, name: str, password: str, client: ClientInfo | None = None
+) -> DriveUser:
     """Create the first account, an administrator; ``FORBIDDEN`` once any account exists."""
     closed = CordvaultError(
         ErrorCode.FORBIDDEN, "registration is closed: ask an administrator for an account"
@@ -99,7 +84,9 @@ def register_first(db: Session, name: str, password: str) -> DriveUser:
         repo.claim_bootstrap(db, "first-admin")
     except IntegrityError:
         raise closed from None
-    return _new_user(db, name, password, is_admin=True)
+    user = _new_user(db, name, password, is_admin=True)
+    record(db, Kind.ACCOUNT_CREATED, user_id=user.id, client=client, admin=True, via="register")
+    return user
 
 
 def create_user(
@@ -115,7 +102,9 @@ def create_user(
         except IntegrityError:
             raise CordvaultError(ErrorCode.CONFLICT, "the first account is being created") from None
         is_admin = True
-    return _new_user(db, name, password, is_admin=is_admin)
+    user = _new_user(db, name, password, is_admin=is_admin)
+    record(db, Kind.ACCOUNT_CREATED, user_id=user.id, actor=actor, admin=is_admin)
+    return user
 
 
 def require_admin(actor: Actor) -> None:
@@ -153,7 +142,7 @@ def update_user(
     disabled: bool | None = None,
     password: str | None = None,
 ) -> DriveUser:
-    """Admin changes to an account; disabling or resetting the password revokes its tokens.
+    """Admin changes to an account; disabling or resetting the password revokes its sessions.
 
     An admin cannot remove their own admin flag or disable themselves (no lock-out)."""
     require_admin(actor)
@@ -162,97 +151,62 @@ def update_user(
         raise CordvaultError(
             ErrorCode.CONFLICT, "administrators cannot demote or disable themselves"
         )
-    if is_admin is not None:
+    if password is not None:
+        validate_password(password)
+    if is_admin is not None and is_admin != user.is_admin:
         user.is_admin = is_admin
+        kind = Kind.ACCOUNT_PROMOTED if is_admin else Kind.ACCOUNT_DEMOTED
+        record(db, kind, user_id=user.id, actor=actor)
     if disabled is not None and disabled != user.disabled:
         user.disabled = disabled
         user.token_version += 1
+        sessions.end_all_for_credential_change(db, user.id)
+        kind = Kind.ACCOUNT_DISABLED if disabled else Kind.ACCOUNT_ENABLED
+        record(db, kind, user_id=user.id, actor=actor)
     if password is not None:
-        user.password_hash = hash_password(validate_password(password))
-        user.token_version += 1
+        _set_password(db, user, password)
+        record(db, Kind.PASSWORD_RESET, user_id=user.id, actor=actor)
     user.updated_at = utcnow()
     db.flush()
     return user
+
+
+def reset_password(db: Session, actor: Actor | None, name: str, password: str) -> DriveUser:
+    """Set an account's password (``actor`` an admin, or None: the local CLI operator)."""
+    if actor is not None:
+        require_admin(actor)
+    user = get_user_by_name(db, name)
+    _set_password(db, user, validate_password(password))
+    record(db, Kind.PASSWORD_RESET, user_id=user.id, actor=actor)
+    db.flush()
+    return user
+
+
+def _set_password(db: Session, user: DriveUser, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.token_version += 1
+    user.updated_at = utcnow()
+    sessions.end_all_for_credential_change(db, user.id)
 
 
 def change_password(
-    ctx: DriveContext, db: Session, actor: Actor, old_password: str, new_password: str
+    ctx: DriveContext,
+    db: Session,
+    actor: Actor,
+    old_password: str,
+    new_password: str,
+    client: ClientInfo,
 ) -> DriveUser:
     """Change one's own password; every earlier token stops working.
 
-    Checking the old password is a sign-in attempt for the account: it is refused while the
-    account's name is throttled, and a wrong old password counts as a failed login (a stolen
-    token gives no unlimited guesses)."""
+    Checking the old password is a sign-in attempt (:func:`signin.check_password`, ``via``
+    ``password_change``): refused while this client waits, and a wrong old password counts as
+    a failed sign-in of the account from this client."""
     user = get_user(db, actor.id)
-    window = timedelta(seconds=ctx.settings.drive_login_window_seconds)
-    state = _check_throttle(ctx, db, user.name, window)
-    if not _verify(user.password_hash, old_password or ""):
-        _record_failure(ctx, user.name, window)
-        raise CordvaultError(ErrorCode.UNAUTHORIZED, "wrong password")
-    validate_password(new_password)
-    if state is not None:
-        repo.clear_login_failures(db, user.name)
-    user.password_hash = hash_password(new_password)
-    user.token_version += 1
-    user.updated_at = utcnow()
+    signin.check_password(
+        ctx, db, user.name, old_password, client, via="password_change", log_success=False
+    )
+    _set_password(db, user, validate_password(new_password))
+    record(db, Kind.PASSWORD_CHANGED, user_id=user.id, actor=actor)
     db.flush()
     return user
-
-
-def authenticate(ctx: DriveContext, db: Session, name: str, password: str) -> DriveUser:
-    """Check a name and password under the throttle; ``UNAUTHORIZED`` or ``RATE_LIMITED``.
-
-    Failures are recorded in their own transaction: the caller's transaction is rolled back
-    when this raises, and the failure must still count.
-    """
-    key = (name or "")[:64]
-    window = timedelta(seconds=ctx.settings.drive_login_window_seconds)
-    state = _check_throttle(ctx, db, key, window)
-    user = repo.user_by_name(db, key)
-    ok = _verify(user.password_hash if user else _DUMMY_HASH, password or "")
-    if not ok or user is None or user.disabled:
-        _record_failure(ctx, key, window)
-        raise CordvaultError(ErrorCode.UNAUTHORIZED, "wrong user name or password")
-    if state is not None:
-        repo.clear_login_failures(db, key)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    return user
-
-
-def _check_throttle(
-    ctx: DriveContext, db: Session, key: str, window: timedelta
-) -> LoginFailures | None:
-    """``RATE_LIMITED`` while ``key`` has used up its failures in the current window; else the
-    failure record (None when there is none)."""
-    now = utcnow()
-    state = repo.login_failures(db, key)
-    if (
-        state is not None
-        and now - state.window_start < window
-        and state.failures >= ctx.settings.drive_login_max_failures
-    ):
-        retry = int((state.window_start + window - now).total_seconds()) + 1
-        raise CordvaultError(
-            ErrorCode.RATE_LIMITED,
-            "too many failed logins for this account; try again later",
-            details={"retry_after": retry},
-        )
-    return state
-
-
-def _record_failure(ctx: DriveContext, key: str, window: timedelta) -> None:
-    now = utcnow()
-    for _attempt in range(3):
-        try:
-            with ctx.sessions() as db, db.begin():
-                state = repo.login_failures(db, key, for_update=True)
-                if state is None:
-                    repo.add(db, LoginFailures(name=key, failures=1, window_start=now))
-                elif now - state.window_start >= window:
-                    state.failures, state.window_start = 1, now
-                else:
-                    state.failures += 1
-            return
-        except IntegrityError:
-            continue  # a concurrent first failure inserted the row; count again

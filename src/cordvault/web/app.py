@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import math
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -122,7 +123,11 @@ def services_of(app: FastAPI) -> Services:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CordvaultError)
     async def _cordvault_error(_request: Request, exc: CordvaultError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+        headers = None
+        retry = (exc.details or {}).get("retry_after")
+        if exc.code is ErrorCode.RATE_LIMITED and isinstance(retry, int | float):
+            headers = {"retry-after": str(max(1, math.ceil(retry)))}
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,8 @@ transaction is open and streamed after it closed, so a slow download never holds
 connection. Errors leave as the app-wide JSON shape (``web/app.py``); the routes, their access
 rules and error codes are listed in ``docs/drive-api.md``.
 
-- :mod:`.accounts`: ``/api/auth/...``
+- :mod:`.accounts`: ``/api/auth/...`` (accounts, sign-in)
+- :mod:`.security`: sessions, sign-in unlock, the security log
 - :mod:`.files`: folders, files, shares, signed links
 - :mod:`.uploads`: resumable and streamed uploads
 
@@ -20,14 +21,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cordvault.runtime import Services
-from cordvault.web.drive import accounts, files, uploads
+from cordvault.web.drive import accounts, files, security, uploads
 from cordvault.web.middleware import allow_streaming, streaming_route
 
 
 def install(app: FastAPI, services: Services) -> None:
     """Add the drive routes. The drive context is opened now, so bad keys fail at start."""
     _ = services.drive
-    for router in (accounts.router, files.router, uploads.router):
+    for router in (accounts.router, security.router, files.router, uploads.router):
         app.include_router(router)
     # The upload routes stream their bodies (bounded by the chunk size / streamed to the
     # store); every other route is held to MAX_JSON_BODY_BYTES.

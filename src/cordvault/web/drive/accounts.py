@@ -1,11 +1,14 @@
-"""``/api/auth/...``: register the first account, sign in, change one's password, manage
-accounts (administrators). Rules and error codes: ``docs/drive-api.md`` (Authentication)."""
+"""``/api/auth/...``: register the first account, sign in and out, change one's password,
+manage accounts (administrators). Sign-in goes through :mod:`cordvault.drive.signin` (the one
+throttled credential check). Sessions and the security log: :mod:`.security`. Rules and error
+codes: ``docs/drive-api.md`` (Authentication)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
-from cordvault.drive import users
+from cordvault.drive import sessions, signin, users
 from cordvault.drive.api_models import (
     Credentials,
     NewUser,
@@ -15,31 +18,40 @@ from cordvault.drive.api_models import (
     UserPatch,
 )
 from cordvault.drive.auth import issue_token
+from cordvault.drive.clients import ClientInfo
 from cordvault.drive.context import DriveContext
 from cordvault.drive.models import DriveUser
 from cordvault.drive.paging import MAX_OFFSET
-from cordvault.web.drive.deps import CurrentUser, DriveDep, SessionDep
+from cordvault.web.drive.deps import ClientDep, CurrentUser, DriveDep, SessionDep
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-def _token_out(drive: DriveContext, user: DriveUser) -> TokenOut:
-    issued = issue_token(drive, user)
+def _token_out(drive: DriveContext, db: Session, user: DriveUser, client: ClientInfo) -> TokenOut:
+    issued = issue_token(drive, db, user, client)
     return TokenOut(token=issued.token, expires_at=issued.expires_at, user=UserOut.of(user))
 
 
 @router.post("/register", status_code=201)
-def register(body: Credentials, drive: DriveDep, db: SessionDep) -> TokenOut:
+def register(body: Credentials, drive: DriveDep, db: SessionDep, client: ClientDep) -> TokenOut:
     """Create the first account (an administrator). Closed (403) once any account exists."""
-    user = users.register_first(db, body.name, body.password)
-    return _token_out(drive, user)
+    user = users.register_first(db, body.name, body.password, client)
+    return _token_out(drive, db, user, client)
 
 
 @router.post("/login")
-def login(body: Credentials, drive: DriveDep, db: SessionDep) -> TokenOut:
-    """Exchange name and password for a token (throttled: 429 after repeated failures)."""
-    user = users.authenticate(drive, db, body.name, body.password)
-    return _token_out(drive, user)
+def login(body: Credentials, drive: DriveDep, db: SessionDep, client: ClientDep) -> TokenOut:
+    """Exchange name and password for a token (a new session). Throttled per client: 429
+    with ``details.retry_after`` while this client must wait; never a lock of the account."""
+    user = signin.check_password(drive, db, body.name, body.password, client, via="api")
+    return _token_out(drive, db, user, client)
+
+
+@router.post("/logout", status_code=204)
+def logout(actor: CurrentUser, db: SessionDep) -> None:
+    """End the session of the token used (it is refused from now on)."""
+    if actor.session_id is not None:
+        sessions.revoke_session(db, actor, actor.session_id)
 
 
 @router.get("/me")
@@ -49,11 +61,12 @@ def me(actor: CurrentUser, db: SessionDep) -> UserOut:
 
 @router.post("/password")
 def change_password(
-    body: PasswordChange, actor: CurrentUser, drive: DriveDep, db: SessionDep
+    body: PasswordChange, actor: CurrentUser, drive: DriveDep, db: SessionDep, client: ClientDep
 ) -> TokenOut:
-    """Change one's password: every earlier token stops working; a new one is returned."""
-    user = users.change_password(drive, db, actor, body.old_password, body.new_password)
-    return _token_out(drive, user)
+    """Change one's password (a throttled sign-in check of the old one): every earlier
+    session ends; a new token is returned."""
+    user = users.change_password(drive, db, actor, body.old_password, body.new_password, client)
+    return _token_out(drive, db, user, client)
 
 
 @router.get("/users")

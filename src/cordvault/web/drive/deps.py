@@ -9,8 +9,11 @@
   a streamed response (downloads, zip) is built while the transaction is open but streamed
   after it closed: a slow download never holds a DB connection. (The default ``"request"``
   scope would commit only after the response was sent.)
+- :data:`ClientDep`: who is calling (:class:`~cordvault.drive.clients.ClientInfo`: the socket
+  peer, or ``X-Forwarded-For`` from a ``TRUSTED_PROXIES`` peer; the user agent).
 - :data:`CurrentUser`: the caller, from ``Authorization: Bearer <token>``, verified in the
-  request's transaction; else ``UNAUTHORIZED`` (401).
+  request's transaction (its session must be active); else ``UNAUTHORIZED`` (401). The actor
+  carries its session id and client (for the security log).
 - :data:`SignedIn`: the caller too, verified in a transaction of its own that is over before
   the route runs: for routes that do store I/O and must not hold a transaction meanwhile
   (chunk uploads, completing an upload, streaming uploads).
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.drive.auth import Actor, verify_token
+from cordvault.drive.clients import ClientInfo, client_info
 from cordvault.drive.context import DriveContext
 from cordvault.runtime import Services
 
@@ -61,26 +65,46 @@ def _request_transaction(drive: DriveDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(_request_transaction, scope="function")]
 
 
-def bearer_actor(drive: DriveContext, db: Session, authorization: str | None) -> Actor:
+async def request_client(request: Request) -> ClientInfo:
+    """The calling client (no I/O: runs on the event loop)."""
+    services: Services = request.app.state.services
+    return client_info(
+        request.client.host if request.client else None,
+        ", ".join(request.headers.getlist("x-forwarded-for")) or None,
+        request.headers.get("user-agent"),
+        services.settings.trusted_proxy_networks,
+    )
+
+
+ClientDep = Annotated[ClientInfo, Depends(request_client)]
+
+
+def bearer_actor(
+    drive: DriveContext, db: Session, authorization: str | None, client: ClientInfo | None = None
+) -> Actor:
     """The caller, from ``Authorization: Bearer <token>``; else ``UNAUTHORIZED`` (401)."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise CordvaultError(
             ErrorCode.UNAUTHORIZED,
             "sign in first (Authorization: Bearer <token>)",
         )
-    return verify_token(drive, db, authorization[7:].strip())
+    return verify_token(drive, db, authorization[7:].strip(), client)
 
 
-def current_actor(drive: DriveDep, db: SessionDep, authorization: BearerHeader = None) -> Actor:
-    return bearer_actor(drive, db, authorization)
+def current_actor(
+    drive: DriveDep, db: SessionDep, client: ClientDep, authorization: BearerHeader = None
+) -> Actor:
+    return bearer_actor(drive, db, authorization, client)
 
 
 CurrentUser = Annotated[Actor, Depends(current_actor)]
 
 
-def signed_in_actor(drive: DriveDep, authorization: BearerHeader = None) -> Actor:
+def signed_in_actor(
+    drive: DriveDep, client: ClientDep, authorization: BearerHeader = None
+) -> Actor:
     with transaction(drive) as db:
-        return bearer_actor(drive, db, authorization)
+        return bearer_actor(drive, db, authorization, client)
 
 
 SignedIn = Annotated[Actor, Depends(signed_in_actor)]
