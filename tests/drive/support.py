@@ -27,6 +27,11 @@ class DriveEnv:
     store: CountingChunkStore
     settings: Settings
 
+    def from_address(self, address: str) -> TestClient:
+        """A client of the same app whose requests come from ``address`` (the ASGI scope's
+        client: what a socket peer would be). Not entered: the app's lifespan already runs."""
+        return TestClient(self.client.app, client=(address, 50000))
+
     def register(self, name: str = "admin") -> dict[str, str]:
         r = self.client.post("/api/auth/register", json={"name": name, "password": PASSWORD})
         assert r.status_code == 201, r.text

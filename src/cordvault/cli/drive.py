@@ -27,7 +27,6 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
-from rich.text import Text
 
 from cordvault.cli.drive_client import DriveClient, write_private
 from cordvault.core.errors import CordvaultError, ErrorCode
@@ -104,94 +103,10 @@ def _user_app() -> typer.Typer:
             users.reset_password(db, None, name, password)
         out.print(f"password of {name} reset", highlight=False)
 
-    @app.command("unlock")
-    def unlock(
-        name: str,
-        client: Annotated[
-            str | None,
-            typer.Option("--client", help="Also clear this client address (every account)."),
-        ] = None,
-    ) -> None:
-        """Clear the sign-in delays of account NAME (from every client)."""
-        from cordvault.drive import signin
-        from cordvault.runtime import build_services
+    from cordvault.cli import drive_account
 
-        with build_services(load_settings()) as services, services.sessions.begin() as db:
-            cleared = signin.unlock(services.drive, db, None, name=name, address=client)
-        out.print(f"sign-in delays of {name} cleared ({cleared} entries)", highlight=False)
-
-    @app.command("sessions")
-    def list_sessions(name: str) -> None:
-        """List the active sessions (tokens) of account NAME."""
-        from cordvault.drive import sessions, users
-
-        with _db(load_settings()) as db:
-            user = users.get_user_by_name(db, name)
-            rows = [
-                (r.id, r.kind, r.created_at, r.last_used_at, r.last_client_address, r.user_agent)
-                for r in sessions.list_sessions(db, None, user.id)
-            ]
-        _print_sessions(rows)
-
-    @app.command("revoke")
-    def revoke(
-        name: str,
-        session_id: Annotated[
-            str | None, typer.Argument(help="One session (default: all of them).")
-        ] = None,
-    ) -> None:
-        """Revoke one session of account NAME, or all of them."""
-        from cordvault.core.errors import CordvaultError, ErrorCode
-        from cordvault.drive import sessions, users
-
-        with _db(load_settings()) as db:
-            user = users.get_user_by_name(db, name)
-            if session_id is None:
-                count = sessions.revoke_all(db, None, user.id)
-            else:
-                if sessions.revoke_session(db, None, session_id).user_id != user.id:
-                    raise CordvaultError(ErrorCode.NOT_FOUND, "no such session")
-                count = 1
-        out.print(f"revoked {count} session(s) of {name}", highlight=False)
-
-    @app.command("log")
-    def security_log(
-        name: Annotated[
-            str | None, typer.Option("--user", help="Only events about or by this account.")
-        ] = None,
-        kind: Annotated[str | None, typer.Option("--kind", help="Only this event kind.")] = None,
-        limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
-    ) -> None:
-        """Print the security log, newest first."""
-        from cordvault.drive import security_log, users
-
-        with _db(load_settings()) as db:
-            user_id = users.get_user_by_name(db, name).id if name is not None else None
-            rows = [
-                (e.id, e.at, e.kind, e.user_id, e.actor_id, e.client_address, e.detail)
-                for e in security_log.list_events(db, None, user_id=user_id, kind=kind, limit=limit)
-            ]
-        _print_events(rows)
-
+    drive_account.install_operator(app)
     return app
-
-
-def _print_sessions(rows: list[tuple[Any, ...]]) -> None:
-    table = Table(box=None, show_header=True)
-    for col in ("id", "kind", "created", "last used", "client", "user agent"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(Text(str(v) if v is not None else "") for v in row))
-    out.print(table)
-
-
-def _print_events(rows: list[tuple[Any, ...]]) -> None:
-    table = Table(box=None, show_header=True)
-    for col in ("id", "at", "kind", "user", "actor", "client", "detail"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(Text(str(v) if v is not None else "") for v in row))
-    out.print(table)
 
 
 # -- drive client --------------------------------------------------------------------------
@@ -483,4 +398,8 @@ def _drive_app() -> typer.Typer:
 def register(app: typer.Typer) -> None:
     """Add the ``user`` and ``drive`` command groups."""
     app.add_typer(_user_app(), name="user")
-    app.add_typer(_drive_app(), name="drive")
+    from cordvault.cli import drive_account
+
+    drive = _drive_app()
+    drive_account.install(drive, _client)
+    app.add_typer(drive, name="drive")

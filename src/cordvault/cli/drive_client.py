@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -103,6 +104,27 @@ class DriveClient:
     def login(self, name: str, password: str) -> str:
         body = self._json("POST", "/api/auth/login", json={"name": name, "password": password})
         return str(body["token"])
+
+    def logout(self) -> None:
+        self._call("POST", "/api/auth/logout")
+
+    def sessions(self) -> list[dict[str, Any]]:
+        body: list[dict[str, Any]] = self._json("GET", "/api/auth/sessions")
+        return body
+
+    def revoke_session(self, session_id: str) -> None:
+        self._call("DELETE", f"/api/auth/sessions/{quote(session_id, safe='')}")
+
+    def revoke_sessions(self, *, keep_current: bool) -> int:
+        params = {"keep_current": "true" if keep_current else "false"}
+        return int(self._json("DELETE", "/api/auth/sessions", params=params)["revoked"])
+
+    def security_log(self, *, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if kind is not None:
+            params["kind"] = kind
+        body: list[dict[str, Any]] = self._json("GET", "/api/auth/security-log", params=params)
+        return body
 
     # -- tree ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -35,8 +35,7 @@ def run_server(
 
     Private umask; after SIGTERM/SIGINT requests still running get ``SHUTDOWN_GRACE_SECONDS``
     before uvicorn cancels them, and the app's shutdown watchdog (``core/process.py``) ends the
-    process shortly after if threads are stuck. No access log: blob URLs carry signatures in
-    their query string. Proxy headers only from ``TRUSTED_PROXIES``.
+    process shortly after if threads are stuck. Options: :func:`uvicorn_options`.
     """
     import uvicorn
 
@@ -49,14 +48,24 @@ def run_server(
         host=host,
         port=port,
         workers=workers,
-        access_log=False,
-        # X-Forwarded-* are believed only from TRUSTED_PROXIES (never by default; uvicorn's
-        # own default trusts 127.0.0.1). The app applies the same rule to the client address
-        # (drive/clients.py), so the two agree.
-        proxy_headers=bool(settings.trusted_proxy_networks),
-        forwarded_allow_ips=[str(n) for n in settings.trusted_proxy_networks] or None,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        **uvicorn_options(settings),
     )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn options every server shares (tests that run uvicorn in a thread use them).
+
+    No access log: blob URLs carry signatures in their query string. ``X-Forwarded-*`` are
+    believed only from ``TRUSTED_PROXIES`` (never by default, whereas uvicorn's own default
+    trusts 127.0.0.1); the app applies the same rule to the client address
+    (``drive/clients.py``), so the two agree."""
+    trusted = [str(n) for n in settings.trusted_proxy_networks]
+    return {
+        "access_log": False,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,9 @@
 
 Three scopes, one row each in ``drive_signin_throttle`` (shared by every API process):
 
-- ``pair`` (account, client): after ``DRIVE_LOGIN_MAX_FAILURES`` failures this pair waits
-  ``DRIVE_LOGIN_BASE_DELAY_SECONDS``, doubling with each further failure up to
+- ``pair`` (account, client): from the ``DRIVE_LOGIN_MAX_FAILURES``-th failure on, this pair
+  waits ``DRIVE_LOGIN_BASE_DELAY_SECONDS`` before its next try, doubling with each further
+  failure up to
   ``DRIVE_LOGIN_MAX_DELAY_SECONDS``;
 - ``client`` (across accounts): the same after ``DRIVE_LOGIN_CLIENT_MAX_FAILURES``, so trying
   many names from one address does not escape the delays;
@@ -78,12 +79,12 @@ def attempt_for(ctx: DriveContext, name: str, address: str) -> Attempt:
 
 
 def delay_after(failures: int, free: int, base: float, cap: float) -> float:
-    """Seconds to wait after ``failures`` recent failures: 0 up to ``free``, then ``base``
-    doubling per further failure, at most ``cap``."""
+    """Seconds to wait after ``failures`` recent failures: 0 below ``free``; ``base`` after
+    the ``free``-th, doubling with each further failure, at most ``cap``."""
     extra = failures - free
-    if extra <= 0:
+    if extra < 0:
         return 0.0
-    return min(cap, base * 2.0 ** min(extra - 1, 62))
+    return min(cap, base * 2.0 ** min(extra, 62))
 
 
 def check(db: Session, attempt: Attempt, now: datetime) -> None:
