@@ -53,7 +53,6 @@ class Kind(StrEnum):
     ACCOUNT_ENABLED = "account.enabled"
     ACCOUNT_PROMOTED = "account.promoted"
     ACCOUNT_DEMOTED = "account.demoted"
-    SESSION_CREATED = "session.created"
     SESSION_REVOKED = "session.revoked"
     APP_PASSWORD_CREATED = "app_password.created"  # noqa: S105
     APP_PASSWORD_REVOKED = "app_password.revoked"  # noqa: S105
