@@ -8,12 +8,14 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from tests.drive.support import PASSWORD, DriveEnv
+from tests.drive.test_cli import _Cli
 
 from cordvault.drive import passwords
 
@@ -182,6 +184,20 @@ def test_an_admin_unlocks_an_account(make_env: Callable[..., DriveEnv]) -> None:
     assert login(laptop, "bob", PASSWORD).status_code == 200
     unlocked = events(env, admin, "signin.unlocked")
     assert [(e["user_id"], e["actor_id"]) for e in unlocked] == [(bob_id, 1)]
+
+
+def test_the_operator_unlocks_an_account_from_the_cli(
+    make_env: Callable[..., DriveEnv], db_url: str, data_dir: Path, tmp_path: Path
+) -> None:
+    env = make_env(drive_login_base_delay_seconds=60)
+    env.register("admin")
+    laptop = env.from_address("127.0.0.7")
+    for _ in range(3):
+        login(laptop, "admin", "wrong password")
+    assert login(laptop, "admin", PASSWORD).status_code == 429
+    cli = _Cli(db_url, data_dir, tmp_path)
+    assert "sign-in delays of admin cleared" in cli("user", "unlock", "admin").stdout
+    assert login(laptop, "admin", PASSWORD).status_code == 200
 
 
 def test_many_failures_across_clients_alert_but_never_lock(
