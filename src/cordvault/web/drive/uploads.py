@@ -22,12 +22,11 @@ from cordvault.drive.context import DriveContext
 from cordvault.drive.models import Folder
 from cordvault.drive.names import OnConflict, split_path
 from cordvault.web.drive.deps import (
-    BearerHeader,
     CurrentUser,
     DriveDep,
     SessionDep,
     SignedIn,
-    bearer_actor,
+    request_actor,
     transaction,
 )
 
@@ -46,13 +45,11 @@ class ChunkSender:
     limit: int
 
 
-def chunk_sender(
-    upload_id: str, drive: DriveDep, authorization: BearerHeader = None
-) -> ChunkSender:
+def chunk_sender(upload_id: str, drive: DriveDep, request: Request) -> ChunkSender:
     """The caller and the session's chunk size, in one short transaction over before the body
     is read (memory stays bounded per request; no transaction is held during store I/O)."""
     with transaction(drive) as db:
-        actor = bearer_actor(drive, db, authorization)
+        actor = request_actor(drive, db, request)
         up, _received = uploads.status(db, actor, upload_id)
         return ChunkSender(actor, up.chunk_size)
 
