@@ -40,6 +40,7 @@ from cordvault.runtime import Services
 from cordvault.web import csrf
 from cordvault.web.session_cookie import session_token
 
+
 async def drive_context(request: Request) -> DriveContext:
     """The drive context of the app serving ``request`` (no I/O: runs on the event loop)."""
     services: Services = request.app.state.services
