@@ -85,7 +85,7 @@ export function pickFolder(title, startId = "root") {
     }
     for (const item of data.items) {
       if (item.kind !== "folder") continue;
-      list.append(el("li", {}, el("button", { type: "button", onclick: () => load(item.id) }, `📁 ${item.name}`)));
+      list.append(el("li", {}, el("button", { type: "button", onclick: () => load(item.id) }, el("img", { src: "/static/img/folder.svg", alt: "", width: 18, height: 18 }), item.name)));
     }
   }
   const promise = open(title, [where, list], [

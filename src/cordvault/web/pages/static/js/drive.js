@@ -116,9 +116,7 @@ async function openPath(path) {
 }
 
 function icon(item) {
-  if (item.kind === "folder") return "📁";
-  const t = item.mime_type.split("/")[0];
-  return { image: "🖼️", video: "🎞️", audio: "🎵", text: "📄" }[t] || (item.mime_type === "application/pdf" ? "📕" : "📦");
+  return el("img", { src: `/static/img/${item.kind === "folder" ? "folder" : "file"}.svg`, alt: "", width: 22, height: 22 });
 }
 
 function renderEntry(item) {
@@ -147,7 +145,7 @@ function renderEntry(item) {
   if (!isFolder && item.access === "none") badges.push(el("span", { class: "badge" }, "private"));
   const li = el("li", { class: `entry ${isFolder ? "is-folder" : "is-file"}`, draggable: "true", dataset: { id: item.id, kind: item.kind, name: item.name.toLowerCase() } },
     check,
-    el("span", { class: "icon", "aria-hidden": "true" }, icon(item)),
+    el("span", { class: "icon" }, icon(item)),
     el("span", { class: "label" }, name, ...badges),
     el("span", { class: "size" }, isFolder ? "—" : formatSize(item.size)),
     el("span", { class: "date" }, formatDate(item.updated_at)),
