@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    CSRF_FAILED = "CSRF_FAILED"
     MISSING_SETTINGS = "MISSING_SETTINGS"
     INVALID_SETTINGS = "INVALID_SETTINGS"
     # package analysis (insights)
@@ -77,6 +78,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.WRONG_KEY: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CSRF_FAILED: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.UNKNOWN_PACKAGE_ID: 404,
     ErrorCode.CONFLICT: 409,
@@ -126,6 +128,7 @@ _EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.WRONG_KEY: 4,
     ErrorCode.UNAUTHORIZED: 4,
     ErrorCode.FORBIDDEN: 4,
+    ErrorCode.CSRF_FAILED: 4,
     ErrorCode.NOT_FOUND: 5,
     ErrorCode.UNKNOWN_PACKAGE_ID: 5,
     ErrorCode.UPSTREAM_ERROR: 6,

@@ -34,6 +34,8 @@ _ALGORITHM = "HS256"
 _TYPE = "drive"
 TOKEN_SESSION = "token"  # noqa: S105 - a session kind, not a secret
 """Session kind of the bearer tokens of ``POST /api/auth/login`` (the API and the CLI)."""
+TOKEN_BROWSER = "browser"  # noqa: S105 - a session kind, not a secret
+"""Session kind of the web pages' cookie sessions (the same token, kept in ``cv_session``)."""
 TOUCH_INTERVAL = timedelta(seconds=60)
 """A session's ``last_used_at`` is written at most this often (not on every request)."""
 

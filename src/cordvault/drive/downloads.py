@@ -22,7 +22,7 @@ from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
 from cordvault.drive.files import get_file
 from cordvault.drive.folders import get_folder, subtree_ids
-from cordvault.drive.models import DriveFile
+from cordvault.drive.models import DriveFile, Folder
 from cordvault.drive.streaming import ChunkReader, ChunkRef
 from cordvault.drive.zipstream import ZipEntry
 
@@ -96,8 +96,65 @@ def zip_plan(ctx: DriveContext, db: Session, actor: Actor, folder_id: str) -> Zi
     """The zip members of a folder tree: every folder, and the files ``actor`` may read
     (the others are skipped and counted). Paths are relative to the folder."""
     root = get_folder(db, folder_id)
+    entries, skipped = _tree_entries(ctx, db, actor, root, "")
+    return ZipPlan(name=root.name or "drive", entries=entries, skipped=skipped)
+
+
+MAX_ZIP_SELECTION = 1000
+"""Most folders + files one selection zip may name (a browser's multi-select)."""
+
+
+def selection_zip_plan(
+    ctx: DriveContext, db: Session, actor: Actor, folder_ids: list[str], file_ids: list[str]
+) -> ZipPlan:
+    """The zip members of a selection: each folder as a tree under its name, each file at the
+    top. Files named directly must be readable (``FORBIDDEN`` otherwise, as one download
+    would be); unreadable files inside the folders are skipped and counted. A name chosen
+    twice gets `` (2)`` etc. so members never collide."""
+    if not folder_ids and not file_ids:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "select at least one file or folder")
+    if len(folder_ids) + len(file_ids) > MAX_ZIP_SELECTION:
+        raise CordvaultError(
+            ErrorCode.INVALID_INPUT,
+            f"a zip takes at most {MAX_ZIP_SELECTION} selected entries",
+            details={"limit": MAX_ZIP_SELECTION},
+        )
+    used: set[str] = set()
+
+    def unique(name: str) -> str:
+        candidate, n = name, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{name} ({n})"
+        used.add(candidate)
+        return candidate
+
+    entries: list[ZipEntry] = []
+    skipped = 0
+    for fid in dict.fromkeys(folder_ids):
+        folder = get_folder(db, fid)
+        prefix = unique(folder.name or "drive") + "/"
+        entries.append(ZipEntry(prefix, 0, folder.updated_at, lambda: iter(())))
+        sub, sub_skipped = _tree_entries(ctx, db, actor, folder, prefix)
+        entries += sub
+        skipped += sub_skipped
+    for file_id in dict.fromkeys(file_ids):
+        dl = open_file(ctx, db, actor, file_id)
+        entries.append(_file_entry(unique(dl.name), dl))
+    return ZipPlan(name="selection", entries=entries, skipped=skipped)
+
+
+def _file_entry(path: str, dl: Download) -> ZipEntry:
+    return ZipEntry(path, dl.size, dl.last_modified, lambda: dl.open_range(0, dl.size))
+
+
+def _tree_entries(
+    ctx: DriveContext, db: Session, actor: Actor, root: Folder, prefix: str
+) -> tuple[list[ZipEntry], int]:
+    """Members for ``root``'s tree under ``prefix`` (folders, readable files) and the number
+    of unreadable files skipped."""
     ids = subtree_ids(db, root.id)
-    paths: dict[str, str] = {root.id: ""}
+    paths: dict[str, str] = {root.id: prefix}
     entries: list[ZipEntry] = []
     for fid in ids[1:]:
         sub = get_folder(db, fid)
@@ -107,15 +164,6 @@ def zip_plan(ctx: DriveContext, db: Session, actor: Actor, folder_id: str) -> Zi
     rows = repo.files_in(db, ids)
     readable = access.readable_ids(db, actor, rows)
     for row in sorted(rows, key=lambda r: (paths[r.folder_id], r.name)):
-        if row.id not in readable:
-            continue
-        dl = prepare(ctx, db, row)
-        entries.append(
-            ZipEntry(
-                f"{paths[row.folder_id]}{row.name}",
-                row.size,
-                row.updated_at,
-                lambda dl=dl: dl.open_range(0, dl.size),  # type: ignore[misc]
-            )
-        )
-    return ZipPlan(name=root.name or "drive", entries=entries, skipped=len(rows) - len(readable))
+        if row.id in readable:
+            entries.append(_file_entry(f"{paths[row.folder_id]}{row.name}", prepare(ctx, db, row)))
+    return entries, len(rows) - len(readable)

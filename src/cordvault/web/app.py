@@ -47,8 +47,10 @@ log = logging.getLogger(__name__)
 
 INSIGHTS = "cordvault.web.insights"
 DRIVE = "cordvault.web.drive"
-# Domain modules that install routes; each has ``install(app, services)``.
-DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE)
+PAGES = "cordvault.web.pages"
+# Domain modules that install routes; each has ``install(app, services)``. The pages (browser
+# front end, ``/docs`` and ``/redoc`` from vendored assets) call the drive routes.
+DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE, PAGES)
 
 
 def app_from_env() -> FastAPI:
@@ -88,7 +90,9 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         title="cordvault",
         version=cordvault.__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        # Served by the pages domain from vendored assets (FastAPI's own load a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     # Routes whose request body is streamed (uploads), exempt from MAX_JSON_BODY_BYTES; the

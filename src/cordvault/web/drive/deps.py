@@ -11,9 +11,13 @@
   scope would commit only after the response was sent.)
 - :data:`ClientDep`: who is calling (:class:`~cordvault.drive.clients.ClientInfo`: the socket
   peer, or ``X-Forwarded-For`` from a ``TRUSTED_PROXIES`` peer; the user agent).
-- :data:`CurrentUser`: the caller, from ``Authorization: Bearer <token>``, verified in the
-  request's transaction (its session must be active); else ``UNAUTHORIZED`` (401). The actor
-  carries its session id and client (for the security log).
+- :data:`CurrentUser`: the caller, from ``Authorization: Bearer <token>`` or, for a browser, the
+  session cookie holding the same kind of token (``web/session_cookie.py``), verified in the
+  request's transaction by the same ``verify_token`` (its session must be active); else
+  ``UNAUTHORIZED`` (401). The actor carries its session id and client (for the security log).
+  A state-changing request signed in by the cookie must carry the page's CSRF token
+  (``X-CSRF-Token``), else ``CSRF_FAILED`` (403); a bearer request needs none (a browser never
+  sends that header on its own).
 - :data:`SignedIn`: the caller too, verified in a transaction of its own that is over before
   the route runs: for routes that do store I/O and must not hold a transaction meanwhile
   (chunk uploads, completing an upload, streaming uploads).
@@ -29,7 +33,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
@@ -37,8 +41,8 @@ from cordvault.drive.auth import Actor, verify_token
 from cordvault.drive.clients import ClientInfo, client_info
 from cordvault.drive.context import DriveContext
 from cordvault.runtime import Services
-
-BearerHeader = Annotated[str | None, Header(alias="authorization", include_in_schema=False)]
+from cordvault.web import csrf
+from cordvault.web.session_cookie import session_token
 
 
 async def drive_context(request: Request) -> DriveContext:
@@ -91,20 +95,34 @@ def bearer_actor(
     return verify_token(drive, db, authorization[7:].strip(), client)
 
 
-def current_actor(
-    drive: DriveDep, db: SessionDep, client: ClientDep, authorization: BearerHeader = None
-) -> Actor:
-    return bearer_actor(drive, db, authorization, client)
+def request_actor(drive: DriveContext, db: Session, request: Request, client: ClientInfo) -> Actor:
+    """The caller from the bearer token, else from the session cookie (CSRF-checked)."""
+    authorization = request.headers.get("authorization")
+    token = None if authorization else session_token(request)
+    if token is None:
+        return bearer_actor(drive, db, authorization, client)
+    # An expired session is 401 before any CSRF check.
+    actor = verify_token(drive, db, token, client)
+    if request.method.upper() not in csrf.SAFE_METHODS:
+        key = csrf.csrf_key(drive.signing.token_key)
+        if not csrf.csrf_valid(key, token, request.headers.get(csrf.HEADER)):
+            raise CordvaultError(
+                ErrorCode.CSRF_FAILED,
+                "this request needs the page's CSRF token (X-CSRF-Token); reload the page",
+            )
+    return actor
+
+
+def current_actor(drive: DriveDep, db: SessionDep, client: ClientDep, request: Request) -> Actor:
+    return request_actor(drive, db, request, client)
 
 
 CurrentUser = Annotated[Actor, Depends(current_actor)]
 
 
-def signed_in_actor(
-    drive: DriveDep, client: ClientDep, authorization: BearerHeader = None
-) -> Actor:
+def signed_in_actor(drive: DriveDep, client: ClientDep, request: Request) -> Actor:
     with transaction(drive) as db:
-        return bearer_actor(drive, db, authorization, client)
+        return request_actor(drive, db, request, client)
 
 
 SignedIn = Annotated[Actor, Depends(signed_in_actor)]

@@ -6,6 +6,8 @@ streamed after it closed (see :mod:`.deps`). Access rules and error codes: ``doc
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -152,6 +154,28 @@ def zip_folder(
     from cordvault.drive.zipstream import stream_zip_tree
 
     plan = downloads.zip_plan(drive, db, actor, folder_id)
+    headers = {
+        **FILE_HEADERS,
+        "content-disposition": content_disposition(f"{plan.name}.zip", inline=False),
+        "x-skipped-files": str(plan.skipped),
+    }
+    return StreamingResponse(
+        stream_zip_tree(plan.entries), media_type="application/zip", headers=headers
+    )
+
+
+@router.get("/zip")
+def zip_selection(
+    actor: CurrentUser,
+    drive: DriveDep,
+    db: SessionDep,
+    folder: Annotated[list[str] | None, Query()] = None,
+    file: Annotated[list[str] | None, Query()] = None,
+) -> StreamingResponse:
+    """Selected folders (as trees) and files as one streamed zip (a browser's multi-select)."""
+    from cordvault.drive.zipstream import stream_zip_tree
+
+    plan = downloads.selection_zip_plan(drive, db, actor, folder or [], file or [])
     headers = {
         **FILE_HEADERS,
         "content-disposition": content_disposition(f"{plan.name}.zip", inline=False),

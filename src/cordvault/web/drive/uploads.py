@@ -22,12 +22,12 @@ from cordvault.drive.context import DriveContext
 from cordvault.drive.models import Folder
 from cordvault.drive.names import OnConflict, split_path
 from cordvault.web.drive.deps import (
-    BearerHeader,
+    ClientDep,
     CurrentUser,
     DriveDep,
     SessionDep,
     SignedIn,
-    bearer_actor,
+    request_actor,
     transaction,
 )
 
@@ -47,12 +47,12 @@ class ChunkSender:
 
 
 def chunk_sender(
-    upload_id: str, drive: DriveDep, authorization: BearerHeader = None
+    upload_id: str, drive: DriveDep, client: ClientDep, request: Request
 ) -> ChunkSender:
     """The caller and the session's chunk size, in one short transaction over before the body
     is read (memory stays bounded per request; no transaction is held during store I/O)."""
     with transaction(drive) as db:
-        actor = bearer_actor(drive, db, authorization)
+        actor = request_actor(drive, db, request, client)
         up, _received = uploads.status(db, actor, upload_id)
         return ChunkSender(actor, up.chunk_size)
 

@@ -1,0 +1,349 @@
+// The file browser: listing (paged as you scroll), sort, filter, list/grid, selection, folder
+// actions, drag-and-drop (files and folders in to upload, entries onto a folder to move).
+import { api, describe, el, formatDate, formatSize, say, showError } from "./api.js";
+import { askName, confirmAction, pickFolder } from "./dialogs.js";
+import { openShare } from "./share.js";
+import { droppedEntries, pendingUploads, pickedEntries, Uploader } from "./upload.js";
+
+const PAGE = 200;
+const FILTER_PAGE = 1000;
+const DRAG_TYPE = "application/x-cordvault-entries";
+const root = document.getElementById("drive");
+const list = document.getElementById("entries");
+const errorBox = document.getElementById("listing-error");
+const state = {
+  folder: null,
+  items: [],
+  total: 0,
+  loading: null,
+  generation: 0,
+  sort: localStorage.getItem("cordvault.sort") || "name",
+  desc: localStorage.getItem("cordvault.desc") === "1",
+  filter: "",
+  selected: new Map(),
+};
+
+const uploader = new Uploader(document.getElementById("uploads"), () => refreshSoon());
+
+// -- listing ---------------------------------------------------------------------------------
+
+async function open(folderId, { push = false } = {}) {
+  state.generation++;
+  state.items = [];
+  state.total = 0;
+  state.selected.clear();
+  list.replaceChildren();
+  showError(errorBox, "");
+  await loadMore(folderId);
+  if (!state.folder) return;
+  const url = `/drive?folder=${encodeURIComponent(state.folder.id)}`;
+  if (push) history.pushState({ folder: state.folder.id }, "", url);
+  else history.replaceState({ folder: state.folder.id }, "", url);
+  renderCrumbs();
+  updateSelection();
+  const pending = pendingUploads(state.folder.id);
+  const hint = document.getElementById("resume-hint");
+  hint.hidden = !pending.length;
+  hint.textContent = pending.length ? `Unfinished upload${pending.length > 1 ? "s" : ""}: ${pending.join(", ")}. Upload the same file again to resume where it stopped.` : "";
+  const usage = document.getElementById("usage");
+  if (usage.open) loadUsage();
+}
+
+function loadMore(folderId = state.folder?.id, limit = PAGE) {
+  if (state.loading) return state.loading;
+  if (state.folder && folderId === state.folder.id && state.items.length >= state.total && state.items.length) return Promise.resolve();
+  const generation = state.generation;
+  const params = new URLSearchParams({ sort: state.sort, order: state.desc ? "desc" : "asc", limit: String(limit), offset: String(state.items.length) });
+  state.loading = api("GET", `/api/drive/folders/${encodeURIComponent(folderId)}?${params}`).then((data) => {
+    if (generation !== state.generation) return;
+    state.folder = { ...data.folder, path: data.path };
+    state.total = data.total;
+    const fragment = document.createDocumentFragment();
+    const added = [];
+    for (const item of data.items) {
+      state.items.push(item);
+      const li = renderEntry(item);
+      added.push(li);
+      fragment.append(li);
+    }
+    if (state.filter) applyFilter(added); // only the new rows: a page costs O(page), not O(folder)
+    list.append(fragment);
+    document.getElementById("empty").hidden = state.total > 0;
+    document.getElementById("count").textContent = `${state.total} item${state.total === 1 ? "" : "s"}${state.items.length < state.total ? ` (${state.items.length} shown; scroll for more)` : ""}`;
+  }).catch((err) => {
+    showError(errorBox, `Could not open the folder: ${describe(err)}`);
+  }).finally(() => {
+    state.loading = null;
+    // Still near the end (a tall screen, a fast scroll): the observer will not fire again.
+    const more = document.getElementById("more").getBoundingClientRect();
+    if (generation === state.generation && more.top < window.innerHeight + 600 && state.items.length < state.total) setTimeout(() => loadMore(), 0);
+  });
+  return state.loading;
+}
+
+let refreshTimer = 0;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => { if (state.folder) open(state.folder.id); }, 300);
+}
+
+new IntersectionObserver((records) => {
+  if (records.some((r) => r.isIntersecting) && state.folder && state.items.length < state.total) loadMore();
+}, { rootMargin: "600px" }).observe(document.getElementById("more"));
+
+function renderCrumbs() {
+  const ol = document.getElementById("crumbs");
+  ol.replaceChildren();
+  const parts = state.folder.path.split("/").filter(Boolean);
+  const crumbs = [{ name: "Drive", path: "/" }];
+  parts.forEach((p, i) => crumbs.push({ name: p, path: "/" + parts.slice(0, i + 1).join("/") }));
+  crumbs.forEach((c, i) => {
+    const last = i === crumbs.length - 1;
+    const link = el("a", { href: `/drive?path=${encodeURIComponent(c.path)}`, "aria-current": last ? "page" : null }, c.name);
+    link.addEventListener("click", (e) => { e.preventDefault(); openPath(c.path); });
+    ol.append(el("li", {}, link));
+  });
+  document.title = `${parts.length ? parts[parts.length - 1] : "Drive"} · cordvault`;
+}
+
+async function openPath(path) {
+  try {
+    const found = await api("GET", `/api/drive/resolve?path=${encodeURIComponent(path)}`);
+    if (found.folder) await open(found.folder.id, { push: true });
+  } catch (err) {
+    showError(errorBox, describe(err));
+  }
+}
+
+function icon(item) {
+  return el("img", { src: `/static/img/${item.kind === "folder" ? "folder" : "file"}.svg`, alt: "", width: 22, height: 22 });
+}
+
+function renderEntry(item) {
+  const isFolder = item.kind === "folder";
+  const check = el("input", { type: "checkbox", class: "pick", "aria-label": `Select ${item.name}` });
+  check.addEventListener("change", () => {
+    if (check.checked) state.selected.set(item.id, item);
+    else state.selected.delete(item.id);
+    li.classList.toggle("is-selected", check.checked);
+    updateSelection();
+  });
+  const name = el("a", { class: "name", href: isFolder ? `/drive?folder=${encodeURIComponent(item.id)}` : `/view/${encodeURIComponent(item.id)}` }, item.name);
+  if (isFolder) name.addEventListener("click", (e) => { if (!e.ctrlKey && !e.metaKey) { e.preventDefault(); open(item.id, { push: true }); } });
+  const actions = [];
+  if (!isFolder) {
+    actions.push(el("a", { href: `/api/drive/files/${item.id}/content`, download: item.name, class: "button" }, "Download"));
+    actions.push(el("button", { type: "button", onclick: () => openShare(item, refreshSoon) }, "Share"));
+  }
+  actions.push(el("button", { type: "button", onclick: () => rename(item) }, "Rename"));
+  actions.push(el("button", { type: "button", onclick: () => move([item]) }, "Move"));
+  actions.push(el("button", { type: "button", onclick: () => remove([item]) }, "Delete"));
+  const menu = el("details", { class: "menu" }, el("summary", { "aria-label": `Actions for ${item.name}` }, "⋯"), el("div", { class: "menu-items" }, ...actions));
+  menu.addEventListener("click", (e) => { if (e.target.closest(".menu-items")) menu.open = false; });
+  const badges = [];
+  if (!isFolder && item.public) badges.push(el("span", { class: "badge" }, "public"));
+  if (!isFolder && item.access === "none") badges.push(el("span", { class: "badge" }, "private"));
+  const li = el("li", { class: `entry ${isFolder ? "is-folder" : "is-file"}`, draggable: "true", dataset: { id: item.id, kind: item.kind, name: item.name.toLowerCase() } },
+    check,
+    el("span", { class: "icon" }, icon(item)),
+    el("span", { class: "label" }, name, ...badges),
+    el("span", { class: "size" }, isFolder ? "—" : formatSize(item.size)),
+    el("span", { class: "date" }, formatDate(item.updated_at)),
+    menu,
+  );
+  li.addEventListener("dragstart", (e) => {
+    const picked = state.selected.has(item.id) ? [...state.selected.values()] : [item];
+    e.dataTransfer.setData(DRAG_TYPE, JSON.stringify(picked.map((p) => p.id)));
+    e.dataTransfer.effectAllowed = "move";
+  });
+  if (isFolder) {
+    li.addEventListener("dragover", (e) => { if (e.dataTransfer.types.includes(DRAG_TYPE)) { e.preventDefault(); e.stopPropagation(); li.classList.add("is-target"); } });
+    li.addEventListener("dragleave", () => li.classList.remove("is-target"));
+    li.addEventListener("drop", (e) => {
+      li.classList.remove("is-target");
+      if (!e.dataTransfer.types.includes(DRAG_TYPE)) return;
+      e.preventDefault();
+      e.stopPropagation();
+      const ids = JSON.parse(e.dataTransfer.getData(DRAG_TYPE));
+      const items = state.items.filter((it) => ids.includes(it.id) && it.id !== item.id);
+      moveTo(items, { id: item.id, path: `${state.folder.path.replace(/\/$/, "")}/${item.name}` });
+    });
+  }
+  return li;
+}
+
+function applyFilter(rows = list.children) {
+  const q = state.filter.toLowerCase();
+  let shown = 0;
+  for (const li of rows) {
+    const match = !q || li.dataset.name.includes(q);
+    li.hidden = !match;
+    if (match) shown++;
+  }
+  return shown;
+}
+
+// -- selection and actions -----------------------------------------------------------------
+
+function updateSelection() {
+  const n = state.selected.size;
+  document.getElementById("selection").hidden = n === 0;
+  document.getElementById("selection-count").textContent = `${n} selected`;
+  const all = document.getElementById("select-all");
+  all.checked = n > 0 && n === state.items.length;
+}
+
+function kindPath(item) { return item.kind === "folder" ? "folders" : "files"; }
+
+async function rename(item) {
+  const name = await askName(`Rename ${item.kind}`, "New name", item.name, "Rename");
+  if (!name || name === item.name) return;
+  try {
+    await api("PATCH", `/api/drive/${kindPath(item)}/${item.id}`, { json: { name } });
+    say(`Renamed to ${name}.`);
+    refreshSoon();
+  } catch (err) {
+    say(`Could not rename ${item.name}: ${describe(err)}`, true);
+  }
+}
+
+async function move(items) {
+  const target = await pickFolder(`Move ${items.length === 1 ? items[0].name : `${items.length} items`}`, state.folder.id);
+  if (target) await moveTo(items, target);
+}
+
+async function moveTo(items, target) {
+  const failures = [];
+  for (const item of items) {
+    const body = item.kind === "folder" ? { parent_id: target.id } : { folder_id: target.id };
+    try {
+      await api("PATCH", `/api/drive/${kindPath(item)}/${item.id}`, { json: body });
+    } catch (err) {
+      failures.push(`${item.name}: ${describe(err)}`);
+    }
+  }
+  if (failures.length) say(`Not moved: ${failures.join(" ")}`, true);
+  else say(`Moved ${items.length} item${items.length === 1 ? "" : "s"} to ${target.path}.`);
+  refreshSoon();
+}
+
+async function remove(items) {
+  const what = items.length === 1 ? `“${items[0].name}”` : `${items.length} items`;
+  const folders = items.some((i) => i.kind === "folder");
+  if (!(await confirmAction(`Delete ${what}?`, `${what} will be deleted${folders ? ", with everything inside the folders" : ""}. This cannot be undone.`))) return;
+  const failures = [];
+  for (const item of items) {
+    try {
+      await api("DELETE", `/api/drive/${kindPath(item)}/${item.id}`);
+    } catch (err) {
+      failures.push(`${item.name}: ${describe(err)}`);
+    }
+  }
+  if (failures.length) say(`Not deleted: ${failures.join(" ")}`, true);
+  else say(`Deleted ${what}.`);
+  refreshSoon();
+}
+
+function zip(items) {
+  const params = new URLSearchParams();
+  for (const it of items) params.append(it.kind === "folder" ? "folder" : "file", it.id);
+  const link = el("a", { href: `/api/drive/zip?${params}`, download: "selection.zip", hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+async function loadUsage() {
+  const body = document.getElementById("usage-body");
+  try {
+    const u = await api("GET", `/api/drive/folders/${state.folder.id}/usage`);
+    const rows = u.by_type.map((t) => el("tr", {}, el("th", { scope: "row" }, t.type), el("td", {}, String(t.count)), el("td", {}, formatSize(t.size))));
+    body.replaceChildren(
+      el("p", {}, `${u.files} file${u.files === 1 ? "" : "s"}, ${formatSize(u.size)} in this folder and below.`),
+      el("table", { class: "usage-table" }, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Type"), el("th", { scope: "col" }, "Files"), el("th", { scope: "col" }, "Size"))), el("tbody", {}, ...rows)),
+    );
+  } catch (err) {
+    body.textContent = describe(err);
+  }
+}
+
+// -- wiring ----------------------------------------------------------------------------------
+
+document.getElementById("new-folder").addEventListener("click", async () => {
+  const name = await askName("New folder", "Folder name", "", "Create");
+  if (!name) return;
+  try {
+    await api("POST", "/api/drive/folders", { json: { parent_id: state.folder.id, name } });
+    say(`Created ${name}.`);
+    refreshSoon();
+  } catch (err) {
+    say(`Could not create ${name}: ${describe(err)}`, true);
+  }
+});
+for (const [button, input] of [["upload-files", "pick-files"], ["upload-folder", "pick-folder"]]) {
+  const picker = document.getElementById(input);
+  document.getElementById(button).addEventListener("click", () => picker.click());
+  picker.addEventListener("change", () => {
+    uploader.add(pickedEntries(picker), state.folder);
+    picker.value = "";
+  });
+}
+const sort = document.getElementById("sort");
+const order = document.getElementById("order");
+const view = document.getElementById("view");
+sort.value = state.sort;
+order.setAttribute("aria-pressed", String(state.desc));
+sort.addEventListener("change", () => { state.sort = sort.value; localStorage.setItem("cordvault.sort", sort.value); open(state.folder.id); });
+order.addEventListener("click", () => {
+  state.desc = !state.desc;
+  localStorage.setItem("cordvault.desc", state.desc ? "1" : "0");
+  order.setAttribute("aria-pressed", String(state.desc));
+  open(state.folder.id);
+});
+function setView(grid) {
+  list.classList.toggle("grid", grid);
+  view.setAttribute("aria-pressed", String(grid));
+  localStorage.setItem("cordvault.view", grid ? "grid" : "list");
+}
+setView(localStorage.getItem("cordvault.view") === "grid");
+view.addEventListener("click", () => setView(!list.classList.contains("grid")));
+const filter = document.getElementById("filter");
+filter.addEventListener("input", async () => {
+  state.filter = filter.value.trim();
+  applyFilter();
+  if (state.filter) say(`${list.querySelectorAll("li:not([hidden])").length} shown.`);
+  // Filtering covers the whole folder: load what is not loaded yet, in big pages.
+  while (state.filter && state.items.length < state.total && !errorBox.textContent) await loadMore(state.folder.id, FILTER_PAGE);
+});
+document.getElementById("select-all").addEventListener("change", (e) => {
+  for (const li of list.children) {
+    if (li.hidden) continue;
+    const box = li.querySelector(".pick");
+    if (box.checked !== e.target.checked) { box.checked = e.target.checked; box.dispatchEvent(new Event("change")); }
+  }
+});
+document.getElementById("sel-move").addEventListener("click", () => move([...state.selected.values()]));
+document.getElementById("sel-delete").addEventListener("click", () => remove([...state.selected.values()]));
+document.getElementById("sel-zip").addEventListener("click", () => zip([...state.selected.values()]));
+document.getElementById("sel-clear").addEventListener("click", () => {
+  for (const box of list.querySelectorAll(".pick:checked")) { box.checked = false; box.dispatchEvent(new Event("change")); }
+});
+document.getElementById("usage").addEventListener("toggle", (e) => { if (e.target.open) loadUsage(); });
+
+const zone = document.getElementById("dropzone");
+zone.addEventListener("dragover", (e) => {
+  if (e.dataTransfer.types.includes("Files")) { e.preventDefault(); zone.classList.add("is-dropping"); }
+});
+zone.addEventListener("dragleave", (e) => { if (!zone.contains(e.relatedTarget)) zone.classList.remove("is-dropping"); });
+zone.addEventListener("drop", async (e) => {
+  zone.classList.remove("is-dropping");
+  if (!e.dataTransfer || !e.dataTransfer.types.includes("Files")) return;
+  e.preventDefault();
+  const entries = await droppedEntries(e.dataTransfer);
+  uploader.add(entries, state.folder);
+});
+window.addEventListener("popstate", (e) => { if (e.state && e.state.folder) open(e.state.folder); });
+
+const params = new URLSearchParams(location.search);
+if (params.get("path")) openPath(params.get("path"));
+else open(root.dataset.folder || "root");

@@ -1,0 +1,81 @@
+"""axe-core (vendored in tests/web/pages/vendor) on every page, in light and dark themes and on
+a phone-sized screen: no serious or critical violation. The script is injected, so these
+contexts bypass the page policy (only here: every other test runs under the real CSP)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+from tests.web.pages.conftest import ContextFactory, Live, sign_in, upload_bytes
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def _violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        "async () => await axe.run(document, { resultTypes: ['violations'] })"
+    )
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def _check(page: Page, where: str) -> None:
+    bad = _violations(page)
+    summary = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
+    assert not bad, f"{where}: {json.dumps(summary)}"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"color_scheme": "light"}, id="light"),
+        pytest.param(
+            {"color_scheme": "dark", "viewport": {"width": 360, "height": 740}}, id="dark-phone"
+        ),
+    ],
+)
+def test_every_page_passes_axe(
+    live: Live, context_factory: ContextFactory, options: dict[str, Any]
+) -> None:
+    token = live.user("ally")
+    with live.api(token) as c:
+        c.post("/api/drive/mkdir", params={"path": "/t-a11y/sub"}).raise_for_status()
+    note = upload_bytes(live, token, "/t-a11y/note.txt", b"hello\n")
+    ctx = context_factory(bypass_csp=True, **options)
+    page = ctx.new_page()
+    page.goto(f"{live.base}/login")
+    _check(page, "login")
+    sign_in(page, live.base, "ally")
+    page.goto(f"{live.base}/drive?path=/t-a11y")
+    expect(page.get_by_role("link", name="note.txt")).to_be_visible()
+    _check(page, "drive")
+    page.get_by_label("Actions for note.txt").click()
+    _check(page, "drive, row menu open")
+    page.get_by_role("button", name="Share").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    _check(page, "share dialog")
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Grid").click()
+    _check(page, "drive, grid")
+    for path in ("/shared", "/account", f"/view/{note['id']}"):
+        page.goto(f"{live.base}{path}")
+        page.wait_for_load_state("networkidle")
+        _check(page, path)
+    admin = ctx.new_page()
+    ctx.clear_cookies()
+    sign_in(admin, live.base, "admin")
+    admin.goto(f"{live.base}/admin")
+    expect(admin.locator("tr[data-user=ally]")).to_be_visible()
+    _check(admin, "admin")
+
+
+def test_first_run_page_passes_axe(fresh_server: str, context_factory: ContextFactory) -> None:
+    page = context_factory(bypass_csp=True).new_page()
+    page.goto(f"{fresh_server}/setup")
+    _check(page, "setup")
