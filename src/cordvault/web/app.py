@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 
 INSIGHTS = "cordvault.web.insights"
 DRIVE = "cordvault.web.drive"
+DAV = "cordvault.web.dav"
 # Domain modules that install routes; each has ``install(app, services)``.
-DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE)
+DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE, DAV)
 
 
 def app_from_env() -> FastAPI:
@@ -76,7 +77,7 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         )
         try:
             async with services.running(
-                job_queue=INSIGHTS in installed, drive_gc=DRIVE in installed
+                job_queue=INSIGHTS in installed, drive_gc=DRIVE in installed or DAV in installed
             ):
                 yield
         finally:
