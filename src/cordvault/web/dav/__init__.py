@@ -26,6 +26,7 @@ from typing import Any
 from a2wsgi import WSGIMiddleware
 from fastapi import FastAPI
 from starlette.routing import Mount, Route
+from wsgidav.dav_error import DAVError
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
@@ -56,13 +57,23 @@ def _with_user(app: WsgiDAVApp) -> Any:
     return wsgi
 
 
+class _ExpectedRefusals(logging.Filter):
+    """Drop WsgiDAV's error log (with traceback) of a ``PUT`` the drive refused on purpose
+    (403, 409 ...): that is an answer, not a server fault. 5xx stay logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, DAVError) and exc.value < 500)
+
+
 def build_gateway(services: Services) -> DavGateway:
     provider = DriveDavProvider(services.drive)
     config = {
         "provider_mapping": {"/": provider},
         "mount_path": PREFIX,
         "middleware_stack": [ErrorPrinter, RequestResolver],
-        "http_authenticator": {"domain_controller": None, "trusted_auth_header": None},
+        # Authentication is the gateway's (app passwords), not WsgiDAV's.
+        "http_authenticator": {"accept_basic": False, "accept_digest": False},
         "simple_dc": {"user_mapping": {"*": True}},  # never consulted: no authenticator
         "lock_storage": True,
         "property_manager": None,
@@ -76,6 +87,9 @@ def build_gateway(services: Services) -> DavGateway:
     app = WsgiDAVApp(config)
     # WsgiDAV configures its own logger at start: keep it quiet (paths are private).
     logging.getLogger("wsgidav").setLevel(logging.WARNING)
+    server_log = logging.getLogger("wsgidav.request_server")
+    if not any(isinstance(f, _ExpectedRefusals) for f in server_log.filters):
+        server_log.addFilter(_ExpectedRefusals())
     wsgi = WSGIMiddleware(_with_user(app), workers=DAV_THREADS)  # type: ignore[arg-type]
     return DavGateway(services.drive, services.dav_credentials, provider, wsgi)
 
