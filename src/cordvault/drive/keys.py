@@ -1,8 +1,9 @@
 """The drive's server-side secrets (signing secret, master keyring) and its crypto boundary.
 
 ``DRIVE_SECRET_KEY`` signs login tokens (JWT, HS256) and download links (HMAC-SHA256), and keys
-the hashes of app passwords (HMAC-SHA256), through three independent subkeys. Unset, a random secret is generated once into
-``DATA_DIR/drive_secret.key`` (mode 0600, created atomically so concurrent API processes agree).
+the hashes of app passwords (HMAC-SHA256), through three independent subkeys. Unset, a random
+secret is generated once into ``DATA_DIR/drive_secret.key`` (mode 0600, created atomically so
+concurrent API processes agree).
 Placeholder-looking values are refused with ``INVALID_SETTINGS``.
 
 ``MESSAGE_ENCRYPTION_KEY`` wraps the per-file keys. With the local backend and no key set, one is

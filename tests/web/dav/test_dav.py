@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
+from defusedxml.ElementTree import fromstring
 from fastapi.testclient import TestClient
 from tests.web.dav.support import Accounts
 
@@ -21,9 +22,7 @@ from cordvault.storage.local import LocalChunkStore
 from cordvault.web.app import create_app
 
 CHUNK = 64 * 1024
-PROPFIND_BODY = (
-    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
-).encode()
+PROPFIND_BODY = b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
 
 
 @dataclass
@@ -42,11 +41,7 @@ class Dav:
     def names(self, who: tuple[str, str], path: str) -> list[str]:
         r = self.req(who, "PROPFIND", path, headers={"depth": "1"}, content=PROPFIND_BODY)
         assert r.status_code == 207, r.text
-        import xml.etree.ElementTree as ET
-
-        hrefs = [e.text or "" for e in ET.fromstring(r.content).iter("{DAV:}href")]
-        from urllib.parse import unquote
-
+        hrefs = [e.text or "" for e in fromstring(r.content).iter("{DAV:}href")]
         return sorted(unquote(h).rstrip("/").rsplit("/", 1)[-1] for h in hrefs[1:])
 
 
@@ -72,9 +67,7 @@ def dav(db_url: str, data_dir: Path) -> Iterator[Dav]:
         bob = accounts.add_user(alice, "bob")
         _a, alice_secret = accounts.app_password(alice)
         _b, bob_secret = accounts.app_password(bob)
-        yield Dav(
-            client, accounts, store, alice, bob, ("alice", alice_secret), ("bob", bob_secret)
-        )
+        yield Dav(client, accounts, store, alice, bob, ("alice", alice_secret), ("bob", bob_secret))
 
 
 def test_a_second_user_cannot_touch_a_private_file(dav: Dav) -> None:
@@ -138,7 +131,8 @@ def test_revoked_app_password_and_disabled_account_fail_at_the_next_request(dav:
     assert dav.req(b, "PROPFIND", "/", headers={"depth": "0"}).status_code == 207  # cached now
     listed = dav.client.get("/api/auth/app-passwords", headers=dav.bob).json()
     assert [p["name"] for p in listed] == ["laptop"]
-    assert listed[0]["last_used_at"] is not None and listed[0]["password"] is None
+    assert listed[0]["last_used_at"] is not None
+    assert listed[0]["password"] is None
     r = dav.client.delete(f"/api/auth/app-passwords/{listed[0]['id']}", headers=dav.bob)
     assert r.status_code == 204
     refused = dav.req(b, "PROPFIND", "/", headers={"depth": "0"})
@@ -199,7 +193,8 @@ def test_client_quirks(dav: Dav) -> None:
     assert dav.req(a, "PUT", "/bad\u202ename.txt", content=b"x").status_code == 400
     # Unbounded PROPFIND is refused with the RFC's precondition.
     deep = dav.req(a, "PROPFIND", "/", headers={"depth": "infinity"})
-    assert deep.status_code == 403 and b"propfind-finite-depth" in deep.content
+    assert deep.status_code == 403
+    assert b"propfind-finite-depth" in deep.content
 
 
 def test_put_streams_into_chunks_and_get_serves_ranges(dav: Dav) -> None:
@@ -217,7 +212,8 @@ def test_put_streams_into_chunks_and_get_serves_ranges(dav: Dav) -> None:
     assert int(head.headers["content-length"]) == len(data)
     etag = head.headers["etag"]
     part = dav.req(a, "GET", "/big.bin", headers={"range": f"bytes={CHUNK - 3}-{CHUNK + 3}"})
-    assert part.status_code == 206 and part.content == data[CHUNK - 3 : CHUNK + 4]
+    assert part.status_code == 206
+    assert part.content == data[CHUNK - 3 : CHUNK + 4]
     assert dav.req(a, "GET", "/big.bin", headers={"if-none-match": etag}).status_code == 304
     # COPY re-encrypts into a new file; the original stays.
     copy = dav.req(a, "COPY", "/big.bin", headers={"destination": "/dav/copy.bin"})
@@ -230,9 +226,9 @@ def test_dead_properties_follow_a_rename_and_quota_is_reported(dav: Dav) -> None
     assert dav.req(a, "MKCOL", "/docs").status_code == 201
     assert dav.req(a, "PUT", "/docs/one.txt", content=b"12345").status_code == 201
     patch = (
-        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test:">'
-        "<D:set><D:prop><Z:colour>blue</Z:colour></D:prop></D:set></D:propertyupdate>"
-    ).encode()
+        b'<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test:">'
+        b"<D:set><D:prop><Z:colour>blue</Z:colour></D:prop></D:set></D:propertyupdate>"
+    )
     assert dav.req(a, "PROPPATCH", "/docs/one.txt", content=patch).status_code == 207
     assert dav.req(dav.bob_dav, "PROPPATCH", "/docs", content=patch).status_code in (207, 403)
     file_id = dav.client.get(
@@ -241,16 +237,17 @@ def test_dead_properties_follow_a_rename_and_quota_is_reported(dav: Dav) -> None
     r = dav.client.patch(f"/api/drive/files/{file_id}", json={"name": "two.txt"}, headers=dav.alice)
     assert r.status_code == 200, r.text
     named = (
-        '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x-test:"><D:prop>'
-        "<Z:colour/><D:quota-used-bytes/></D:prop></D:propfind>"
-    ).encode()
+        b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x-test:"><D:prop>'
+        b"<Z:colour/><D:quota-used-bytes/></D:prop></D:propfind>"
+    )
     r = dav.req(a, "PROPFIND", "/docs/two.txt", headers={"depth": "0"}, content=named)
-    assert r.status_code == 207 and b"blue" in r.content
+    assert r.status_code == 207
+    assert b"blue" in r.content
     r = dav.req(a, "PROPFIND", "/docs", headers={"depth": "0"}, content=named)
     assert b"quota-used-bytes>5<" in r.content.replace(b"ns0:", b"")
 
 
 _LOCK = (
-    '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
-    "<D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>"
-).encode()
+    b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+    b"<D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>"
+)

@@ -20,9 +20,10 @@ SUITES = ("basic", "copymove", "props", "locks", "http")
 
 def test_litmus_suites_pass(db_url: str, data_dir: Path, tmp_path: Path) -> None:
     litmus = need_tool("litmus")
-    with serve(data_dir, tmp_path, DATABASE_URL=db_url) as server, httpx.Client(
-        base_url=server.base
-    ) as client:
+    with (
+        serve(data_dir, tmp_path, DATABASE_URL=db_url) as server,
+        httpx.Client(base_url=server.base) as client,
+    ):
         accounts = Accounts(client)
         _id, secret = accounts.app_password(accounts.register("alice"), "litmus")
         run = subprocess.run(

@@ -77,7 +77,9 @@ def _round_trip(server: Served, tmp_path: Path, files: int, big: int) -> None:
     changed.mkdir()
     (changed / "new file ünïcode.txt").write_bytes(b"new on the server")
     _rclone(server, secret, "copy", str(changed), "cv:backup/plain")
-    victim = next(p for p in sorted(up.rglob("*.bin")) if p.stat().st_size > 0 and p != up / "big.bin")
+    victim = next(
+        p for p in sorted(up.rglob("*.bin")) if p.stat().st_size > 0 and p != up / "big.bin"
+    )
     _rclone(server, secret, "deletefile", f"cv:backup/{victim.relative_to(up).as_posix()}")
     _rclone(server, secret, "sync", "cv:backup", str(down))
     assert (down / "plain" / "new file ünïcode.txt").read_bytes() == b"new on the server"

@@ -21,11 +21,12 @@ between server processes. ``docs/webdav.md`` lists what was tested with which cl
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from a2wsgi import WSGIMiddleware
 from fastapi import FastAPI
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 from wsgidav.dav_error import DAVError
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
@@ -90,7 +91,7 @@ def build_gateway(services: Services) -> DavGateway:
     server_log = logging.getLogger("wsgidav.request_server")
     if not any(isinstance(f, _ExpectedRefusals) for f in server_log.filters):
         server_log.addFilter(_ExpectedRefusals())
-    wsgi = WSGIMiddleware(_with_user(app), workers=DAV_THREADS)  # type: ignore[arg-type]
+    wsgi = cast(ASGIApp, WSGIMiddleware(_with_user(app), workers=DAV_THREADS))
     return DavGateway(services.drive, services.dav_credentials, provider, wsgi)
 
 

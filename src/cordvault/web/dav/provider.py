@@ -64,9 +64,14 @@ class DriveDavProvider(DAVProvider):  # type: ignore[misc]
                 page = folders.list_children(db, actor, parent.info.id, limit=_PAGE, offset=offset)
                 subs += page.folders
                 levels = files.share_levels(db, actor, page.files)
-                visible += [(f, levels[f.id]) for f in page.files if levels[f.id] is not Access.NONE]
+                visible += [
+                    (f, levels[f.id]) for f in page.files if levels[f.id] is not Access.NONE
+                ]
                 offset += len(page.folders) + len(page.files)
-                if not (page.folders or page.files) or offset >= page.total_folders + page.total_files:
+                if (
+                    not (page.folders or page.files)
+                    or offset >= page.total_folders + page.total_files
+                ):
                     break
             props = dead_props.of(db, [s.id for s in subs] + [f.id for f, _ in visible])
         base = parent.path if parent.path.endswith("/") else parent.path + "/"

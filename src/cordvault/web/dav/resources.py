@@ -97,6 +97,7 @@ class _Entry:
     """Behaviour shared by folders and files: the caller, dead properties, lock rights."""
 
     path: str
+    name: str
     environ: dict[str, Any]
     provider: DriveDavProvider
     _props: dict[str, str] | None
@@ -253,7 +254,9 @@ class FolderResource(_Entry, DAVCollection):  # type: ignore[misc]
         target, name = self._target(dest_path)
         drive = self.provider.drive
         with dav_errors(), transaction(drive) as db:
-            folders.update_folder(drive, db, self.actor, self.info.id, name=name, parent_id=target.id)
+            folders.update_folder(
+                drive, db, self.actor, self.info.id, name=name, parent_id=target.id
+            )
         self.remove_all_locks(recursive=True)
         return []
 

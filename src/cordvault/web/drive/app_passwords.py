@@ -17,7 +17,9 @@ router = APIRouter(prefix="/api/auth/app-passwords", tags=["auth"])
 
 
 @router.post("", status_code=201)
-def create(body: AppPasswordIn, actor: CurrentUser, drive: DriveDep, db: SessionDep) -> AppPasswordOut:
+def create(
+    body: AppPasswordIn, actor: CurrentUser, drive: DriveDep, db: SessionDep
+) -> AppPasswordOut:
     """A new app password named ``name``; the answer's ``password`` is shown only now."""
     made = app_passwords.create(drive, db, actor, body.name)
     return AppPasswordOut.of(made.row, made.secret)
