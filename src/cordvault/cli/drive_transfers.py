@@ -65,11 +65,17 @@ def _remote_tree(client: DriveClient, folder_id: str, prefix: str = "") -> Itera
 
 
 def _upload(
-    client: DriveClient, local: Path, remote_dir: str, name: str, on_conflict: str, state: Path
+    client: DriveClient,
+    local: Path,
+    remote_dir: str,
+    name: str,
+    on_conflict: str,
+    state: Path,
+    parallel: int = 4,
 ) -> dict[str, Any]:
     folder_id = str(client.mkdir(remote_dir)["id"])
     done: dict[str, Any] = client.upload(
-        local, folder_id, name, on_conflict=on_conflict, state_file=state
+        local, folder_id, name, on_conflict=on_conflict, state_file=state, parallel=parallel
     )
     return done
 
@@ -82,6 +88,7 @@ def put_many(
     recursive: bool,
     on_conflict: str,
     state: Path,
+    parallel: int = 4,
 ) -> None:
     summary = Summary()
     found = client.find(dest)
@@ -107,7 +114,7 @@ def put_many(
                 summary.fail(str(src), CordvaultError(ErrorCode.NOT_FOUND, "no such local file"))
     for path, folder, name in jobs:
         try:
-            done = _upload(client, path, folder, name, on_conflict, state)
+            done = _upload(client, path, folder, name, on_conflict, state, parallel)
         except CordvaultError as exc:
             summary.fail(str(path), exc)
             continue
@@ -234,8 +241,10 @@ def register(app: typer.Typer, client: Any, state_file: Any) -> None:
         paths: Annotated[list[str], typer.Argument(help="Local files or folders, then REMOTE.")],
         recursive: Annotated[bool, typer.Option("-r", "--recursive", help="Folders too.")] = False,
         on_conflict: Annotated[str, typer.Option(help=_CONFLICT_HELP)] = "fail",
+        parallel: Annotated[int, typer.Option(min=1, max=32, help="Chunks in flight.")] = 4,
     ) -> None:
-        """Upload files (folders with -r) to REMOTE; keeps going past failures."""
+        """Upload files (folders with -r) to REMOTE; keeps going past failures; resumable:
+        re-run to resume."""
         if len(paths) < 2:
             raise typer.BadParameter("give at least one local path and the REMOTE destination")
         with client() as c:
@@ -246,6 +255,7 @@ def register(app: typer.Typer, client: Any, state_file: Any) -> None:
                 recursive=recursive,
                 on_conflict=on_conflict,
                 state=state_file(),
+                parallel=parallel,
             )
 
     @app.command()
