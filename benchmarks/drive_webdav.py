@@ -40,7 +40,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
-PASSWORD = "benchmark password"
+PASSWORD = "benchmark password"  # noqa: S105 - a throwaway local account
 
 
 @contextmanager
