@@ -102,6 +102,7 @@ class _Entry:
     provider: DriveDavProvider
     _props: dict[str, str] | None
     _listing_names = False
+    _ref_url: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -118,6 +119,9 @@ class _Entry:
     def may_change(self) -> bool:
         raise NotImplementedError
 
+    def get_used_bytes(self) -> int | None:
+        return None
+
     def dead(self) -> dict[str, str]:
         if self._props is None:
             ident = self.entry_id
@@ -128,6 +132,12 @@ class _Entry:
         return self._props
 
     # -- WsgiDAV hooks (dead properties handled here, live ones by WsgiDAV) ---------------
+
+    def get_ref_url(self) -> str:
+        # WsgiDAV asks for it once per property (a percent-quoting each time): remember it.
+        if self._ref_url is None:
+            self._ref_url = str(super().get_ref_url())  # type: ignore[misc]
+        return self._ref_url
 
     def get_property_names(self, *, is_allprop: bool) -> list[str]:
         self._listing_names = True
@@ -140,6 +150,8 @@ class _Entry:
         return names + list(self.dead())
 
     def get_property_value(self, name: str) -> Any:
+        if name == _QUOTA_USED and self.is_folder:
+            return str(self.get_used_bytes())  # lxml takes text, not numbers
         if name.startswith("{DAV:}"):
             return super().get_property_value(name)  # type: ignore[misc]
         value = self.dead().get(name)
@@ -155,7 +167,9 @@ class _Entry:
             raise DAVError(403)
         if dry_run:
             return None
-        text = None if value is None else xml_tools.xml_to_bytes(value, pretty=False).decode()
+        # The element as text without an XML declaration (lxml refuses to re-parse a str that
+        # carries one); both lxml and ElementTree write it so.
+        text = None if value is None else xml_tools.etree.tostring(value, encoding="unicode")
         with dav_errors(), transaction(self.provider.drive) as db:
             dead_props.put(db, self.actor, ident, name, text, is_folder=self.is_folder)
         self._props = None
