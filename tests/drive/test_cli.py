@@ -144,7 +144,8 @@ def test_cli_drives_the_server_end_to_end(server: _Server, cli: _Cli, tmp_path: 
     local = tmp_path / "report 2024 é.bin"
     local.write_bytes(data)
     put = cli("drive", "put", str(local), "/docs/")
-    assert "uploaded report 2024 é.bin" in put.stdout
+    assert "uploaded /docs/report 2024 é.bin" in put.stdout
+    assert "1 uploaded, 0 failed" in put.stdout
     listing = cli("drive", "ls", "/docs").stdout.splitlines()
     assert listing == ["sub/", "report 2024 é.bin"]
     assert str(len(data)) in cli("drive", "ls", "-l", "/docs").stdout

@@ -2,7 +2,8 @@
 
 Each domain adds its commands in its own module (``cli/insights.py``, ``cli/drive.py`` ...),
 registered in :func:`build_app`. Commands raise :class:`CordvaultError`; :func:`main` turns it
-into ``error CODE: message`` on stderr and the code's exit status, never a traceback.
+into ``error CODE: message`` on stderr and the code's exit status, never a traceback; a usage
+error (missing or bad argument, unknown command or option) is shown as Click shows it, exit 2.
 """
 
 from __future__ import annotations
@@ -75,14 +76,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:
+        # Click's usage errors (Typer bundles Click): a missing or bad argument, an unknown
+        # command or option. Shown as Click shows them (usage line, hint, what was wrong),
+        # with Click's status (2 for usage errors).
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"Error: {exc.message}", highlight=False, markup=False)
+        sys.exit(exc.exit_code)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         # An unexpected failure is a bug: say so plainly, keep the traceback for DEBUG_LOGGING.
         log.debug("unexpected error", exc_info=True)
         report_error(CordvaultError(ErrorCode.UNKNOWN_ERROR, f"unexpected {type(exc).__name__}"))

@@ -28,7 +28,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cordvault.cli import drive_manage, drive_transfers
 from cordvault.cli.drive_client import DriveClient, write_private
+from cordvault.cli.drive_manage import JsonOpt, emit_json
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings, load_settings
 
@@ -77,7 +79,7 @@ def _user_app() -> typer.Typer:
         out.print(f"created {kind} {name}", highlight=False)
 
     @app.command("list")
-    def list_users() -> None:
+    def list_users(as_json: JsonOpt = False) -> None:
         """List accounts."""
         from cordvault.drive import users
 
@@ -86,6 +88,9 @@ def _user_app() -> typer.Typer:
                 (u.name, u.is_admin, u.disabled)
                 for u in users.search_users(db, None, limit=10_000, offset=0)
             ]
+        if as_json:
+            emit_json([{"name": n, "is_admin": a, "disabled": d} for n, a, d in rows])
+            return
         for name, is_admin, disabled in rows:
             flags = ", ".join(f for f, on in (("admin", is_admin), ("disabled", disabled)) if on)
             out.print(f"{name}{f'  ({flags})' if flags else ''}", highlight=False)
@@ -102,6 +107,38 @@ def _user_app() -> typer.Typer:
         with _db(load_settings()) as db:
             users.reset_password(db, None, name, password)
         out.print(f"password of {name} reset", highlight=False)
+
+    # -- account state (issue 17): the same service as PATCH /api/auth/users/{id} ----------
+
+    def change(
+        name: str, done: str, *, disabled: bool | None = None, is_admin: bool | None = None
+    ) -> None:
+        from cordvault.drive import users
+
+        with _db(load_settings()) as db:
+            user_id = users.get_user_by_name(db, name).id
+            users.update_user(db, None, user_id, disabled=disabled, is_admin=is_admin)
+        out.print(f"{name} {done}", highlight=False, markup=False)
+
+    @app.command("disable")
+    def disable(name: str) -> None:
+        """Disable an account: its tokens and app passwords stop working at once."""
+        change(name, "disabled", disabled=True)
+
+    @app.command("enable")
+    def enable(name: str) -> None:
+        """Enable a disabled account (it signs in again; old tokens stay dead)."""
+        change(name, "enabled", disabled=False)
+
+    @app.command("promote")
+    def promote(name: str) -> None:
+        """Make an account an administrator."""
+        change(name, "is an administrator", is_admin=True)
+
+    @app.command("demote")
+    def demote(name: str) -> None:
+        """Remove an account's administrator flag."""
+        change(name, "is no longer an administrator", is_admin=False)
 
     from cordvault.cli import drive_account
 
@@ -185,6 +222,7 @@ def _drive_app() -> typer.Typer:
     def ls(
         remote: Annotated[str, typer.Argument()] = "/",
         long: Annotated[bool, typer.Option("-l", "--long", help="Sizes, owners, dates.")] = False,
+        as_json: JsonOpt = False,
     ) -> None:
         """List a folder."""
         with _client() as client:
@@ -193,6 +231,9 @@ def _drive_app() -> typer.Typer:
                 items = [found["file"]]
             else:
                 items = list(client.list_all(found["folder"]["id"]))
+        if as_json:
+            emit_json(items)
+            return
         if not long:
             for item in items:
                 suffix = "/" if item["kind"] == "folder" else ""
@@ -211,48 +252,6 @@ def _drive_app() -> typer.Typer:
                 item["updated_at"],
             )
         out.print(table)
-
-    @app.command()
-    def put(
-        local: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-        remote: str,
-        on_conflict: Annotated[str, typer.Option(help=_CONFLICT_HELP)] = "fail",
-        parallel: Annotated[int, typer.Option(min=1, max=32, help="Chunks in flight.")] = 4,
-    ) -> None:
-        """Upload LOCAL to REMOTE (a folder, or a full path); resumable: re-run to resume."""
-        with _client() as client:
-            found = client.find(remote)
-            if found is not None and found.get("folder") is not None:
-                folder_id, name = str(found["folder"]["id"]), local.name
-            else:
-                parent, name = _split(remote)
-                folder_id = str(client.mkdir(parent)["id"])
-            with _progress(local.stat().st_size, name) as advance:
-                done = client.upload(
-                    local,
-                    folder_id,
-                    name,
-                    on_conflict=on_conflict,
-                    parallel=parallel,
-                    state_file=_state_file(),
-                    progress=advance,
-                )
-        f = done["file"]
-        verb = "kept existing" if done["skipped"] else "uploaded"
-        out.print(f"{verb} {f['name']} ({f['size']} bytes, sha256 {f['sha256']})", highlight=False)
-
-    @app.command()
-    def get(remote: str, local: Path) -> None:
-        """Download REMOTE to LOCAL (a file, or an existing directory)."""
-        with _client() as client:
-            found = _need(client.find(remote), "file")
-            if found.get("file") is None:
-                raise CordvaultError(ErrorCode.INVALID_INPUT, "not a file (use `drive zip`)")
-            meta = found["file"]
-            target = local / meta["name"] if local.is_dir() else local
-            with _progress(int(meta["size"]), meta["name"]) as advance:
-                size = client.download(meta["id"], target, progress=advance)
-        out.print(f"downloaded {target} ({size} bytes)", highlight=False)
 
     @app.command()
     def mkdir(remote: str) -> None:
@@ -392,6 +391,8 @@ def _drive_app() -> typer.Typer:
                 size = client.download_zip(folder_id, output, progress=advance)
         out.print(f"wrote {output} ({size} bytes)", highlight=False)
 
+    drive_transfers.register(app, _client, _state_file)
+    drive_manage.register(app, _client)
     return app
 
 

@@ -183,6 +183,61 @@ class DriveClient:
         )
         return str(body["url"])
 
+    # -- publishing, ownership, links, shares, usage, merge, app passwords (issue 17) ----
+
+    def transfer(self, file_id: str, user: str) -> dict[str, Any]:
+        body: dict[str, Any] = self._json(
+            "POST", f"/api/drive/files/{file_id}/owner", json={"user": user}
+        )
+        return body
+
+    def links(self, file_id: str) -> list[dict[str, Any]]:
+        body: list[dict[str, Any]] = self._json("GET", f"/api/drive/files/{file_id}/links")
+        return body
+
+    def revoke_link(self, link_id: str) -> None:
+        self._call("DELETE", f"/api/drive/links/{link_id}")
+
+    def revoke_links(self, file_id: str) -> int:
+        return int(self._json("DELETE", f"/api/drive/files/{file_id}/links")["revoked"])
+
+    def shares(self, file_id: str) -> list[dict[str, Any]]:
+        body: list[dict[str, Any]] = self._json("GET", f"/api/drive/files/{file_id}/shares")
+        return body
+
+    def shared_with_me(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self._json(
+                "GET", "/api/drive/shared", params={"limit": 1000, "offset": len(out)}
+            )
+            out += page
+            if len(page) < 1000:
+                return out
+
+    def usage(self, folder_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = self._json("GET", f"/api/drive/folders/{folder_id}/usage")
+        return body
+
+    def merge(self, folder_id: str, into: str, on_conflict: str) -> dict[str, Any]:
+        body: dict[str, Any] = self._json(
+            "POST",
+            f"/api/drive/folders/{folder_id}/merge",
+            json={"into": into, "on_conflict": on_conflict},
+        )
+        return body
+
+    def create_app_password(self, name: str) -> dict[str, Any]:
+        body: dict[str, Any] = self._json("POST", "/api/auth/app-passwords", json={"name": name})
+        return body
+
+    def app_passwords(self) -> list[dict[str, Any]]:
+        body: list[dict[str, Any]] = self._json("GET", "/api/auth/app-passwords")
+        return body
+
+    def revoke_app_password(self, app_password_id: str) -> None:
+        self._call("DELETE", f"/api/auth/app-passwords/{app_password_id}")
+
     # -- transfers -----------------------------------------------------------------------
 
     def upload(
@@ -308,6 +363,11 @@ class DriveClient:
                 ErrorCode.DOWNLOAD_FAILED,
                 f"transfer interrupted ({type(exc).__name__}); run it again",
             ) from None
+
+
+def sha256_file(path: Path) -> str:
+    """The hex SHA-256 of a local file, read in 1 MiB blocks."""
+    return _sha256_file(path)
 
 
 def _sha256_file(path: Path) -> str:

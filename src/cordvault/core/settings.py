@@ -254,6 +254,12 @@ class Settings(BaseSettings):
         None,
         description="Base URL put in signed download links (default: the URL of the request).",
     )
+    drive_dav_auth_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long WebDAV remembers a verified app password (0: never); a revoked "
+        "app password or a disabled account still fails at the next request.",
+    )
     drive_client_config: Path | None = Field(
         None,
         description="Where `cordvault drive login` keeps the server URL and token "

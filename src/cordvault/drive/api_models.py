@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cordvault.drive.access import Access
 from cordvault.drive.models import (
+    AppPassword,
     DriveFile,
     DriveUser,
     Folder,
@@ -325,3 +326,30 @@ class LinkOut(BaseModel):
     token: str
     expires_at: datetime | None
     created_at: datetime
+
+
+# -- app passwords (issue 17: WebDAV) ------------------------------------------------------
+
+
+class AppPasswordIn(_In):
+    name: str = Field(max_length=64)
+
+
+class AppPasswordOut(BaseModel):
+    """An app password's record; ``password`` is set only in the answer that creates it."""
+
+    id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    password: str | None = None
+
+    @classmethod
+    def of(cls, row: AppPassword, secret: str | None = None) -> AppPasswordOut:
+        return cls(
+            id=row.id,
+            name=row.name,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            password=secret,
+        )

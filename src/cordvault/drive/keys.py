@@ -1,8 +1,9 @@
 """The drive's server-side secrets (signing secret, master keyring) and its crypto boundary.
 
-``DRIVE_SECRET_KEY`` signs login tokens (JWT, HS256) and download links (HMAC-SHA256) through
-two independent subkeys. Unset, a random secret is generated once into
-``DATA_DIR/drive_secret.key`` (mode 0600, created atomically so concurrent API processes agree).
+``DRIVE_SECRET_KEY`` signs login tokens (JWT, HS256) and download links (HMAC-SHA256), and keys
+the hashes of app passwords (HMAC-SHA256), through three independent subkeys. Unset, a random
+secret is generated once into ``DATA_DIR/drive_secret.key`` (mode 0600, created atomically so
+concurrent API processes agree).
 Placeholder-looking values are refused with ``INVALID_SETTINGS``.
 
 ``MESSAGE_ENCRYPTION_KEY`` wraps the per-file keys. With the local backend and no key set, one is
@@ -49,6 +50,7 @@ class SigningKeys:
 
     token_key: bytes
     link_key: bytes
+    app_password_key: bytes
 
     def __repr__(self) -> str:
         return "SigningKeys(<redacted>)"
@@ -61,7 +63,11 @@ def _subkey(secret: bytes, purpose: str) -> bytes:
 def signing_keys_from_secret(secret: str) -> SigningKeys:
     """Derive the token and link keys from a secret string (golden vectors use this)."""
     raw = secret.encode()
-    return SigningKeys(token_key=_subkey(raw, "token"), link_key=_subkey(raw, "link"))
+    return SigningKeys(
+        token_key=_subkey(raw, "token"),
+        link_key=_subkey(raw, "link"),
+        app_password_key=_subkey(raw, "app-password"),
+    )
 
 
 def crypto_error(exc: CryptoError) -> CordvaultError:

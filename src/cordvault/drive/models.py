@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -253,3 +254,32 @@ class GarbageChunk(Base):
     locator: Mapped[str] = mapped_column(String(1024))
     not_before: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AppPassword(Base):
+    """A per-device password for HTTP Basic clients (WebDAV): only its keyed hash is stored.
+
+    ``secret_hash`` is HMAC-SHA256(app-password subkey of ``DRIVE_SECRET_KEY``, user id and
+    secret), hex: unique, so verifying is one indexed lookup (see ``drive/app_passwords.py``)."""
+
+    __tablename__ = "drive_app_passwords"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("drive_users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DavProperty(Base):
+    """A WebDAV dead property (PROPPATCH) of a file or folder, keyed by the entry's id so it
+    follows renames and moves. ``value`` is the property's XML element as sent."""
+
+    __tablename__ = "drive_dav_props"
+
+    resource_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

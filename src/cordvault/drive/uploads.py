@@ -17,13 +17,18 @@ restart loses nothing):
 Until step 3 commits no file row points at the chunks: a half file is never visible. Store I/O
 never runs inside a DB transaction, so these functions open their own short transactions
 (``ctx.sessions``) around it instead of using the request's session.
+
+Streamed uploads come in two flavours sharing one commit (:func:`_commit_stream`): async
+(:func:`stream_upload`, the REST ``PUT``) and sync (:func:`write_upload`, WebDAV's ``PUT`` in a
+WSGI thread). Size: a little past ~450 lines because both protocols share the placement and
+commit rules kept here; splitting them would export those internals.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -42,6 +47,7 @@ from cordvault.drive.gc import schedule_content
 from cordvault.drive.models import Chunk, DriveFile, Upload, utcnow
 from cordvault.drive.names import OnConflict, validate_name
 from cordvault.drive.placement import conflict, place, unique_names
+from cordvault.drive.streaming import WriteResult
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_FILE_SIZE = 1 << 50  # 1 PiB: a sanity bound on declared sizes, not a quota
@@ -382,44 +388,87 @@ async def stream_upload(
     new = content.new_content(ctx)
     writer = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size)
     result = await writer.awrite_stream(data)
+    target = _StreamTarget(folder_id, name, content.guess_mime(name, mime_type), on_conflict)
+    return await anyio.to_thread.run_sync(
+        lambda: _commit_stream(ctx, actor, new, result, target, expected_size, expected_sha256)
+    )
 
-    def commit() -> Completed:
-        rows = [
-            Chunk(
-                content_id=new.content_id,
-                idx=r.index,
-                locator=r.locator,
-                plain_size=r.plain_size,
-                plain_sha256="",
+
+def write_upload(
+    ctx: DriveContext,
+    actor: Actor,
+    *,
+    folder_id: str,
+    name: str,
+    data: Iterable[bytes],
+    mime_type: str | None = None,
+    on_conflict: OnConflict = OnConflict.FAIL,
+) -> Completed:
+    """:func:`stream_upload` for a synchronous byte stream (a WebDAV ``PUT`` runs in a WSGI
+    thread): the same checks first, the same bounded streaming into the chunk writer, the same
+    commit; a failure deletes what was stored."""
+    name = validate_name(name)
+    with ctx.sessions() as db:
+        _precheck_target(db, actor, folder_id, name, on_conflict)
+    new = content.new_content(ctx)
+    result = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size).write_stream(data)
+    target = _StreamTarget(folder_id, name, content.guess_mime(name, mime_type), on_conflict)
+    return _commit_stream(ctx, actor, new, result, target, None, None)
+
+
+@dataclass(frozen=True)
+class _StreamTarget:
+    folder_id: str
+    name: str
+    mime_type: str
+    on_conflict: OnConflict
+
+
+def _commit_stream(
+    ctx: DriveContext,
+    actor: Actor,
+    new: content.NewContent,
+    result: WriteResult,
+    target: _StreamTarget,
+    expected_size: int | None,
+    expected_sha256: str | None,
+) -> Completed:
+    """Record a streamed content's chunks and make it a file, in one transaction; on any
+    failure the stored chunks are queued for collection."""
+    rows = [
+        Chunk(
+            content_id=new.content_id,
+            idx=r.index,
+            locator=r.locator,
+            plain_size=r.plain_size,
+            plain_sha256="",
+        )
+        for r in result.chunks
+    ]
+    try:
+        if expected_size is not None and result.size != expected_size:
+            raise CordvaultError(
+                ErrorCode.CHECKSUM_MISMATCH, "received size differs from the declared size"
             )
-            for r in result.chunks
-        ]
-        try:
-            if expected_size is not None and result.size != expected_size:
-                raise CordvaultError(
-                    ErrorCode.CHECKSUM_MISMATCH, "received size differs from the declared size"
-                )
-            if expected_sha256 is not None and result.sha256 != expected_sha256:
-                raise CordvaultError(ErrorCode.CHECKSUM_MISMATCH, "content does not match sha256")
-            with ctx.sessions() as db, db.begin():
-                db.add_all(rows)
-                return finalize(
-                    ctx,
-                    db,
-                    actor,
-                    folder_id=folder_id,
-                    name=name,
-                    on_conflict=on_conflict,
-                    content_id=new.content_id,
-                    wrapped_key=new.wrapped_key,
-                    chunk_size=ctx.chunk_size,
-                    size=result.size,
-                    sha256=result.sha256,
-                    mime_type=content.guess_mime(name, mime_type),
-                )
-        except BaseException:
-            with ctx.sessions() as db, db.begin():
-                repo.queue_garbage(db, [r.locator for r in result.chunks], utcnow())
-            raise
-
-    return await anyio.to_thread.run_sync(commit)
+        if expected_sha256 is not None and result.sha256 != expected_sha256:
+            raise CordvaultError(ErrorCode.CHECKSUM_MISMATCH, "content does not match sha256")
+        with ctx.sessions() as db, db.begin():
+            db.add_all(rows)
+            return finalize(
+                ctx,
+                db,
+                actor,
+                folder_id=target.folder_id,
+                name=target.name,
+                on_conflict=target.on_conflict,
+                content_id=new.content_id,
+                wrapped_key=new.wrapped_key,
+                chunk_size=ctx.chunk_size,
+                size=result.size,
+                sha256=result.sha256,
+                mime_type=target.mime_type,
+            )
+    except BaseException:
+        with ctx.sessions() as db, db.begin():
+            repo.queue_garbage(db, [r.locator for r in result.chunks], utcnow())
+        raise

@@ -135,7 +135,7 @@ def search_users(db: Session, query: str | None, *, limit: int, offset: int) -> 
 
 def update_user(
     db: Session,
-    actor: Actor,
+    actor: Actor | None,
     user_id: int,
     *,
     is_admin: bool | None = None,
@@ -144,10 +144,12 @@ def update_user(
 ) -> DriveUser:
     """Admin changes to an account; disabling or resetting the password revokes its sessions.
 
-    An admin cannot remove their own admin flag or disable themselves (no lock-out)."""
-    require_admin(actor)
+    ``actor`` None is a local operator (the CLI, with the database at hand). An admin cannot
+    remove their own admin flag or disable themselves (no lock-out)."""
+    if actor is not None:
+        require_admin(actor)
     user = get_user(db, user_id)
-    if user.id == actor.id and (is_admin is False or disabled is True):
+    if actor is not None and user.id == actor.id and (is_admin is False or disabled is True):
         raise CordvaultError(
             ErrorCode.CONFLICT, "administrators cannot demote or disable themselves"
         )

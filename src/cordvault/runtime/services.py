@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cordvault.core.files import private_dir
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.drive.app_passwords import CredentialCache
 from cordvault.drive.context import DriveContext
 from cordvault.drive.gc import collector_loop
 from cordvault.insights.jobs.context import JobsContext
@@ -69,6 +70,11 @@ class Services:
     def drive(self) -> DriveContext:
         """Drive services' context: signing keys, keyring, the chunk store (opened lazily)."""
         return DriveContext.open(self.settings, self.sessions)
+
+    @cached_property
+    def dav_credentials(self) -> CredentialCache:
+        """Verified WebDAV (HTTP Basic) credentials, remembered for a short while."""
+        return CredentialCache(self.settings.drive_dav_auth_cache_seconds)
 
     @cached_property
     def jobs(self) -> JobsContext:

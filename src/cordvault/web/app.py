@@ -48,9 +48,11 @@ log = logging.getLogger(__name__)
 INSIGHTS = "cordvault.web.insights"
 DRIVE = "cordvault.web.drive"
 PAGES = "cordvault.web.pages"
+DAV = "cordvault.web.dav"
 # Domain modules that install routes; each has ``install(app, services)``. The pages (browser
-# front end, ``/docs`` and ``/redoc`` from vendored assets) call the drive routes.
-DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE, PAGES)
+# front end, ``/docs`` and ``/redoc`` from vendored assets) call the drive routes; ``/dav/`` is
+# WebDAV over the same drive services.
+DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE, PAGES, DAV)
 
 
 def app_from_env() -> FastAPI:
@@ -79,7 +81,7 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         )
         try:
             async with services.running(
-                job_queue=INSIGHTS in installed, drive_gc=DRIVE in installed
+                job_queue=INSIGHTS in installed, drive_gc=DRIVE in installed or DAV in installed
             ):
                 yield
         finally:

@@ -9,6 +9,7 @@ rules and error codes are listed in ``docs/drive-api.md``.
 
 - :mod:`.accounts`: ``/api/auth/...`` (accounts, sign-in)
 - :mod:`.security`: sessions, sign-in unlock, the security log
+- :mod:`.app_passwords`: ``/api/auth/app-passwords`` (WebDAV's per-device passwords)
 - :mod:`.files`: folders, files, shares, signed links
 - :mod:`.uploads`: resumable and streamed uploads
 
@@ -21,14 +22,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cordvault.runtime import Services
-from cordvault.web.drive import accounts, files, security, uploads
+from cordvault.web.drive import accounts, app_passwords, files, security, uploads
 from cordvault.web.middleware import allow_streaming, streaming_route
 
 
 def install(app: FastAPI, services: Services) -> None:
     """Add the drive routes. The drive context is opened now, so bad keys fail at start."""
     _ = services.drive
-    for router in (accounts.router, security.router, files.router, uploads.router):
+    routers = (accounts.router, security.router, app_passwords.router, files.router, uploads.router)
+    for router in routers:
         app.include_router(router)
     # The upload routes stream their bodies (bounded by the chunk size / streamed to the
     # store); every other route is held to MAX_JSON_BODY_BYTES.
