@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access
+from cordvault.drive import access, events
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -72,12 +72,19 @@ def update_file(
             raise conflict("a folder with this name already exists in the folder")
         if spot.existing_file is not None:
             delete_file(ctx, db, actor, spot.existing_file.id)
+        old_name, old_folder = row.name, row.folder_id
         with unique_names(db):
             row.name, row.folder_id = spot.name, target.id
             row.updated_at = utcnow()
+        if old_folder != row.folder_id:
+            events.file_changed(db, row, "modify", "moved", folder_origin=old_folder)
+        if old_name != row.name:
+            events.file_changed(db, row, "modify", "renamed", rename_origin=old_name)
     if public is not None:
-        row.public = public
+        changed, row.public = public != row.public, public
         row.updated_at = utcnow()
+        if changed:
+            events.file_changed(db, row, "modify", "published" if public else "unpublished")
     db.flush()
     return row
 
@@ -110,6 +117,7 @@ def transfer_ownership(db: Session, actor: Actor, file_id: str, new_owner: str) 
     row.owner_id = user.id
     row.updated_at = utcnow()
     db.flush()
+    events.file_changed(db, row, "modify", "owner")
     return row
 
 
@@ -123,6 +131,7 @@ def set_share(db: Session, actor: Actor, file_id: str, user_name: str, level: st
     if user.id == row.owner_id:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "the owner already has full access")
     existing = repo.share(db, row.id, user.id)
+    events.share_changed(db, row, user.id, level)
     if existing is not None:
         existing.access = level
         db.flush()
@@ -140,6 +149,7 @@ def remove_share(db: Session, actor: Actor, file_id: str, user_name: str) -> Non
         access.require_file(db, actor, row, Access.OWNER)
     if not repo.delete_share(db, row.id, user.id):
         raise CordvaultError(ErrorCode.NOT_FOUND, "the file is not shared with that user")
+    events.share_changed(db, row, user.id, None)
 
 
 def list_shares(db: Session, actor: Actor, file_id: str) -> list[tuple[str, str]]:

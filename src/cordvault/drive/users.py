@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive import events
 from cordvault.drive import repository as repo
 from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
@@ -162,6 +163,7 @@ def update_user(
         raise CordvaultError(
             ErrorCode.CONFLICT, "administrators cannot demote or disable themselves"
         )
+    before = user.token_version
     if is_admin is not None:
         user.is_admin = is_admin
     if disabled is not None and disabled != user.disabled:
@@ -172,6 +174,8 @@ def update_user(
         user.token_version += 1
     user.updated_at = utcnow()
     db.flush()
+    if user.token_version != before:
+        events.account_revoked(db, user.id, user.token_version)
     return user
 
 
@@ -196,6 +200,7 @@ def change_password(
     user.token_version += 1
     user.updated_at = utcnow()
     db.flush()
+    events.account_revoked(db, user.id, user.token_version)
     return user
 
 

@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 
 INSIGHTS = "cordvault.web.insights"
 DRIVE = "cordvault.web.drive"
+LIVE = "cordvault.web.live"
 # Domain modules that install routes; each has ``install(app, services)``.
-DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE)
+DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE, LIVE)
 
 
 def app_from_env() -> FastAPI:

@@ -10,6 +10,7 @@ rules and error codes are listed in ``docs/drive-api.md``.
 - :mod:`.accounts`: ``/api/auth/...``
 - :mod:`.files`: folders, files, shares, signed links
 - :mod:`.uploads`: resumable and streamed uploads
+- :mod:`.previews`: thumbnails
 
 ``install`` is what ``web/app.py`` calls; the garbage collector runs in the app's lifespan
 (``drive.gc.collector_loop``, started by ``Services.running``).
@@ -20,14 +21,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cordvault.runtime import Services
-from cordvault.web.drive import accounts, files, uploads
+from cordvault.web.drive import accounts, files, previews, uploads
 from cordvault.web.middleware import allow_streaming, streaming_route
 
 
 def install(app: FastAPI, services: Services) -> None:
     """Add the drive routes. The drive context is opened now, so bad keys fail at start."""
     _ = services.drive
-    for router in (accounts.router, files.router, uploads.router):
+    for router in (accounts.router, files.router, previews.router, uploads.router):
         app.include_router(router)
     # The upload routes stream their bodies (bounded by the chunk size / streamed to the
     # store); every other route is held to MAX_JSON_BODY_BYTES.
