@@ -69,7 +69,8 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     """A tiny PNG whose header claims ``width`` x ``height`` pixels (10 G by default)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 4096, 9)

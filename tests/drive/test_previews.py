@@ -70,7 +70,8 @@ def test_thumbnails_of_images_videos_and_pdfs(penv: DriveEnv) -> None:
             assert r.status_code == 200, (name, r.text)
             assert r.headers["content-type"] == "image/jpeg"
             im = Image.open(io.BytesIO(r.content))
-            assert im.format == "JPEG" and max(im.size) <= edge, (name, im.size)
+            assert im.format == "JPEG", name
+            assert max(im.size) <= edge, (name, im.size)
             if name == "photo.jpg":
                 assert im.size == (edge, edge * 3 // 4)
 
@@ -78,7 +79,8 @@ def test_thumbnails_of_images_videos_and_pdfs(penv: DriveEnv) -> None:
     r = env.client.get(url, params={"size": "grid", "v": 1}, headers=alice)
     assert r.headers["cache-control"] == "private, max-age=31536000, immutable"
     etag = r.headers["etag"]
-    assert etag.startswith('"') and not etag.startswith('W/')
+    assert etag.startswith('"')
+    assert not etag.startswith("W/")
     again = env.client.get(url, headers={**alice, "if-none-match": etag})
     assert again.status_code == 304
     assert env.client.get(url, headers=alice).headers["cache-control"] == "private, no-cache"
@@ -94,7 +96,8 @@ def test_thumbnails_of_images_videos_and_pdfs(penv: DriveEnv) -> None:
     for path in (env.settings.data_dir / "chunks").rglob("*"):
         if path.is_file():
             blob = path.read_bytes()
-            assert b"\xff\xd8\xff" not in blob[:16] and b"JFIF" not in blob
+            assert b"\xff\xd8\xff" not in blob[:16]
+            assert b"JFIF" not in blob
     scratch = env.settings.data_dir / "tmp" / "previews"
     assert list(scratch.iterdir()) == []  # no plaintext left behind
 
@@ -112,7 +115,8 @@ def test_thumbnails_of_images_videos_and_pdfs(penv: DriveEnv) -> None:
     assert im.size == (480, 480)
 
     # Deleted with the file: the sweep forgets the row and queues its chunks.
-    assert env.client.delete(f"/api/drive/files/{ids['clip.mp4']}", headers=alice).status_code == 204
+    gone = env.client.delete(f"/api/drive/files/{ids['clip.mp4']}", headers=alice)
+    assert gone.status_code == 204
     assert sweep(env.drive) == 1
     with env.drive.sessions() as db:
         assert prepo.preview(db, ids["clip.mp4"]) is None

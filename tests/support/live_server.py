@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 
@@ -85,6 +86,15 @@ class Socket:
             while True:
                 out.append(self.recv(timeout))
         return out
+
+    def close_code(self, timeout: float = 5.0) -> int | None:
+        """Read until the server closes the socket; the close code it sent (None: none)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self.ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else None
 
     def close(self) -> None:
         self.ws.close()
