@@ -33,7 +33,8 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 CHANNEL = "cordvault:events"
-"""The Redis pub/sub channel (one per Redis database: give deployments their own DB)."""
+"""Prefix of the Redis pub/sub channel. Pub/sub ignores Redis database numbers, so the channel
+carries a scope (:func:`open_bus`): deployments sharing a Redis never hear each other."""
 
 Subscriber = Callable[[str], None]
 
@@ -184,9 +185,11 @@ def is_redis_url(url: str | None) -> bool:
     return bool(url) and str(url).split(":", 1)[0].lower() in ("redis", "rediss", "unix")
 
 
-def open_bus(broker_url: str | None) -> EventBus:
+def open_bus(broker_url: str | None, scope: str = "") -> EventBus:
     """Redis pub/sub when ``broker_url`` is a Redis URL, else the in-process bus (an AMQP
-    broker gives no fan-out to every process: events then stay in their process)."""
+    broker gives no fan-out to every process: events then stay in their process). ``scope``
+    names the deployment (the composition root passes a hash of its database URL: processes
+    sharing a database share a channel)."""
     if broker_url and is_redis_url(broker_url):
-        return RedisBus(broker_url)
+        return RedisBus(broker_url, f"{CHANNEL}:{scope}" if scope else CHANNEL)
     return LocalBus()

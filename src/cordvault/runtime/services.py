@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import threading
 from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
@@ -105,7 +106,10 @@ class Services:
         connects to Redis)."""
         with self._lock:
             if self._bus is None:
-                self._bus = open_bus(self.settings.broker_url)
+                # Processes sharing a database share the channel (a hash: no URL in Redis).
+                url = self.settings.effective_database_url.encode()
+                scope = hashlib.sha256(url).hexdigest()[:16]
+                self._bus = open_bus(self.settings.broker_url, scope)
             return self._bus
 
     def _publish(self, events: Sequence[drive_events.Event]) -> None:
