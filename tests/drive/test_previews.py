@@ -152,3 +152,27 @@ def test_hostile_files_get_no_thumbnail_within_bounds(penv: DriveEnv) -> None:
     r = env.client.get(f"/api/drive/files/{good}/thumbnail", headers=alice)
     assert r.status_code == 200
     assert run_pending(env.drive) == {}  # "none" is final until the content changes
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_cli_makes_missing_thumbnails(
+    penv: DriveEnv, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cordvault.cli.app import build_app
+
+    env = penv
+    alice = env.register("alice")
+    pic = _upload(env, alice, "pic.png", media.image("PNG"))
+    _upload(env, alice, "bad.png", b"\x89PNG\r\n\x1a\nnot really")
+    monkeypatch.setenv("DATA_DIR", str(env.settings.data_dir))
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("BROKER_URL", raising=False)
+    result = CliRunner().invoke(build_app(), ["drive", "thumbnails"])
+    assert result.exit_code == 0, result.output
+    assert "1 thumbnail(s) made, 1 file(s) without one" in result.output
+    r = env.client.get(f"/api/drive/files/{pic}/thumbnail", headers=alice)
+    assert r.status_code == 200
+    again = CliRunner().invoke(build_app(), ["drive", "thumbnails", "--retry"])
+    assert "0 thumbnail(s) made, 1 file(s) without one" in again.output

@@ -268,6 +268,20 @@ def run_pending(ctx: DriveContext, *, limit: int = 20) -> dict[str, int]:
     return counts
 
 
+def make_missing(ctx: DriveContext, *, retry: bool = False) -> dict[str, int]:
+    """Make every missing thumbnail now (``cordvault drive thumbnails``); ``retry`` first
+    forgets "no preview" verdicts so those files are tried again. Stops when a round finds
+    nothing it can claim (files another process is working on are left to it)."""
+    if retry:
+        with ctx.sessions() as db, db.begin():
+            prepo.reset_none(db)
+    total: dict[str, int] = {"swept": sweep(ctx)}
+    while done := run_pending(ctx, limit=50):
+        for outcome, n in done.items():
+            total[outcome] = total.get(outcome, 0) + n
+    return total
+
+
 def sweep(ctx: DriveContext, *, limit: int = 500) -> int:
     """Forget previews of deleted files; their chunks go to the collector. Returns how many."""
     with ctx.sessions() as db, db.begin():

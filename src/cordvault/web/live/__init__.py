@@ -33,6 +33,7 @@ PUSHED = (
     "s2c:upload-progress",
     "s2c:upload-finish-info",
     "s2c:thumbnail-ready",
+    "s2c:resync",
     "s2c:heartbeat",
 )
 """Packets the server sends without being asked."""
