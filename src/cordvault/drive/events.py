@@ -123,11 +123,6 @@ def record(db: Session, event: Event) -> None:
     db.info.setdefault(_INFO_KEY, []).append(event)
 
 
-def pending(db: Session) -> list[Event]:
-    """The events recorded in the session's current transaction (tests look here)."""
-    return list(db.info.get(_INFO_KEY, ()))
-
-
 Publisher = Callable[[Sequence[Event]], None]
 
 
