@@ -382,6 +382,25 @@ def _drive_app() -> typer.Typer:
             out.print("run `cordvault drive doctor --repair` to re-attach them", markup=False)
             raise typer.Exit(1)
 
+    @app.command("thumbnails")
+    def thumbnails(
+        retry: Annotated[
+            bool,
+            typer.Option("--retry", help="Also retry files that got no thumbnail before."),
+        ] = False,
+    ) -> None:
+        """On the server: make the missing thumbnails of existing files now."""
+        from cordvault.drive.previews.service import make_missing
+        from cordvault.runtime import build_services
+
+        with build_services(load_settings()) as services:
+            done = make_missing(services.drive, retry=retry)
+        out.print(
+            f"{done.get('ready', 0)} thumbnail(s) made, {done.get('none', 0)} file(s) without "
+            f"one, {done.get('swept', 0)} of deleted files removed",
+            highlight=False,
+        )
+
     @app.command("zip")
     def zip_folder(remote_dir: str, output: Path) -> None:
         """Download REMOTE_DIR and everything below it (that you may read) as a zip."""

@@ -65,6 +65,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or None,
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        # WebSocket frames are read whole: bound them (the live adapter answers packets over
+        # LIVE_MAX_PACKET_BYTES with PACKET_TOO_LARGE; far larger ones are cut here, 1009).
+        "ws_max_size": 4 * settings.live_max_packet_bytes,
     }
 
 

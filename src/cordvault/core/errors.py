@@ -58,6 +58,11 @@ class ErrorCode(StrEnum):
     UPLOAD_INCOMPLETE = "UPLOAD_INCOMPLETE"
     CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
     TREE_CORRUPT = "TREE_CORRUPT"
+    NO_THUMBNAIL = "NO_THUMBNAIL"
+    # live events (WebSocket packets)
+    INVALID_PACKET = "INVALID_PACKET"
+    UNKNOWN_PACKET = "UNKNOWN_PACKET"
+    PACKET_TOO_LARGE = "PACKET_TOO_LARGE"
     # Discord REST client (the bot's own setup or Discord's answer, not the end user's input)
     DISCORD_AUTH_FAILED = "DISCORD_AUTH_FAILED"
     DISCORD_FORBIDDEN = "DISCORD_FORBIDDEN"
@@ -93,6 +98,10 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CORRUPT_BLOB: 422,
     ErrorCode.INTEGRITY_ERROR: 500,
     ErrorCode.TREE_CORRUPT: 500,
+    ErrorCode.NO_THUMBNAIL: 404,
+    ErrorCode.INVALID_PACKET: 400,
+    ErrorCode.UNKNOWN_PACKET: 400,
+    ErrorCode.PACKET_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UPSTREAM_ERROR: 502,
     ErrorCode.DOWNLOAD_FAILED: 502,
@@ -130,7 +139,11 @@ _EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.FORBIDDEN: 4,
     ErrorCode.CSRF_FAILED: 4,
     ErrorCode.NOT_FOUND: 5,
+    ErrorCode.NO_THUMBNAIL: 5,
     ErrorCode.UNKNOWN_PACKAGE_ID: 5,
+    ErrorCode.INVALID_PACKET: 3,
+    ErrorCode.UNKNOWN_PACKET: 3,
+    ErrorCode.PACKET_TOO_LARGE: 3,
     ErrorCode.UPSTREAM_ERROR: 6,
     ErrorCode.DOWNLOAD_FAILED: 6,
     ErrorCode.DOWNLOAD_TIMEOUT: 6,

@@ -285,6 +285,65 @@ class Settings(BaseSettings):
             if p.strip()
         )
 
+    # -- drive: previews (thumbnails) ---------------------------------------------------------
+    preview_workers: int = Field(
+        1, ge=0, le=16, description="Threads per API process making thumbnails; 0 = none."
+    )
+    preview_timeout_seconds: float = Field(
+        30.0, gt=0, description="Wall-clock limit of one thumbnail run (then: no thumbnail)."
+    )
+    preview_memory_bytes: int = Field(
+        1536 * 1024**2,
+        ge=256 * 1024**2,
+        description="Address-space limit of the thumbnail renderer process (bytes).",
+    )
+    preview_max_pixels: int = Field(
+        64_000_000,
+        ge=1_000_000,
+        description="Images and video frames larger than this many pixels get no thumbnail "
+        "(decompression-bomb guard).",
+    )
+    preview_max_source_bytes: int = Field(
+        1024**3,
+        ge=1024,
+        description="Files larger than this get no thumbnail (the renderer reads a "
+        "decrypted temporary copy).",
+    )
+    preview_poll_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often thumbnail workers look for files without thumbnails (they are "
+        "also woken at once by uploads in their process).",
+    )
+
+    # -- live events (WebSocket /api/ws) ------------------------------------------------------
+    live_heartbeat_seconds: float = Field(
+        20.0, gt=0, description="The server sends s2c:heartbeat this often on each socket."
+    )
+    live_idle_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A socket that sends nothing for this long is closed (clients send c2s:ping).",
+    )
+    live_auth_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a new socket has to authenticate."
+    )
+    live_send_queue: int = Field(
+        256,
+        ge=8,
+        description="Packets queued for one socket; a client that falls this far behind is "
+        "disconnected (never buffered without limit).",
+    )
+    live_max_packet_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest packet a client may send (bytes)."
+    )
+    live_packets_per_second: float = Field(
+        20.0,
+        gt=0,
+        description="Sustained packets per second a socket may send (bursts of twice that); "
+        "more are refused with RATE_LIMITED.",
+    )
+
     @property
     def effective_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data dir."""

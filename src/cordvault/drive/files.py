@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access
+from cordvault.drive import access, events
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -73,15 +73,23 @@ def update_file(
             raise conflict("a folder with this name already exists in the folder")
         if spot.existing_file is not None:
             delete_file(ctx, db, actor, spot.existing_file.id)
+        old_name, old_folder = row.name, row.folder_id
         with unique_names(db):
             row.name, row.folder_id = spot.name, target.id
             row.updated_at = utcnow()
+        if old_folder != row.folder_id:
+            events.file_changed(db, row, "modify", "moved", folder_origin=old_folder)
+        if old_name != row.name:
+            events.file_changed(db, row, "modify", "renamed", rename_origin=old_name)
     if public is not None:
-        if public != row.public:
+        changed = public != row.public
+        if changed:
             kind = Kind.FILE_PUBLIC if public else Kind.FILE_PRIVATE
             record(db, kind, user_id=row.owner_id, actor=actor, file=row.id)
         row.public = public
         row.updated_at = utcnow()
+        if changed:
+            events.file_changed(db, row, "modify", "published" if public else "unpublished")
     db.flush()
     return row
 
@@ -117,6 +125,7 @@ def transfer_ownership(db: Session, actor: Actor, file_id: str, new_owner: str) 
     row.owner_id = user.id
     row.updated_at = utcnow()
     db.flush()
+    events.file_changed(db, row, "modify", "owner")
     return row
 
 
@@ -131,6 +140,7 @@ def set_share(db: Session, actor: Actor, file_id: str, user_name: str, level: st
         raise CordvaultError(ErrorCode.INVALID_INPUT, "the owner already has full access")
     existing = repo.share(db, row.id, user.id)
     record(db, Kind.FILE_SHARED, user_id=user.id, actor=actor, file=row.id, access=level)
+    events.share_changed(db, row, user.id, level)
     if existing is not None:
         existing.access = level
         db.flush()
@@ -149,6 +159,7 @@ def remove_share(db: Session, actor: Actor, file_id: str, user_name: str) -> Non
     if not repo.delete_share(db, row.id, user.id):
         raise CordvaultError(ErrorCode.NOT_FOUND, "the file is not shared with that user")
     record(db, Kind.FILE_UNSHARED, user_id=user.id, actor=actor, file=row.id)
+    events.share_changed(db, row, user.id, None)
 
 
 def list_shares(db: Session, actor: Actor, file_id: str) -> list[tuple[str, str]]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access
+from cordvault.drive import access, events
 from cordvault.drive import repository as repo
 from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
@@ -178,6 +178,7 @@ def create_folder(
     )
     with unique_names(db):
         db.add(row)
+    events.folder_changed(db, row, "add")
     return row
 
 
@@ -287,8 +288,13 @@ def update_folder(
         return spot.existing_folder
     if spot.existing_file is not None:
         raise conflict("a file with this name already exists in the folder")
+    old_name, old_parent = row.name, row.parent_id
     with unique_names(db):
         row.name, row.parent_id, row.updated_at = spot.name, target.id, utcnow()
+    if old_parent != row.parent_id:
+        events.folder_changed(db, row, "move", parent_folder_origin=old_parent)
+    if old_name != row.name:
+        events.folder_changed(db, row, "rename", rename_origin=old_name)
     return row
 
 
@@ -336,6 +342,7 @@ def merge(
         report.renamed += spot.name != sub.name
         with unique_names(db):
             sub.name, sub.parent_id, sub.updated_at = spot.name, target.id, utcnow()
+        events.folder_changed(db, sub, "move", parent_folder_origin=source.id)
         report.moved += 1
     for row in repo.folder_files(db, source.id):
         access.require_file(db, actor, row, access.Access.WRITE)
@@ -351,8 +358,10 @@ def merge(
         report.renamed += spot.name != row.name
         with unique_names(db):
             row.name, row.folder_id, row.updated_at = spot.name, target.id, utcnow()
+        events.file_changed(db, row, "modify", "moved", folder_origin=source.id)
         report.moved += 1
     if repo.count_children(db, source.id) == (0, 0):
+        events.folder_changed(db, source, "delete")
         repo.delete_folders(db, [source.id])
     return report
 
@@ -370,6 +379,7 @@ def delete_folder(ctx: DriveContext, db: Session, actor: Actor, folder_id: str) 
     rows = repo.files_in(db, ids)
     if any(f.owner_id != actor.id for f in rows):
         raise CordvaultError(ErrorCode.FORBIDDEN, "the folder contains files of other users")
+    events.folder_changed(db, row, "delete")  # clients drop the subtree with it
     for f in rows:
         schedule_content(ctx, db, f.content_id)
         repo.delete_file_row(db, f)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access
+from cordvault.drive import access, events
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -24,5 +24,6 @@ def delete_file(ctx: DriveContext, db: Session, actor: Actor, file_id: str) -> N
     if row is None:
         raise CordvaultError(ErrorCode.NOT_FOUND, "no such file")
     access.require_file(db, actor, row, Access.OWNER)
+    events.file_changed(db, row, "delete", "deleted")
     schedule_content(ctx, db, row.content_id)
     repo.delete_file_row(db, row)

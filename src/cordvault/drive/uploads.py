@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access, content
+from cordvault.drive import access, content, events
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -224,6 +224,9 @@ def put_chunk(
                             plain_sha256=digest,
                         )
                     )
+                if not late:
+                    received = len(repo.chunk_indexes(db, up.id))
+                    events.upload_progress(db, up.owner_id, up.id, index, received, up.chunk_count)
             if late:
                 raise late
             return True
@@ -287,6 +290,7 @@ def complete(ctx: DriveContext, actor: Actor, upload_id: str) -> Completed:
             mime_type=up.mime_type,
         )
         up.state, up.file_id, up.expires_at = "complete", done.file.id, utcnow()
+        events.upload_finished(db, up.owner_id, up.id, done.file.id)
     return done
 
 
@@ -335,6 +339,7 @@ def finalize(
         row.content_version += 1
         row.updated_at = now
         db.flush()
+        events.file_changed(db, row, "modify", "content")
         return Completed(row, overwritten=True)
     access.require_add_to(actor, folder)
     row = DriveFile(
@@ -355,6 +360,7 @@ def finalize(
     )
     with unique_names(db):
         db.add(row)
+    events.file_changed(db, row, "add", "created")
     return Completed(row)
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive import events, sessions, signin
 from cordvault.drive import repository as repo
-from cordvault.drive import sessions, signin
 from cordvault.drive.auth import Actor
 from cordvault.drive.clients import ClientInfo
 from cordvault.drive.context import DriveContext
@@ -155,6 +155,7 @@ def update_user(
         )
     if password is not None:
         validate_password(password)
+    before = user.token_version
     if is_admin is not None and is_admin != user.is_admin:
         user.is_admin = is_admin
         kind = Kind.ACCOUNT_PROMOTED if is_admin else Kind.ACCOUNT_DEMOTED
@@ -170,6 +171,8 @@ def update_user(
         record(db, Kind.PASSWORD_RESET, user_id=user.id, actor=actor)
     user.updated_at = utcnow()
     db.flush()
+    if user.token_version != before:
+        events.account_revoked(db, user.id, user.token_version)
     return user
 
 
@@ -211,4 +214,5 @@ def change_password(
     _set_password(db, user, validate_password(new_password))
     record(db, Kind.PASSWORD_CHANGED, user_id=user.id, actor=actor)
     db.flush()
+    events.account_revoked(db, user.id, user.token_version)
     return user

@@ -16,8 +16,12 @@ Contract:
   chunk store, the transit key or a Discord client).
 - :meth:`Services.running` is the async context in which background work runs: the insights
   job queue (in-process worker threads, or the Celery dispatcher + lease reaper when
-  ``BROKER_URL`` is set) and the drive's garbage collector loop. The web app enters it in its
-  lifespan; the CLI never does.
+  ``BROKER_URL`` is set), the drive's garbage collector loop, the event bus listener and the
+  thumbnail workers. The web app enters it in its lifespan; the CLI never does.
+- Drive events (:mod:`cordvault.drive.events`) are recorded by the drive services on the DB
+  session; the constructor installs the ``after_commit`` hook that publishes them on
+  :attr:`Services.events` (:mod:`cordvault.core.bus`: in-process, or Redis pub/sub when
+  ``BROKER_URL`` is a Redis URL, so every API process hears every change, the CLI's too).
 - :meth:`Services.close` releases everything that was opened (idempotent); ``with
   build_services(...) as services:`` closes on exit.
 
@@ -31,20 +35,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
 from types import TracebackType
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cordvault.core.bus import EventBus, open_bus
 from cordvault.core.files import private_dir
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.drive import events as drive_events
 from cordvault.drive.app_passwords import CredentialCache
 from cordvault.drive.context import DriveContext
 from cordvault.drive.gc import collector_loop
+from cordvault.drive.previews.worker import PreviewWorkers
 from cordvault.insights.jobs.context import JobsContext
 from cordvault.insights.jobs.dispatch import JobQueue
 from cordvault.insights.jobs.queues import open_job_queue
@@ -63,7 +71,10 @@ class Services:
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine=self.engine)
         self._lock = threading.Lock()
         self._queue: JobQueue | None = None
+        self._bus: EventBus | None = None
+        self._previews: PreviewWorkers | None = None
         self._closed = False
+        drive_events.install_publisher(self.sessions, self._publish)
 
     # -- parts built on first use -------------------------------------------------------
     @cached_property
@@ -96,6 +107,31 @@ class Services:
         )
 
     @property
+    def events(self) -> EventBus:
+        """The event bus (built on first use: a CLI command that changes nothing never
+        connects to Redis)."""
+        with self._lock:
+            if self._bus is None:
+                # Processes sharing a database share the channel (a hash: no URL in Redis).
+                url = self.settings.effective_database_url.encode()
+                scope = hashlib.sha256(url).hexdigest()[:16]
+                self._bus = open_bus(self.settings.broker_url, scope)
+            return self._bus
+
+    def _publish(self, events: Sequence[drive_events.Event]) -> None:
+        self.events.publish(drive_events.encode_batch(events))
+
+    def _wake_previews(self, message: str) -> None:
+        workers = self._previews
+        if workers is None or '"file-modify"' not in message:
+            return
+        if any(
+            e.data.get("change") in ("created", "content")
+            for e in drive_events.decode_batch(message)
+        ):
+            workers.wake()
+
+    @property
     def queue(self) -> JobQueue | None:
         """The running job queue (inside :meth:`running`), else None."""
         return self._queue
@@ -105,8 +141,9 @@ class Services:
     async def running(
         self, *, job_queue: bool = True, drive_gc: bool = True
     ) -> AsyncIterator[Services]:
-        """Run the insights job queue (``job_queue``) and the drive's collector (``drive_gc``)
-        until the block ends; both are stopped on the way out, whatever happened."""
+        """Run the insights job queue (``job_queue``) and the drive's background work
+        (``drive_gc``: the collector, the event bus listener and the thumbnail workers) until
+        the block ends; all are stopped on the way out, whatever happened."""
         queue = open_job_queue(self.jobs) if job_queue else None
         if queue is not None:
             queue.start()
@@ -115,9 +152,16 @@ class Services:
             async with contextlib.AsyncExitStack() as stack:
                 if drive_gc:
                     await stack.enter_async_context(collector_loop(self.drive))
+                    await stack.enter_async_context(self.events.running())
+                    workers = PreviewWorkers(self.drive)
+                    self._previews = workers
+                    stack.callback(self.events.subscribe(self._wake_previews))
+                    workers.start()
+                    stack.push_async_callback(asyncio.to_thread, workers.stop)
                 yield self
         finally:
             self._queue = None
+            self._previews = None
             if queue is not None:
                 await asyncio.to_thread(queue.stop)
 
@@ -128,6 +172,8 @@ class Services:
                 return
             self._closed = True
         cache = self.__dict__
+        if self._bus is not None:
+            self._bus.close()
         if "drive" in cache:
             self.drive.close()
         if "lookups" in cache:

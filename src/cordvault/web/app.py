@@ -49,10 +49,11 @@ INSIGHTS = "cordvault.web.insights"
 DRIVE = "cordvault.web.drive"
 PAGES = "cordvault.web.pages"
 DAV = "cordvault.web.dav"
+LIVE = "cordvault.web.live"
 # Domain modules that install routes; each has ``install(app, services)``. The pages (browser
 # front end, ``/docs`` and ``/redoc`` from vendored assets) call the drive routes; ``/dav/`` is
-# WebDAV over the same drive services.
-DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE, PAGES, DAV)
+# WebDAV and ``/api/ws`` the live-events WebSocket, both over the same drive services.
+DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE, PAGES, DAV, LIVE)
 
 
 def app_from_env() -> FastAPI:

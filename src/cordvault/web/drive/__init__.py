@@ -12,6 +12,7 @@ rules and error codes are listed in ``docs/drive-api.md``.
 - :mod:`.app_passwords`: ``/api/auth/app-passwords`` (WebDAV's per-device passwords)
 - :mod:`.files`: folders, files, shares, signed links
 - :mod:`.uploads`: resumable and streamed uploads
+- :mod:`.previews`: thumbnails
 
 ``install`` is what ``web/app.py`` calls; the garbage collector runs in the app's lifespan
 (``drive.gc.collector_loop``, started by ``Services.running``).
@@ -22,14 +23,21 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cordvault.runtime import Services
-from cordvault.web.drive import accounts, app_passwords, files, security, uploads
+from cordvault.web.drive import accounts, app_passwords, files, previews, security, uploads
 from cordvault.web.middleware import allow_streaming, streaming_route
 
 
 def install(app: FastAPI, services: Services) -> None:
     """Add the drive routes. The drive context is opened now, so bad keys fail at start."""
     _ = services.drive
-    routers = (accounts.router, security.router, app_passwords.router, files.router, uploads.router)
+    routers = (
+        accounts.router,
+        security.router,
+        app_passwords.router,
+        files.router,
+        previews.router,
+        uploads.router,
+    )
     for router in routers:
         app.include_router(router)
     # The upload routes stream their bodies (bounded by the chunk size / streamed to the

@@ -1,0 +1,89 @@
+"""This process's live sockets, and the delivery of bus events to exactly their audience.
+
+The registry subscribes to the composition root's event bus (``Services.events``). A message
+may arrive on any thread (the committing thread with the in-process bus, the event loop with
+Redis); it is handed to the event loop, decoded once, encoded once as ``s2c:<topic>`` and
+pushed to each socket whose user is in the event's audience (never to anyone else: the
+audience was computed from the drive's access rules when the change was recorded).
+``account-revoked`` closes the user's sockets authenticated before the change (4401).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from cordvault.drive.events import ACCOUNT_REVOKED, decode_batch
+from cordvault.web.live import protocol
+from cordvault.web.live.connection import Connection
+
+log = logging.getLogger(__name__)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._by_user: dict[int, set[Connection]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.delivered = 0
+        """Packets pushed so far (the benchmark reads it)."""
+
+    @property
+    def connections(self) -> int:
+        return sum(len(c) for c in self._by_user.values())
+
+    def add(self, conn: Connection) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._by_user.setdefault(conn.user_id, set()).add(conn)
+
+    def remove(self, conn: Connection) -> None:
+        conns = self._by_user.get(conn.user_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._by_user[conn.user_id]
+
+    def close_all(self, code: int, reason: str) -> None:
+        for conns in list(self._by_user.values()):
+            for conn in list(conns):
+                conn.close(code, reason)
+
+    # -- bus subscriber (any thread) -------------------------------------------------------
+    def on_message(self, message: str) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed() or not self._by_user:
+            return
+        if threading.get_ident() == getattr(loop, "_thread_id", None):
+            self._dispatch(message)
+        else:
+            loop.call_soon_threadsafe(self._dispatch, message)
+
+    def _dispatch(self, message: str) -> None:
+        try:
+            batch = decode_batch(message)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed bus message")
+            return
+        outgoing: dict[Connection, list[str]] = {}
+        everyone = [c for conns in self._by_user.values() for c in conns]
+        for event in batch:
+            if event.topic == ACCOUNT_REVOKED:
+                self._revoke(int(event.data["user_id"]), int(event.data["token_version"]))
+                continue
+            if event.audience.everyone:
+                targets = everyone
+            else:
+                targets = [c for u in event.audience.users for c in self._by_user.get(u, ())]
+            if not targets:
+                continue
+            text = protocol.encode(f"s2c:{event.topic}", event.data)
+            for conn in targets:
+                outgoing.setdefault(conn, []).append(text)
+        for conn, texts in outgoing.items():
+            conn.push_many(texts)
+            self.delivered += len(texts)
+
+    def _revoke(self, user_id: int, version: int) -> None:
+        for conn in list(self._by_user.get(user_id, ())):
+            if conn.identity.token_version < version:
+                conn.close(protocol.CLOSE_UNAUTHORIZED, "credentials revoked")
