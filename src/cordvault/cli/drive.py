@@ -29,6 +29,7 @@ from rich.progress import (
 from rich.table import Table
 
 from cordvault.cli.drive_client import DriveClient, write_private
+from cordvault.cli.operations import add_drive_commands
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings, load_settings
 
@@ -391,6 +392,7 @@ def _drive_app() -> typer.Typer:
                 size = client.download_zip(folder_id, output, progress=advance)
         out.print(f"wrote {output} ({size} bytes)", highlight=False)
 
+    add_drive_commands(app)
     return app
 
 

@@ -88,6 +88,8 @@ class LoginFailures(Base):
     """Failed logins per account name in the current window (shared by every API process)."""
 
     __tablename__ = "drive_login_failures"
+    # A throttle window, not drive data: left out of disaster-recovery snapshots.
+    __table_args__ = {"info": {"catalog": False}}  # noqa: RUF012 - SQLAlchemy's table args
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)

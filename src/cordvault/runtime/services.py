@@ -16,7 +16,8 @@ Contract:
   chunk store, the transit key or a Discord client).
 - :meth:`Services.running` is the async context in which background work runs: the insights
   job queue (in-process worker threads, or the Celery dispatcher + lease reaper when
-  ``BROKER_URL`` is set) and the drive's garbage collector loop. The web app enters it in its
+  ``BROKER_URL`` is set), the drive's garbage collector loop and its catalog writer
+  (disaster-recovery snapshots and journal, ``drive/catalog/``). The web app enters it in its
   lifespan; the CLI never does.
 - :meth:`Services.close` releases everything that was opened (idempotent); ``with
   build_services(...) as services:`` closes on exit.
@@ -42,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cordvault.core.files import private_dir
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.drive.catalog.writer import catalog_loop
 from cordvault.drive.context import DriveContext
 from cordvault.drive.gc import collector_loop
 from cordvault.insights.jobs.context import JobsContext
@@ -97,10 +99,14 @@ class Services:
     # -- lifecycle ----------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def running(
-        self, *, job_queue: bool = True, drive_gc: bool = True
+        self, *, job_queue: bool = True, drive_gc: bool = True, drive_catalog: bool | None = None
     ) -> AsyncIterator[Services]:
-        """Run the insights job queue (``job_queue``) and the drive's collector (``drive_gc``)
-        until the block ends; both are stopped on the way out, whatever happened."""
+        """Run the insights job queue (``job_queue``), the drive's collector (``drive_gc``) and
+        its catalog writer (``drive_catalog``, default: with the collector when
+        ``DRIVE_CATALOG`` is on) until the block ends; all are stopped on the way out,
+        whatever happened (the catalog writer first: it writes a last journal record)."""
+        if drive_catalog is None:
+            drive_catalog = drive_gc and self.settings.drive_catalog
         queue = open_job_queue(self.jobs) if job_queue else None
         if queue is not None:
             queue.start()
@@ -109,6 +115,8 @@ class Services:
             async with contextlib.AsyncExitStack() as stack:
                 if drive_gc:
                     await stack.enter_async_context(collector_loop(self.drive))
+                if drive_catalog:
+                    await stack.enter_async_context(catalog_loop(self.drive))
                 yield self
         finally:
             self._queue = None
