@@ -11,6 +11,7 @@ error, so a newcomer fixes their environment in one go.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,14 @@ class Settings(BaseSettings):
 
     # -- general -----------------------------------------------------------------------------
     debug_logging: bool = Field(False, description="1 turns on debug logs.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text (coloured on a terminal) or json (one object per line)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that GET /metrics (Prometheus format) requires. Unset: "
+        "/metrics is off (404).",
+    )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Where embedded-default state lives (SQLite DB, blobs, chunks, temp files).",

@@ -413,3 +413,8 @@ def open_uploads_after(db: Session, last_id: str, limit: int) -> list[Upload]:
         .limit(limit)
     )
     return list(db.scalars(stmt))
+
+
+def garbage_backlog(db: Session) -> int:
+    """Entries of the garbage queue, due or not."""
+    return int(db.scalar(select(func.count()).select_from(GarbageChunk)) or 0)

@@ -52,6 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cordvault.core.errors import CordvaultError
+from cordvault.core.metrics import CATALOG_LAST_SUCCESS, CATALOG_RECORDS
 from cordvault.drive.catalog import tables as tbl
 from cordvault.drive.catalog.models import CatalogLease, CatalogObject
 from cordvault.drive.catalog.records import BodyWriter, CatalogKeys, Header, store_record
@@ -283,6 +284,8 @@ class CatalogWriter:
                 db.add(CatalogObject(record=record, role=role, kind=kind, locator=locator))
 
         store_record(self.store, self.keys, header, body, remember)
+        CATALOG_RECORDS.labels(kind).inc()
+        CATALOG_LAST_SUCCESS.set_to_current_time()
         log.info("drive catalog: %s %s stored (%d lines)", kind, record, body.lines)
 
     # -- retention ---------------------------------------------------------------------------
