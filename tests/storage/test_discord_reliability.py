@@ -76,6 +76,9 @@ def _drive_settings(tmp_path: Path, emu: EmulatorHandle) -> Settings:
     return Settings(
         data_dir=tmp_path,
         database_url=f"sqlite:///{tmp_path / 'drive.db'}",
+        # The test counts every message left in the channels against the files' chunks; the
+        # catalog's records (tests/drive/test_catalog*.py) would be extra messages.
+        drive_catalog=False,
         storage_backend="discord",
         discord_api_base=emu.api_base,
         discord_bot_token=TOKEN,  # type: ignore[arg-type]
@@ -296,6 +299,8 @@ def test_a_server_killed_mid_upload_resumes(tmp_path: Path) -> None:
             "DRIVE_CHUNK_SIZE": str(CHUNK),
             "MESSAGE_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "DRIVE_SECRET_KEY": secrets.token_urlsafe(48),
+            # The fault below must hit the upload's post, not a catalog record's.
+            "DRIVE_CATALOG": "0",
         }
         data = _payload(6 * CHUNK + 123, 99)
         first, base = _serve(env, tmp_path / "server.log")

@@ -42,7 +42,7 @@ def build_app() -> typer.Typer:
         typer.echo(f"cordvault {cordvault.__version__}")
 
     insights.register(app)
-    for module_name in ("dev", "server", "drive", "discord"):
+    for module_name in ("dev", "server", "drive", "discord", "operations"):
         module = _optional_module(module_name)
         if module is not None:
             module.register(app)

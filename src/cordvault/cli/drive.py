@@ -31,6 +31,7 @@ from rich.table import Table
 from cordvault.cli import drive_manage, drive_transfers
 from cordvault.cli.drive_client import DriveClient, write_private
 from cordvault.cli.drive_manage import JsonOpt, emit_json
+from cordvault.cli.operations import add_drive_commands
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings, load_settings
 
@@ -412,6 +413,7 @@ def _drive_app() -> typer.Typer:
 
     drive_transfers.register(app, _client, _state_file)
     drive_manage.register(app, _client)
+    add_drive_commands(app)
     return app
 
 

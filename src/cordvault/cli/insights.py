@@ -75,7 +75,7 @@ def analyze(
 ) -> None:
     """Analyse a Discord Data Package offline: SQLite + HTML report (+ encrypted blob)."""
     settings = load_settings()
-    configure_logging(settings.debug_logging)
+    configure_logging(settings.debug_logging, fmt=settings.log_format)
     # Progress bars and the summary say it all; service logs would only interleave with them.
     if not settings.debug_logging:
         logging.getLogger("cordvault").setLevel(logging.WARNING)

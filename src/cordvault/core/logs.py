@@ -8,11 +8,17 @@ in every record; the first line is never passing secrets to a logger at all.
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
 import sys
 import threading
+from datetime import UTC, datetime
 
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+"""The id of the request being served (set by ``web/observability.py``; worker threads started
+with ``asyncio.to_thread`` inherit it). Every log record carries it as ``request_id``."""
 _secrets: set[str] = set()
 _lock = threading.Lock()
 _URL_QUERY = re.compile(r"(https?://[^\s?\"']+)\?[^\s\"']*")
@@ -44,9 +50,12 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's rendered message through :func:`redact`."""
+    """Rewrites each record's rendered message through :func:`redact` and stamps it with the
+    current request id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", ""):
+            record.request_id = REQUEST_ID.get()
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
@@ -66,14 +75,40 @@ class _Formatter(logging.Formatter):
         return line
 
 
-def configure_logging(debug: bool = False, stream: object = None) -> None:
-    """Install the root handler once (idempotent; later calls only change the level)."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id (``LOG_FORMAT=json``).
+
+    The message is already redacted by :class:`RedactingFilter` (the handler's filter); the
+    exception text, if any, goes through :func:`redact` here.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", "")
+        if request_id:
+            entry["request_id"] = request_id
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(debug: bool = False, stream: object = None, fmt: str = "text") -> None:
+    """Install the root handler once (idempotent; later calls only change the level).
+
+    ``fmt``: ``text`` (coloured on a TTY) or ``json`` (one object per line)."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     if not any(getattr(h, "_cordvault", False) for h in root.handlers):
         out = stream if stream is not None else sys.stderr
         handler = logging.StreamHandler(out)  # type: ignore[arg-type]
-        handler.setFormatter(_Formatter(colour=bool(getattr(out, "isatty", lambda: False)())))
+        colour = bool(getattr(out, "isatty", lambda: False)())
+        formatter = JsonFormatter() if fmt == "json" else _Formatter(colour=colour)
+        handler.setFormatter(formatter)
         handler.addFilter(RedactingFilter())
         handler._cordvault = True  # type: ignore[attr-defined]
         root.addHandler(handler)

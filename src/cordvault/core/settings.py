@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,14 @@ class Settings(BaseSettings):
 
     # -- general -----------------------------------------------------------------------------
     debug_logging: bool = Field(False, description="1 turns on debug logs.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text (coloured on a terminal) or json (one object per line)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that GET /metrics (Prometheus format) requires. Unset: "
+        "/metrics is off (404).",
+    )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Where embedded-default state lives (SQLite DB, blobs, chunks, temp files).",
@@ -249,6 +258,35 @@ class Settings(BaseSettings):
     )
     drive_gc_interval_seconds: float = Field(
         30.0, gt=0, description="How often the API's background garbage collector runs."
+    )
+    drive_catalog: bool = Field(
+        True,
+        description="Write encrypted catalog snapshots and a change journal to the chunk "
+        "store, so `cordvault drive recover` can rebuild the database from the store alone.",
+    )
+    drive_catalog_journal_seconds: float = Field(
+        10.0,
+        ge=1,
+        description="N: changes are written to the catalog journal every N seconds, so at "
+        "most N seconds of metadata changes (plus one upload) are lost with the database.",
+    )
+    drive_catalog_snapshot_seconds: float = Field(
+        3600.0,
+        ge=1,
+        description="A full catalog snapshot is written at least this often "
+        "(seconds) while things change.",
+    )
+    drive_catalog_snapshot_changes: int = Field(
+        1000,
+        ge=1,
+        description="A full catalog snapshot is written after this many changed "
+        "rows since the last one.",
+    )
+    drive_catalog_keep_snapshots: int = Field(
+        3,
+        ge=1,
+        description="Catalog snapshots kept; older snapshots and journal records are "
+        "deleted from the store.",
     )
     drive_public_url: str | None = Field(
         None,

@@ -110,3 +110,9 @@ async def collector_loop(ctx: DriveContext) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         ctx.close()
+
+
+def backlog(ctx: DriveContext) -> int:
+    """Chunks waiting in the garbage queue (for ``/metrics``)."""
+    with ctx.sessions() as db:
+        return repo.garbage_backlog(db)

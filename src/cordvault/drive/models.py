@@ -118,6 +118,8 @@ class SignInThrottle(Base):
     """
 
     __tablename__ = "drive_signin_throttle"
+    # Throttle windows, not drive data: left out of disaster-recovery snapshots.
+    __table_args__ = {"info": {"catalog": False}}  # noqa: RUF012 - SQLAlchemy's table args
 
     scope: Mapped[str] = mapped_column(String(8), primary_key=True)
     account_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

@@ -484,3 +484,8 @@ def delete_dav_props(db: Session, resource_ids: Sequence[str]) -> None:
     for start in range(0, len(resource_ids), 500):
         part = resource_ids[start : start + 500]
         db.execute(delete(DavProperty).where(DavProperty.resource_id.in_(part)))
+
+
+def garbage_backlog(db: Session) -> int:
+    """Entries of the garbage queue, due or not."""
+    return int(db.scalar(select(func.count()).select_from(GarbageChunk)) or 0)

@@ -16,8 +16,9 @@ Contract:
   chunk store, the transit key or a Discord client).
 - :meth:`Services.running` is the async context in which background work runs: the insights
   job queue (in-process worker threads, or the Celery dispatcher + lease reaper when
-  ``BROKER_URL`` is set), the drive's garbage collector loop, the event bus listener and the
-  thumbnail workers. The web app enters it in its lifespan; the CLI never does.
+  ``BROKER_URL`` is set), the drive's garbage collector loop, the event bus listener, the
+  thumbnail workers and the catalog writer (disaster-recovery snapshots and journal,
+  ``drive/catalog/``). The web app enters it in its lifespan; the CLI never does.
 - Drive events (:mod:`cordvault.drive.events`) are recorded by the drive services on the DB
   session; the constructor installs the ``after_commit`` hook that publishes them on
   :attr:`Services.events` (:mod:`cordvault.core.bus`: in-process, or Redis pub/sub when
@@ -50,6 +51,7 @@ from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
 from cordvault.drive import events as drive_events
 from cordvault.drive.app_passwords import CredentialCache
+from cordvault.drive.catalog.writer import catalog_loop
 from cordvault.drive.context import DriveContext
 from cordvault.drive.gc import collector_loop
 from cordvault.drive.previews.worker import PreviewWorkers
@@ -139,11 +141,15 @@ class Services:
     # -- lifecycle ----------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def running(
-        self, *, job_queue: bool = True, drive_gc: bool = True
+        self, *, job_queue: bool = True, drive_gc: bool = True, drive_catalog: bool | None = None
     ) -> AsyncIterator[Services]:
-        """Run the insights job queue (``job_queue``) and the drive's background work
-        (``drive_gc``: the collector, the event bus listener and the thumbnail workers) until
-        the block ends; all are stopped on the way out, whatever happened."""
+        """Run the insights job queue (``job_queue``), the drive's background work
+        (``drive_gc``: the collector, the event bus listener and the thumbnail workers) and its
+        catalog writer (``drive_catalog``, default: with the collector when ``DRIVE_CATALOG``
+        is on) until the block ends; all are stopped on the way out, whatever happened (the
+        catalog writer first: it writes a last journal record)."""
+        if drive_catalog is None:
+            drive_catalog = drive_gc and self.settings.drive_catalog
         queue = open_job_queue(self.jobs) if job_queue else None
         if queue is not None:
             queue.start()
@@ -158,6 +164,8 @@ class Services:
                     stack.callback(self.events.subscribe(self._wake_previews))
                     workers.start()
                     stack.push_async_callback(asyncio.to_thread, workers.stop)
+                if drive_catalog:
+                    await stack.enter_async_context(catalog_loop(self.drive))
                 yield self
         finally:
             self._queue = None

@@ -25,7 +25,8 @@ it would link equal chunks of different files).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -103,4 +104,41 @@ class ChunkStore(Protocol):
 
     def close(self) -> None:
         """Release connections and threads."""
+        ...
+
+
+NAME_PATTERN = re.compile(r"[0-9a-f]{32}")
+"""A caller-chosen object name: 32 lowercase hex characters, the shape of every random name
+the backends give chunks themselves, so a named object looks like any other chunk."""
+
+
+@dataclass(frozen=True)
+class NamedObject:
+    """One stored object as a scan sees it: its name, its locator and its age."""
+
+    name: str
+    locator: str
+    order: int
+    """Larger means stored later (Discord: the message snowflake; local: the file's mtime in
+    nanoseconds). Comparable between objects of one store only."""
+
+
+@runtime_checkable
+class NamedChunkStore(ChunkStore, Protocol):
+    """A chunk store that can also store an object under a name the caller picks, and list
+    every stored object with its name without the metadata database.
+
+    This is what the drive's catalog (disaster recovery, ``drive/catalog/``) needs: it names
+    its records with a keyed tag, and finds them again after the database is lost by scanning
+    names. ``put_named`` with a name not matching :data:`NAME_PATTERN` -> ``ValueError``;
+    ``scan_named`` yields every object whose name has that shape (chunks included: only the
+    caller can tell its tags from random names), in no particular order.
+    """
+
+    def put_named(self, data: bytes, name: str) -> str:
+        """Store one chunk durably under ``name``; return its locator."""
+        ...
+
+    def scan_named(self) -> Iterator[NamedObject]:
+        """Every stored object with a well-formed name (reads the backend, not the DB)."""
         ...

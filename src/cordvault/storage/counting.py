@@ -8,10 +8,10 @@ wrapped store pass through unchanged and are not counted as reads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from cordvault.storage.base import Capabilities, ChunkStore
+from cordvault.storage.base import Capabilities, ChunkStore, NamedChunkStore, NamedObject
 
 
 @dataclass
@@ -74,6 +74,22 @@ class CountingChunkStore:
         self.inner.delete(locator)
         with self._lock:
             self.counters.deletes += 1
+
+    def put_named(self, data: bytes, name: str) -> str:
+        """Passed through (counted as a put); ``TypeError`` if the inner store has no names."""
+        locator = self._named().put_named(data, name)
+        with self._lock:
+            self.counters.puts += 1
+            self.counters.bytes_written += len(data)
+        return locator
+
+    def scan_named(self) -> Iterator[NamedObject]:
+        return self._named().scan_named()
+
+    def _named(self) -> NamedChunkStore:
+        if not isinstance(self.inner, NamedChunkStore):
+            raise TypeError("the wrapped store cannot store named objects")
+        return self.inner
 
     def close(self) -> None:
         self.inner.close()

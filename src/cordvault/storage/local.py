@@ -26,10 +26,17 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from cordvault.storage.base import Capabilities, ChunkNotFound, StorageError, StorageFull
+from cordvault.storage.base import (
+    NAME_PATTERN,
+    Capabilities,
+    ChunkNotFound,
+    NamedObject,
+    StorageError,
+    StorageFull,
+)
 
 DEFAULT_MAX_CHUNK_SIZE = 256 * 1024 * 1024
 DEFAULT_MAX_BATCH = 64
@@ -127,9 +134,29 @@ class LocalChunkStore:
 
     def put(self, data: bytes) -> str:
         """Store ``data`` atomically and durably; return its new locator."""
+        return self._store(data, secrets.token_hex(16))
+
+    def put_named(self, data: bytes, name: str) -> str:
+        """Store ``data`` under ``name`` (the name is the locator: 32 hex, like every chunk)."""
+        if not NAME_PATTERN.fullmatch(name):
+            raise ValueError("an object name is 32 lowercase hex characters")
+        return self._store(data, name)
+
+    def scan_named(self) -> Iterator[NamedObject]:
+        """Every stored chunk, by walking ``objects/`` (order: mtime in nanoseconds)."""
+        for first in _subdirs(self._objects):
+            for second in _subdirs(first):
+                with contextlib.suppress(FileNotFoundError), os.scandir(second) as entries:
+                    for entry in entries:
+                        if not _LOCATOR.fullmatch(entry.name):
+                            continue
+                        with contextlib.suppress(FileNotFoundError):
+                            stamp = entry.stat().st_mtime_ns
+                            yield NamedObject(entry.name, entry.name, stamp)
+
+    def _store(self, data: bytes, locator: str) -> str:
         if len(data) > self._capabilities.max_chunk_size:
             raise ValueError("chunk larger than max_chunk_size")
-        locator = secrets.token_hex(16)
         path = self._path(locator)
         assert path is not None
         try:
@@ -213,3 +240,11 @@ class LocalChunkStore:
 
     def close(self) -> None:
         """Nothing to release: every call opens and closes its own file descriptors."""
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []

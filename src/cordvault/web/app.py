@@ -41,6 +41,7 @@ from cordvault.core.process import (
 )
 from cordvault.core.settings import Settings
 from cordvault.runtime import Services, build_services
+from cordvault.web import observability
 from cordvault.web.middleware import BodyLimit, NoSniff, StreamingRoute
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def app_from_env() -> FastAPI:
 
 def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) -> FastAPI:
     """Build the app. ``domains`` overrides :data:`DOMAINS` (tests install one at a time)."""
-    configure_logging(settings.debug_logging)
+    configure_logging(settings.debug_logging, fmt=settings.log_format)
     installed = domains if domains is not None else DOMAINS
     services = build_services(settings)
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
             ):
                 yield
         finally:
+            observability.uninstall(_app)
             services.close()
             restore_signals()
 
@@ -115,6 +117,8 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         max_age=600,
     )
     app.add_middleware(NoSniff)
+    # Outermost: the request id is set before anything logs, latency covers every layer.
+    observability.install(app, services)
     _install_error_handlers(app)
     for name in installed:
         importlib.import_module(name).install(app, services)

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         require(settings, "broker_url")
-        configure_logging(settings.debug_logging)
+        configure_logging(settings.debug_logging, fmt=settings.log_format)
         from cordvault.worker.celery_worker import run_worker
 
         run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)

@@ -10,11 +10,19 @@ composition root (:func:`cordvault.runtime.build_services`).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 
+from cordvault.core.logs import REQUEST_ID
 from cordvault.core.settings import Settings
-from cordvault.insights.jobs.celery_queue import QUEUES, TASK_NAME, CeleryDispatcher, make_celery
+from cordvault.insights.jobs.celery_queue import (
+    QUEUES,
+    REQUEST_ID_HEADER,
+    TASK_NAME,
+    CeleryDispatcher,
+    make_celery,
+)
 from cordvault.insights.jobs.reaper import Reaper
 from cordvault.insights.jobs.runner import JobRunner
 from cordvault.runtime import build_services
@@ -25,10 +33,14 @@ log = logging.getLogger(__name__)
 def register_tasks(app: Celery, runner: JobRunner) -> None:
     """Bind the process task to ``runner``."""
 
-    @app.task(name=TASK_NAME, ignore_result=True)
-    def process_next(package_id: str) -> int:
-        log.info("wake-up for job %s", package_id)
-        return runner.run_until_empty()
+    @app.task(name=TASK_NAME, ignore_result=True, bind=True)
+    def process_next(task: Task[Any, Any], package_id: str) -> int:
+        token = REQUEST_ID.set(str(getattr(task.request, REQUEST_ID_HEADER, None) or ""))
+        try:
+            log.info("wake-up for job %s", package_id)
+            return runner.run_until_empty()
+        finally:
+            REQUEST_ID.reset(token)
 
     _ = process_next
 

@@ -42,7 +42,7 @@ class AnalysisSpec:
 
 def run(conn: Connection, settings: Settings, spec: AnalysisSpec) -> None:
     """Process entry point (spawned)."""
-    configure_logging(settings.debug_logging)
+    configure_logging(settings.debug_logging, fmt=settings.log_format)
     _exit_with_parent(os.getppid())
     # Analysis is batch work; the API beside it is interactive. A lower priority (inherited by
     # the analysis pool) keeps /status fast while a job saturates the cores.

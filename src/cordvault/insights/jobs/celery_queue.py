@@ -15,12 +15,16 @@ from __future__ import annotations
 from celery import Celery
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.logs import REQUEST_ID
 from cordvault.core.settings import Settings
 from cordvault.insights.jobs.context import JobsContext
 from cordvault.insights.jobs.reaper import Reaper
 
 TASK_NAME = "cordvault.insights.process_next"
 QUEUES = ("premium", "standard")
+
+
+REQUEST_ID_HEADER = "cordvault_request_id"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -55,7 +59,13 @@ class CeleryDispatcher:
         self.app = app
 
     def wake(self, package_id: str, premium: bool) -> None:
-        self.app.send_task(TASK_NAME, args=[package_id], queue="premium" if premium else "standard")
+        # The request id travels in a message header, so the worker's logs carry it too.
+        self.app.send_task(
+            TASK_NAME,
+            args=[package_id],
+            queue="premium" if premium else "standard",
+            headers={REQUEST_ID_HEADER: REQUEST_ID.get()},
+        )
 
     def cancel(self, package_id: str) -> None:
         # The worker's next heartbeat (within a second) sees the job is gone and kills the

@@ -407,3 +407,11 @@ def stalled_queue(session: Session) -> tuple[str, bool] | None:
         return None
     ids = queued_ids(session)
     return ids[0] if ids else None
+
+
+def counts_by_state(db: Session | Connection) -> dict[str, int]:
+    """How many jobs are in each state (for ``/metrics``)."""
+    rows = _connection(db).execute(
+        select(PackageJob.state, func.count()).group_by(PackageJob.state)
+    )
+    return {str(state): int(count) for state, count in rows}

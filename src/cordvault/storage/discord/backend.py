@@ -31,9 +31,10 @@ storage_error`; a ``put_many`` that fails deletes (records) what it had stored.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -52,8 +53,10 @@ from cordvault.discord import (
 )
 from cordvault.discord.routes import Route
 from cordvault.storage.base import (
+    NAME_PATTERN,
     Capabilities,
     ChunkNotFound,
+    NamedObject,
     StorageError,
     StorageUnavailable,
 )
@@ -73,6 +76,8 @@ _EXECUTE = "/webhooks/{webhook_id}/{webhook_token}"
 _WEBHOOK_ATTEMPTS = 3
 # Room left in each request for the multipart framing and payload_json.
 _REQUEST_OVERHEAD = 64 * 1024
+_ATTACHMENT_NAME = re.compile(r"([0-9a-f]{32})\.bin")
+_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,7 @@ class DiscordChunkStore:
                 details={"names": ["DISCORD_MAX_FILE_BYTES"]},
             )
         self._clients = list(clients)
+        self._channel_ids = list(channel_ids)
         self._webhooks = list(webhooks)
         # A webhook's channel, learned from its first message (for the orphan journal).
         self._webhook_channels: dict[int, str] = {}
@@ -225,11 +231,51 @@ class DiscordChunkStore:
             raise storage_error(failure) from failure
         raise failure
 
-    def _post(self, lane: Lane, chunks: list[bytes]) -> list[Locator]:
-        """Post one message carrying ``chunks``; journaled so a lost outcome is collected."""
+    def put_named(self, data: bytes, name: str) -> str:
+        """Post ``data`` alone in a message of the first bot, in a random channel, as
+        ``<name>.bin`` (the shape of every chunk's attachment name)."""
+        if not NAME_PATTERN.fullmatch(name):
+            raise ValueError("an object name is 32 lowercase hex characters")
+        if len(data) > self._capabilities.max_chunk_size:
+            raise ValueError(f"chunk of {len(data)} bytes exceeds the store's limit")
+        if not self._channel_ids:
+            raise StorageError("named objects need a channel in DISCORD_CHANNEL_IDS")
+        lane = Lane(0, secrets.choice(self._channel_ids))
+        return str(self._post(lane, [data], [name + ".bin"])[0])
+
+    def scan_named(self) -> Iterator[NamedObject]:
+        """Page every channel's history newest first (100 messages a request) and yield each
+        attachment named like a chunk; the locator names the first bot."""
+        client = self._clients[0]
+        for channel in self._channel_ids:
+            before: str | None = None
+            while True:
+                try:
+                    page = client.get_messages(channel, before=before, limit=_PAGE)
+                except DiscordError as exc:
+                    raise storage_error(exc) from exc
+                for message in page:
+                    count = len(message.attachments)
+                    for index, attachment in enumerate(message.attachments):
+                        match = _ATTACHMENT_NAME.fullmatch(attachment.filename)
+                        if match is None:
+                            continue
+                        loc = Locator(
+                            0, channel, message.id, attachment.id, index, count, attachment.size
+                        )
+                        yield NamedObject(match.group(1), str(loc), int(message.id))
+                if len(page) < _PAGE:
+                    break
+                before = page[-1].id
+
+    def _post(
+        self, lane: Lane, chunks: list[bytes], given_names: list[str] | None = None
+    ) -> list[Locator]:
+        """Post one message carrying ``chunks`` (under ``given_names``, else random ones);
+        journaled so a lost outcome is collected."""
         if lane.bot >= WEBHOOK_BASE:
             return self._post_webhook(lane.bot, chunks)
-        names = [random_name() for _ in chunks]
+        names = given_names or [random_name() for _ in chunks]
         files = [
             (name, data if data else secrets.token_bytes(1))
             for name, data in zip(names, chunks, strict=True)
