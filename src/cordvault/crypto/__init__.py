@@ -18,6 +18,7 @@ from cordvault.crypto.envelope import (
     ChunkContext,
     decrypt_chunk,
     decrypt_range,
+    decrypt_range_into,
     encrypt_chunk,
 )
 from cordvault.crypto.errors import CryptoError, DecryptionFailed, InvalidKey
@@ -56,6 +57,7 @@ __all__ = [
     "decode_master_key",
     "decrypt_chunk",
     "decrypt_range",
+    "decrypt_range_into",
     "encrypt_chunk",
     "new_file_key",
     "plaintext_size",

@@ -230,3 +230,65 @@ def decrypt_range(
     plain = b"".join(_open_segments(aead, ctx, VERSION, memoryview(data), first, plain_size))
     skip = plain_start - first * SEGMENT_SIZE
     return plain[skip : skip + (plain_end - plain_start)]
+
+
+def decrypt_range_into(
+    file_key: bytes | AESGCM,
+    ctx: ChunkContext,
+    plain_size: int,
+    plain_start: int,
+    data: bytes | bytearray | memoryview,
+    out: bytearray | memoryview,
+) -> None:
+    """Decrypt plaintext ``[plain_start, plain_start + len(out))`` of a chunk straight into
+    ``out``, from ``data`` = envelope bytes ``segment_span(plain_start, plain_start +
+    len(out), plain_size)`` (exactly: a wrong length is :class:`DecryptionFailed`).
+
+    The zero-copy form of :func:`decrypt_range` for streaming readers: wholly covered segments
+    are decrypted by ``AESGCM.decrypt_into`` at their place in ``out`` (no per-segment output
+    objects, no join), only a range's partial first / last segment goes through a 64 KiB
+    scratch buffer. ``file_key`` may be an ``AESGCM`` already built for the key (a reader
+    decrypting many pieces builds it once).
+
+    Same authentication as :func:`decrypt_range`; on :class:`DecryptionFailed` ``out`` has been
+    zeroed (a segment that fails its tag may have been written before the check), so no
+    unauthenticated byte is ever left behind. ``ValueError`` for a range outside the chunk.
+    """
+    plain_end = plain_start + len(out)
+    if not 0 <= plain_start <= plain_end <= plain_size:
+        raise ValueError("plaintext range outside the chunk")
+    aead = file_key if isinstance(file_key, AESGCM) else _cipher(file_key)
+    if plain_start == plain_end:
+        return
+    cstart, cend = segment_span(plain_start, plain_end, plain_size)
+    if len(data) != cend - cstart:
+        raise _integrity_error(ctx, "stored chunk is shorter than its recorded size")
+    count = segment_count(plain_size)
+    src = memoryview(data)
+    dst = memoryview(out)
+    index = plain_start // SEGMENT_SIZE
+    offset = 0  # in src
+    seg_start = index * SEGMENT_SIZE  # plaintext offset of segment ``index`` in the chunk
+    scratch: bytearray | None = None
+    try:
+        while seg_start < plain_end:
+            length = segment_plain_length(plain_size, index)
+            segment = src[offset : offset + length + SEGMENT_OVERHEAD]
+            aad = _aad(VERSION, ctx, index, index == count - 1)
+            lo = max(plain_start, seg_start)
+            hi = min(plain_end, seg_start + length)
+            nonce, body = segment[:NONCE_SIZE], segment[NONCE_SIZE:]
+            if lo == seg_start and hi == seg_start + length:
+                aead.decrypt_into(nonce, body, aad, dst[lo - plain_start : hi - plain_start])
+            else:
+                if scratch is None:
+                    scratch = bytearray(SEGMENT_SIZE)
+                view = memoryview(scratch)[:length]
+                aead.decrypt_into(nonce, body, aad, view)
+                dst[lo - plain_start : hi - plain_start] = view[lo - seg_start : hi - seg_start]
+            offset += length + SEGMENT_OVERHEAD
+            seg_start += length
+            index += 1
+    except InvalidTag:
+        dst[:] = bytes(len(dst))
+        raise _integrity_error(ctx, "authentication failed") from None

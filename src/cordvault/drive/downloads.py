@@ -26,7 +26,7 @@ from cordvault.drive.models import DriveFile, Folder
 from cordvault.drive.streaming import ChunkReader, ChunkRef
 from cordvault.drive.zipstream import ZipEntry
 
-OpenRange = Callable[[int, int], Iterator[bytes]]
+OpenRange = Callable[[int, int], Iterator[bytes | bytearray]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _opener(ctx: DriveContext, row: DriveFile, refs: list[ChunkRef]) -> OpenRang
     key = content.file_key(ctx, row.content_id, row.wrapped_key)
     content_id = row.content_id
 
-    def open_range(start: int, end: int) -> Iterator[bytes]:
+    def open_range(start: int, end: int) -> Iterator[bytes | bytearray]:
         reader = ChunkReader(ctx.store, key, content_id, content.CRYPTO_VERSION, refs)
         try:
             yield from reader.iter_range(start, end)

@@ -3,8 +3,9 @@
 :class:`ChunkReader` turns a byte range of a stored file back into plaintext: a wholly covered
 chunk is read in one store call, a partly covered one only for the 64 KiB segments the range
 touches (:func:`~cordvault.crypto.segment_span`); either is decrypted with
-:func:`~cordvault.crypto.decrypt_range` in pieces of at most :data:`PIECE_SIZE` (all-or-nothing
-per chunk, and never a chunk-sized plaintext buffer). The next chunks are read *ahead* so store
+:func:`~cordvault.crypto.decrypt_range_into` straight into fresh ``bytearray`` pieces of at
+most :data:`PIECE_SIZE` (all-or-nothing per chunk, never a chunk-sized plaintext buffer, no
+per-segment objects or joins). The next chunks are read *ahead* so store
 latency (a Discord CDN round trip) does not serialise the stream. At most ``prefetch`` chunks
 are in flight beyond the one being consumed, so memory stays bounded and a slow consumer slows
 the reads (backpressure).
@@ -51,7 +52,6 @@ from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
 
 from cordvault.core.allocator import release_free_memory, tune_allocator
 from cordvault.core.errors import CordvaultError, ErrorCode
@@ -61,7 +61,7 @@ from cordvault.crypto import (
     ChunkContext,
     CryptoError,
     ciphertext_size,
-    decrypt_range,
+    decrypt_range_into,
     encrypt_chunk,
     segment_span,
 )
@@ -151,7 +151,7 @@ def _integrity(message: str, **details: object) -> CordvaultError:
 
 class ChunkReader:
     """Yields plaintext of a byte range across chunks: whole chunks in one read, partial ones
-    reading only the touched segments, all decrypted with decrypt_range in pieces; the next
+    reading only the touched segments, all decrypted with decrypt_range_into in pieces; the next
     chunks are fetched and decrypted ahead on the transfer pools (order preserved, at most
     `prefetch` in flight, so memory stays bounded and a slow consumer applies backpressure).
     Integrity failures raise before any wrong byte is yielded for that piece.
@@ -201,7 +201,7 @@ class ChunkReader:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def iter_range(self, start: int, end: int) -> Iterator[bytes]:
+    def iter_range(self, start: int, end: int) -> Iterator[bytearray]:
         """Plaintext ``[start, end)`` as consecutive non-empty pieces of at most
         :data:`PIECE_SIZE` bytes.
 
@@ -230,13 +230,13 @@ class ChunkReader:
             start = chunk_start + local_end
             position += 1
 
-    def _iterate(self, start: int, end: int) -> Iterator[bytes]:
+    def _iterate(self, start: int, end: int) -> Iterator[bytearray]:
         pieces = self._pieces(start, end)
         if self._prefetch == 0:
             for ref, lo, hi in pieces:
                 yield from self._decrypt(ref, lo, hi, *self._fetch(ref, lo, hi))
             return
-        pending: deque[Future[Future[list[bytes]]]] = deque()
+        pending: deque[Future[Future[list[bytearray]]]] = deque()
 
         def submit_next() -> None:
             piece = next(pieces, None)
@@ -264,7 +264,7 @@ class ChunkReader:
             if moved >= TRIM_AFTER_BYTES:
                 self._pools.io.submit(release_free_memory)
 
-    def _fetch_then_decrypt(self, ref: ChunkRef, lo: int, hi: int) -> Future[list[bytes]]:
+    def _fetch_then_decrypt(self, ref: ChunkRef, lo: int, hi: int) -> Future[list[bytearray]]:
         """I/O thread: read the chunk, then queue its decryption on the crypto pool."""
         data, offset = self._fetch(ref, lo, hi)
         return self._pools.crypto.submit(self._decrypt, ref, lo, hi, data, offset)
@@ -298,24 +298,33 @@ class ChunkReader:
             raise _integrity(f"chunk {ref.index} is not a cordvault chunk", chunk_index=ref.index)
         return data, cstart
 
-    def _decrypt(self, ref: ChunkRef, lo: int, hi: int, data: bytes, offset: int) -> list[bytes]:
+    def _decrypt(
+        self, ref: ChunkRef, lo: int, hi: int, data: bytes, offset: int
+    ) -> list[bytearray]:
         """Plaintext ``[lo, hi)`` of the chunk from its stored bytes, in pieces of at most
-        :data:`PIECE_SIZE`: smaller buffers than one chunk-sized plaintext keep the process's
-        memory (and its fragmentation) low. Every piece is authenticated before it is kept."""
+        :data:`PIECE_SIZE`, each authenticated before it is kept.
+
+        Each piece is one fresh buffer the segments are decrypted straight into
+        (:func:`~cordvault.crypto.decrypt_range_into`): no per-segment objects and no join, the
+        copies that used to cost most of a download's CPU. Pieces are handed to the consumer
+        (ultimately the socket) and never written again, so a transport that keeps a reference
+        to an unsent piece (uvloop does) can never send changed bytes; that is why they are not
+        recycled. Pieces smaller than a chunk keep the process's memory (and its fragmentation)
+        low."""
         ctx = ChunkContext(self._file_id, ref.index, ref.is_last, self._version)
         view = memoryview(data)
-
-        def fetch(start: int, end: int) -> bytes:
-            # A zero-copy view: decrypt_range only takes its length and a memoryview of it,
-            # and copying every byte once more would cost a tenth of a download's CPU.
-            return cast(bytes, view[start - offset : end - offset])
-
-        pieces: list[bytes] = []
+        pieces: list[bytearray] = []
         start = lo
         try:
             while start < hi:
                 stop = min(hi, (start // PIECE_SIZE + 1) * PIECE_SIZE)
-                pieces.append(decrypt_range(self._key, ctx, ref.plain_size, start, stop, fetch))
+                cstart, cend = segment_span(start, stop, ref.plain_size)
+                piece = bytearray(stop - start)
+                decrypt_range_into(
+                    self._key, ctx, ref.plain_size, start, view[cstart - offset : cend - offset],
+                    piece,
+                )  # fmt: skip
+                pieces.append(piece)
                 start = stop
         except CryptoError as exc:
             raise crypto_error(exc) from None

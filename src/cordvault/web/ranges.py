@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 MAX_RANGES: Final = 64
 """More ranges than this in one request (before coalescing) -> the header is ignored (200)."""
 
-OpenRange = Callable[[int, int], Iterator[bytes]]
+OpenRange = Callable[[int, int], Iterator[bytes | bytearray]]
 
 FILE_HEADERS: Final[Mapping[str, str]] = {
     "content-security-policy": "default-src 'none'; sandbox",
@@ -307,10 +307,11 @@ def _not_modified(request: Request, etag: str, last_modified: datetime | None) -
 
 
 _END = object()
-_Pieces = Generator[bytes, None, None]
+_Piece = bytes | bytearray
+_Pieces = Generator[_Piece, None, None]
 
 
-def _next_piece(iterator: Iterator[bytes]) -> bytes | object:
+def _next_piece(iterator: Iterator[_Piece]) -> _Piece | object:
     return next(iterator, _END)
 
 
@@ -333,7 +334,7 @@ class _StreamedBody(Response):
         length = sum(p[1] - p[0] if isinstance(p, tuple) else len(p) for p in self._plan)
         self.init_headers({**headers, "content-length": str(length)})
 
-    def _pieces(self) -> Generator[bytes, None, None]:
+    def _pieces(self) -> _Pieces:
         for part in self._plan:
             if isinstance(part, bytes):
                 yield part
@@ -382,15 +383,17 @@ class _StreamedBody(Response):
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(pieces.close)
 
-    async def _stream(self, piece: bytes | object, pieces: _Pieces, send: Send) -> None:
-        while isinstance(piece, bytes):
+    async def _stream(self, piece: _Piece | object, pieces: _Pieces, send: Send) -> None:
+        # Pieces go to the server as they are (a reader's bytearray is never written again
+        # once yielded): no copy into a bytes object on the way to the socket.
+        while isinstance(piece, bytes | bytearray):
             await send({"type": "http.response.body", "body": piece, "more_body": True})
             piece = await run_in_threadpool(_next_piece, pieces)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _stream_until_disconnect(
         self,
-        first: bytes | object,
+        first: _Piece | object,
         pieces: _Pieces,
         send: Send,
         receive: Receive,
