@@ -355,7 +355,7 @@ class _Splitter:
         self.total = 0
         self.hasher = hashlib.sha256()
 
-    def feed(self, data: bytes) -> Iterator[tuple[int, list[_Part]]]:
+    def feed(self, data: bytes | bytearray) -> Iterator[tuple[int, list[_Part]]]:
         """Add ``data``; yield ``(index, parts)`` of every chunk now known not to be last."""
         if not data:
             return
@@ -457,7 +457,7 @@ class ChunkWriter:
         ctx = ChunkContext(self._file_id, index, is_last, self._version)
         return encrypt_chunk(self._key, ctx, plaintext)
 
-    def write_stream(self, data: Iterable[bytes]) -> WriteResult:
+    def write_stream(self, data: Iterable[bytes | bytearray]) -> WriteResult:
         """Split, encrypt and store all of ``data``; split, encrypt, put in parallel.
 
         An empty stream stores one empty chunk (so every file has a last chunk to authenticate

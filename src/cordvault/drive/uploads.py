@@ -406,7 +406,7 @@ def write_upload(
     *,
     folder_id: str,
     name: str,
-    data: Iterable[bytes],
+    data: Iterable[bytes | bytearray],
     mime_type: str | None = None,
     on_conflict: OnConflict = OnConflict.FAIL,
 ) -> Completed:

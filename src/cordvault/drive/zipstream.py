@@ -44,7 +44,7 @@ class ZipEntry:
     path: str
     size: int
     modified: datetime
-    open: Callable[[], Iterator[bytes]]
+    open: Callable[[], Iterator[bytes | bytearray]]
 
 
 def stream_zip_tree(
@@ -104,7 +104,7 @@ def _clamped(modified: datetime) -> datetime:
     return min(max(modified, _EARLIEST), _LATEST)
 
 
-def _content(entry: ZipEntry) -> Iterator[bytes]:
+def _content(entry: ZipEntry) -> Iterator[bytes | bytearray]:
     """``entry``'s bytes, opened on first use, closed after, checked against ``entry.size``."""
     pieces = entry.open()
     seen = 0

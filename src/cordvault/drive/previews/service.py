@@ -301,7 +301,7 @@ class Thumbnail:
     etag: str
     length: int
     content_version: int
-    chunks: Iterator[bytes]
+    chunks: Iterator[bytes | bytearray]
 
 
 def open_thumbnail(
@@ -333,7 +333,7 @@ def open_thumbnail(
     key = content.file_key(ctx, preview.content_id, preview.wrapped_key)
     content_id = preview.content_id
 
-    def chunks() -> Iterator[bytes]:
+    def chunks() -> Iterator[bytes | bytearray]:
         with contextlib.closing(
             ChunkReader(ctx.store, key, content_id, content.CRYPTO_VERSION, content.refs(rows))
         ) as reader:

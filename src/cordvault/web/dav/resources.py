@@ -355,7 +355,9 @@ class FileResource(_Entry, DAVNonCollection):  # type: ignore[misc]
 
     # -- writing ---------------------------------------------------------------------------
 
-    def store(self, data: Iterable[bytes], mime_type: str | None, policy: OnConflict) -> None:
+    def store(
+        self, data: Iterable[bytes | bytearray], mime_type: str | None, policy: OnConflict
+    ) -> None:
         """Stream ``data`` into the file (a new one, or a new version of this one)."""
         drive = self.provider.drive
         with dav_errors():

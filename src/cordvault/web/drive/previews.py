@@ -42,4 +42,5 @@ def thumbnail(
         thumb.chunks.close()  # type: ignore[attr-defined]
         return Response(status_code=304, headers=headers)
     headers["content-length"] = str(thumb.length)
-    return StreamingResponse(thumb.chunks, media_type="image/jpeg", headers=headers)
+    body = (memoryview(piece) for piece in thumb.chunks)
+    return StreamingResponse(body, media_type="image/jpeg", headers=headers)
