@@ -12,6 +12,7 @@ pygal escaped it) or ``None`` when there is nothing to draw, so the page can say
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
@@ -21,6 +22,13 @@ from markupsafe import Markup
 from pygal.style import Style
 
 from cordvault.insights.report.queries import OsUsage, Ranked
+
+# pygal appends a legacy ``sys.meta_path`` finder (for map plugins, which we do not use) that
+# has no ``find_spec``: code that walks ``sys.meta_path`` with the modern protocol (importlib
+# consumers such as pytest's importlib mode) then fails with AttributeError. Remove it.
+sys.meta_path[:] = [
+    finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"
+]
 
 # System fonts only: a pygal style using "googlefont:" would @import from the network.
 _STYLE = Style(
