@@ -32,6 +32,10 @@ class Registry:
     def connections(self) -> int:
         return sum(len(c) for c in self._by_user.values())
 
+    def sockets(self) -> list[Connection]:
+        """This process's connections now (a copy; tests and the benchmark inspect them)."""
+        return [c for conns in self._by_user.values() for c in conns]
+
     def add(self, conn: Connection) -> None:
         self._loop = asyncio.get_running_loop()
         self._by_user.setdefault(conn.user_id, set()).add(conn)
