@@ -28,6 +28,7 @@ from cordvault.web.live import protocol
 from cordvault.web.live.auth import SocketIdentity, authenticate, same_origin
 from cordvault.web.live.connection import Connection
 from cordvault.web.live.handlers import HANDLERS
+from cordvault.web.live.insights import InsightsFeed
 from cordvault.web.live.registry import Registry
 from cordvault.web.session_cookie import SESSION_COOKIE
 
@@ -39,16 +40,25 @@ PUSHED = (
     "s2c:thumbnail-ready",
     "s2c:resync",
     "s2c:heartbeat",
+    "s2c:insights-status",
 )
 """Packets the server sends without being asked."""
-REQUESTS = ("c2s:auth", "c2s:ping", *HANDLERS)
+REQUESTS = ("c2s:auth", "c2s:ping", "c2s:insights-subscribe", *HANDLERS)
 """Packets a client may send."""
-REPLIES = ("s2c:auth-ok", "s2c:pong", "s2c:list", "s2c:file", "s2c:thumbnail", "generic:boolean")
+REPLIES = (
+    "s2c:auth-ok",
+    "s2c:pong",
+    "s2c:list",
+    "s2c:file",
+    "s2c:thumbnail",
+    "s2c:insights-status",
+    "generic:boolean",
+)
 """Packets the server sends in reply (``reply_uuid`` set)."""
 
 
 def install(app: FastAPI, services: Services) -> None:
-    registry = Registry()
+    registry = Registry(InsightsFeed(services.status_engine))
     services.events.subscribe(registry.on_message)
     app.state.live = registry
 
@@ -123,7 +133,7 @@ async def serve_socket(services: Services, registry: Registry, websocket: WebSoc
         if authenticated is None:
             return
         identity, token, reply_to = authenticated
-    conn = Connection(websocket, drive, identity, token)
+    conn = Connection(websocket, drive, identity, token, registry.feed)
     actor = identity.actor
     conn.push(
         protocol.encode(
