@@ -38,6 +38,16 @@ carries a scope (:func:`open_bus`): deployments sharing a Redis never hear each 
 
 Subscriber = Callable[[str], None]
 
+Notify = Callable[[str, dict[str, Any]], None]
+"""A neutral publish hook ``notify(topic, data)`` for layers that may not know the bus's message
+format (insights: it must not import drive). The composition root hands one out that publishes
+on its bus; its contract is ``publish``'s (thread-safe, quick, never raises, no secrets in
+``data``)."""
+
+
+def no_notify(topic: str, data: dict[str, Any]) -> None:
+    """The hook of a process without a bus (nothing listens)."""
+
 
 class EventBus(Protocol):
     name: str

@@ -101,8 +101,9 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         None,
-        description="Absolute base URL of this server, used in blob URLs. Default: the URL of "
-        "the request.",
+        description="Absolute base URL of this server, used in blob URLs and as the origin a "
+        "live socket signed in by the session cookie must come from. Default: the URL of the "
+        "request.",
     )
     blob_store: str = Field("local", description="Where result blobs live: local | s3.")
     blob_url_ttl: int = Field(300, description="Lifetime of a blob download URL (seconds).")
@@ -290,7 +291,8 @@ class Settings(BaseSettings):
     )
     drive_public_url: str | None = Field(
         None,
-        description="Base URL put in signed download links (default: the URL of the request).",
+        description="Base URL put in signed download links (default: the URL of the request); "
+        "its origin is also accepted for a cookie-signed live socket.",
     )
     drive_dav_auth_cache_seconds: float = Field(
         60.0,

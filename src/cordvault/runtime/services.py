@@ -41,6 +41,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -92,7 +93,7 @@ class Services:
     @cached_property
     def jobs(self) -> JobsContext:
         """Insights jobs' context: the job engine, transit key and blob store."""
-        return JobsContext.build(self.settings)
+        return JobsContext.build(self.settings, notify=self._notify)
 
     @cached_property
     def lookups(self) -> Lookups:
@@ -122,6 +123,13 @@ class Services:
 
     def _publish(self, events: Sequence[drive_events.Event]) -> None:
         self.events.publish(drive_events.encode_batch(events))
+
+    def _notify(self, topic: str, data: dict[str, Any]) -> None:
+        """The neutral publish hook handed to insights (``core.bus.Notify``): one event with no
+        user audience on the bus; the live adapter routes it by topic (insights job news goes
+        to the sockets that proved they hold the package's UPN)."""
+        event = drive_events.Event(topic, data, drive_events.Audience())
+        self.events.publish(drive_events.encode_batch([event]))
 
     def _wake_previews(self, message: str) -> None:
         workers = self._previews

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cordvault.core.bus import Notify, no_notify
 from cordvault.core.files import make_private_dirs
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker
 from cordvault.insights.blobstore import BlobStore, open_blob_store
 from cordvault.insights.transit import TransitKey
+
+JOB_STEP = "insights-job"
+"""Topic of job news: ``{"package_id", "step"}`` when a job is claimed, changes step or ends
+(the live adapter tells a client that proved it holds the package's UPN). A claim also moves
+every queued job one place: listeners re-read the positions they care about."""
 
 
 @dataclass
@@ -24,9 +30,13 @@ class JobsContext:
     sessions: sessionmaker[Session]
     transit: TransitKey
     blobs: BlobStore
+    notify: Notify = field(default=no_notify)
+    """Job news (:data:`JOB_STEP`): the composition root points it at its event bus."""
 
     @classmethod
-    def build(cls, settings: Settings, engine: Engine | None = None) -> JobsContext:
+    def build(
+        cls, settings: Settings, engine: Engine | None = None, notify: Notify = no_notify
+    ) -> JobsContext:
         """Open everything from ``settings`` (reusing ``engine`` when given)."""
         engine = engine or open_engine(settings.effective_database_url)
         transit = TransitKey.from_settings(settings)
@@ -36,6 +46,7 @@ class JobsContext:
             sessions=make_sessionmaker(engine),
             transit=transit,
             blobs=open_blob_store(settings, transit),
+            notify=notify,
         )
 
 

@@ -35,7 +35,7 @@ import psutil
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.insights.jobs import analysis_process
 from cordvault.insights.jobs import repository as repo
-from cordvault.insights.jobs.context import JobsContext, tmp_root, upload_path
+from cordvault.insights.jobs.context import JOB_STEP, JobsContext, tmp_root, upload_path
 from cordvault.insights.jobs.package_links import whitelisted_prefixes
 from cordvault.insights.jobs.service import open_input
 from cordvault.insights.jobs.states import JobState
@@ -81,6 +81,7 @@ class JobRunner:
             return None
         package_id = claimed.package_id
         log.info("job %s: attempt %d started", package_id, claimed.attempts)
+        self._news(package_id, JobState.DOWNLOADING)
         self._clean_stale(package_id)
         workdir = tmp_root(settings) / f"{package_id}.{token}"
         workdir.mkdir(mode=0o700, parents=True)
@@ -180,6 +181,7 @@ class JobRunner:
                         return _Outcome("aborted")
                     last_beat = time.monotonic()
                     log.info("job %s: %s", package_id, step)
+                    self._news(package_id, step)
                     continue
                 if message[0] == "done":
                     return _Outcome("done", payload=str(message[1]))
@@ -200,6 +202,13 @@ class JobRunner:
                 if not self._beat(package_id, token, None):
                     return _Outcome("aborted")
                 last_beat = time.monotonic()
+
+    def _news(self, package_id: str, step: str) -> None:
+        """Tell listeners (live sockets) that a job moved; never fails the job."""
+        try:
+            self.wctx.notify(JOB_STEP, {"package_id": package_id, "step": str(step)})
+        except Exception as exc:
+            log.warning("job %s: news not published (%s)", package_id, type(exc).__name__)
 
     def _beat(self, package_id: str, token: str, step: JobState | None) -> bool:
         with self.wctx.sessions.begin() as session:
@@ -231,6 +240,7 @@ class JobRunner:
                     )
                 if ok:
                     log.info("job %s: processed", package_id)
+                    self._news(package_id, JobState.PROCESSED)
                     final = True
                 else:
                     # Deleted (or re-queued) while we finished: the blob must not outlive it.
@@ -240,6 +250,8 @@ class JobRunner:
             with self.wctx.sessions.begin() as session:
                 ok = repo.finish_errored(session, package_id, token, code=outcome.code, now=now)
             log.info("job %s: failed with %s", package_id, outcome.code)
+            if ok:
+                self._news(package_id, JobState.ERRORED)
             final = ok or self._is_deleted(package_id)
         elif outcome.kind == "lost":
             with self.wctx.sessions.begin() as session:
@@ -249,6 +261,7 @@ class JobRunner:
                 job = repo.get(session, package_id)
                 premium = bool(job and job.is_upgraded)
             log.warning("job %s: attempt lost; now %s", package_id, state)
+            self._news(package_id, str(state))
             if state == JobState.LOCKED and self.on_requeue is not None:
                 self.on_requeue(package_id, premium)
             final = state == JobState.ERRORED or self._is_deleted(package_id)

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.websockets import WebSocket
@@ -37,6 +37,9 @@ from cordvault.web.drive.deps import transaction
 from cordvault.web.live import protocol
 from cordvault.web.live.auth import SocketIdentity, authenticate
 from cordvault.web.live.handlers import HANDLERS, Reply
+
+if TYPE_CHECKING:
+    from cordvault.web.live.insights import InsightsFeed
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,10 @@ class Connection:
         drive: DriveContext,
         identity: SocketIdentity,
         token: str,
+        feed: InsightsFeed | None = None,
     ) -> None:
         self.websocket = websocket
+        self.feed = feed
         self.drive = drive
         self.settings: Settings = drive.settings
         self.identity = identity
@@ -185,6 +190,8 @@ class Connection:
         """The reply to one request packet (an error reply on failure)."""
         if packet.id == "c2s:ping":
             return protocol.encode("s2c:pong", {}, packet.uuid)
+        if packet.id == "c2s:insights-subscribe" and self.feed is not None:
+            return await self.feed.subscribe(self, packet)
         handler = HANDLERS.get(packet.id)
         if handler is None:
             err = CordvaultError(

@@ -6,6 +6,8 @@ Redis); it is handed to the event loop, decoded once, encoded once as ``s2c:<top
 pushed to each socket whose user is in the event's audience (never to anyone else: the
 audience was computed from the drive's access rules when the change was recorded).
 ``account-revoked`` closes the user's sockets authenticated before the change (4401).
+``insights-job`` (job news, no user audience) goes to the :class:`~.insights.InsightsFeed`,
+which tells the sockets following that package.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import logging
 import threading
 
 from cordvault.drive.events import ACCOUNT_REVOKED, decode_batch
+from cordvault.insights.jobs.context import JOB_STEP
 from cordvault.web.live import protocol
 from cordvault.web.live.connection import Connection
+from cordvault.web.live.insights import InsightsFeed
 
 log = logging.getLogger(__name__)
 
 
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, feed: InsightsFeed | None = None) -> None:
+        self.feed = feed
         self._by_user: dict[int, set[Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.delivered = 0
@@ -32,11 +37,17 @@ class Registry:
     def connections(self) -> int:
         return sum(len(c) for c in self._by_user.values())
 
+    def sockets(self) -> list[Connection]:
+        """This process's connections now (a copy; tests and the benchmark inspect them)."""
+        return [c for conns in self._by_user.values() for c in conns]
+
     def add(self, conn: Connection) -> None:
         self._loop = asyncio.get_running_loop()
         self._by_user.setdefault(conn.user_id, set()).add(conn)
 
     def remove(self, conn: Connection) -> None:
+        if self.feed is not None:
+            self.feed.drop(conn)
         conns = self._by_user.get(conn.user_id)
         if conns is not None:
             conns.discard(conn)
@@ -69,6 +80,10 @@ class Registry:
         for event in batch:
             if event.topic == ACCOUNT_REVOKED:
                 self._revoke(int(event.data["user_id"]), int(event.data["token_version"]))
+                continue
+            if event.topic == JOB_STEP:
+                if self.feed is not None:
+                    self.feed.on_job()
                 continue
             if event.audience.everyone:
                 targets = everyone
