@@ -26,3 +26,36 @@ CATALOG_LAST_SUCCESS = Gauge(
     "cordvault_drive_catalog_last_record_timestamp_seconds",
     "Unix time of the last catalog record this process stored.",
 )
+JOB_STEP_SECONDS = Histogram(
+    "cordvault_job_step_duration_seconds",
+    "Time an insights job spent in each processing step (observed by the process running it).",
+    ["step"],
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+DISCORD_REQUESTS = Counter(
+    "cordvault_discord_requests_total",
+    "Discord HTTP requests sent, by route template (``POST /channels/{channel_id}/messages``, "
+    "``GET cdn attachment``) and answer status (``transport`` when none came).",
+    ["route", "status"],
+)
+DISCORD_RATE_LIMITED = Counter(
+    "cordvault_discord_rate_limited_total",
+    "Discord 429 answers received, by route template.",
+    ["route"],
+)
+DISCORD_RETRIES = Counter(
+    "cordvault_discord_retries_total",
+    "Discord requests repeated after a 429, a 5xx or a transport failure, by route template.",
+    ["route"],
+)
+STORAGE_BYTES = Counter(
+    "cordvault_storage_bytes_total",
+    "Chunk bytes moved through a storage backend (local, discord), by direction "
+    "(uploaded, downloaded).",
+    ["backend", "direction"],
+)
+URL_CACHE_LOOKUPS = Counter(
+    "cordvault_discord_url_cache_lookups_total",
+    "Lookups of signed attachment URLs in the Discord backend's cache, by result (hit, miss).",
+    ["result"],
+)

@@ -32,6 +32,7 @@ import httpx
 import cordvault
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.logs import register_secret
+from cordvault.core.metrics import DISCORD_RATE_LIMITED, DISCORD_REQUESTS, DISCORD_RETRIES
 from cordvault.discord.errors import (
     DiscordAuthError,
     DiscordBadRequest,
@@ -64,6 +65,7 @@ _T = TypeVar("_T")
 RetryMode = Literal["idempotent", "once"]
 
 _BULK_MAX = 100
+_CDN = "GET cdn attachment"  # the metrics/log label of attachment downloads (no URL: signed)
 _CODE_TOO_OLD_TO_BULK_DELETE = 50034
 _CODE_UNKNOWN_MESSAGE = 10008
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -319,6 +321,7 @@ class DiscordClient:
             self._bump(requests=1)
             try:
                 with self._http.stream("GET", url, headers=headers) as response:
+                    DISCORD_REQUESTS.labels(_CDN, str(response.status_code)).inc()
                     if response.status_code in (200, 206):
                         return _read_range(response, start, end)
                     status = response.status_code
@@ -326,7 +329,8 @@ class DiscordClient:
                     response.read()
             except MAYBE_SENT as exc:
                 self._bump(transport_errors=1)
-                attempt = self._retry_or_raise(attempt, "GET cdn attachment", exc, None)
+                DISCORD_REQUESTS.labels(_CDN, "transport").inc()
+                attempt = self._retry_or_raise(attempt, _CDN, exc, None)
                 continue
             if status in (403, 404, 410):
                 raise DiscordUrlExpired(status)
@@ -335,9 +339,11 @@ class DiscordClient:
                 raise DiscordRangeNotSatisfiable(int(match.group(1)) if match else None)
             if status == 429 or status in RETRYABLE_STATUS or status >= 500:
                 self._bump(server_errors=int(status >= 500), rate_limited=int(status == 429))
+                if status == 429:
+                    DISCORD_RATE_LIMITED.labels(_CDN).inc()
                 attempt = self._retry_or_raise(
                     attempt,
-                    "GET cdn attachment",
+                    _CDN,
                     None,
                     status,
                     retry_after_header(response_headers),
@@ -415,6 +421,7 @@ class DiscordClient:
                     headers=headers,
                 )
                 status = response.status_code
+                DISCORD_REQUESTS.labels(route.label, str(status)).inc()
                 payload = _json(response)
             except NOT_SENT as exc:
                 failure = exc
@@ -433,6 +440,7 @@ class DiscordClient:
             try:
                 if failure is not None or response is None:
                     self._bump(transport_errors=1)
+                    DISCORD_REQUESTS.labels(route.label, "transport").inc()
                     maybe_applied |= creates and not isinstance(failure, NOT_SENT)
                     attempt = self._retry_or_raise(attempt, route.label, failure, None)
                     continue
@@ -458,12 +466,14 @@ class DiscordClient:
         counts_invalid = status in (401, 403) or (answer is not None and answer.scope != "shared")
         self._bump(invalid_requests=int(counts_invalid), rate_limited=int(status == 429))
         if answer is not None:
+            DISCORD_RATE_LIMITED.labels(route.label).inc()
             if attempt >= self._max_retries:
                 raise DiscordRateLimited(
                     answer.retry_after, f"{route.label}: rate limited", is_global=answer.is_global
                 )
             log.info("%s: 429 (retry after %.3fs), retrying", route.label, answer.retry_after)
             self._bump(retries=1)
+            DISCORD_RETRIES.labels(route.label).inc()
             return attempt + 1  # the pacer now holds the next attempt back for retry_after
         if status >= 500:
             self._bump(server_errors=1)
@@ -494,6 +504,7 @@ class DiscordClient:
         delay = self._backoff.delay(attempt, retry_after)
         log.info("%s: %s, retry %d in %.2fs", label, reason, attempt + 1, delay)
         self._bump(retries=1)
+        DISCORD_RETRIES.labels(label).inc()
         time.sleep(delay)
         return attempt + 1
 

@@ -7,8 +7,10 @@ commands never need it) and checked against ``DRIVE_CHUNK_SIZE`` on first use.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,7 +18,7 @@ from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
 from cordvault.crypto import MasterKeyring, ciphertext_size
 from cordvault.drive.keys import SigningKeys, load_keyring, load_signing_keys
-from cordvault.storage.base import ChunkStore
+from cordvault.storage.base import ChunkStore, StorageError
 from cordvault.storage.factory import open_chunk_store
 
 
@@ -62,6 +64,18 @@ class DriveContext:
             if self._store is None:
                 self._store = self._checked(open_chunk_store(self.settings, self.sessions))
             return self._store
+
+    def storage_state(self) -> str:
+        """``"ok"`` or ``"unavailable"`` for ``/health`` (opens the store on first use; a local
+        store must also have a writable directory). Never raises."""
+        try:
+            store = self.store
+        except (CordvaultError, StorageError, OSError):
+            return "unavailable"
+        root = getattr(store, "root", None)
+        if isinstance(root, Path) and not os.access(root, os.W_OK | os.X_OK):
+            return "unavailable"
+        return "ok"
 
     def replace_store(self, store: ChunkStore) -> None:
         """Use ``store`` from now on (tests and benchmarks wrap the real one to count reads)."""

@@ -103,6 +103,23 @@ class WidgetOut(_Out):
     member_count: int | None
 
 
+class QueueDepthOut(_Out):
+    """Unfinished (queued or running) insights jobs per queue."""
+
+    premium: int
+    standard: int
+
+
+class StorageOut(_Out):
+    """The drive's chunk store as this process sees it."""
+
+    backend: str = Field(description='"local" or "discord".')
+    state: str = Field(
+        description='"ok" (opened; a local store\'s directory is writable) or "unavailable" '
+        "(it could not be opened, or its directory is not writable)."
+    )
+
+
 class HealthOut(_Out):
     """``GET /health``."""
 
@@ -110,6 +127,10 @@ class HealthOut(_Out):
     hostname: str
     version: str
     queue: str | None = Field(description='"inprocess" or "celery"; null outside the lifespan.')
+    queueDepth: QueueDepthOut | None = Field(
+        None, description="Unfinished jobs per queue; null when the database did not answer."
+    )
+    storage: StorageOut | None = Field(None, description="The drive's chunk storage backend.")
 
 
 class UpgradeOut(_Out):

@@ -33,7 +33,15 @@ from sqlalchemy.exc import DBAPIError
 
 import cordvault
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.insights.api_models import BlobOut, DeleteOut, HealthOut, ProcessOut, UpgradeOut
+from cordvault.insights.api_models import (
+    BlobOut,
+    DeleteOut,
+    HealthOut,
+    ProcessOut,
+    QueueDepthOut,
+    StorageOut,
+    UpgradeOut,
+)
 from cordvault.insights.blob import BlobMeta, decrypt_blob
 from cordvault.insights.blobstore import LocalBlobStore
 from cordvault.insights.demo import DEMO_ID, ensure_demo
@@ -231,14 +239,24 @@ class InsightsApi:
             if job is None or job.state == JobState.DELETED:
                 raise CordvaultError(ErrorCode.UNKNOWN_PACKAGE_ID, "no such package")
 
-    def health(self) -> HealthOut:
-        """``GET /health``."""
+    def health(self, storage: StorageOut | None = None) -> HealthOut:
+        """``GET /health``: liveness plus the queue's depth (one aggregate query; null when the
+        database does not answer, so the endpoint itself never fails) and ``storage``."""
         dispatcher = self._dispatcher()
+        depth: QueueDepthOut | None = None
+        try:
+            with self.sessions() as session:
+                counts = repo.queue_counts(session)
+            depth = QueueDepthOut(premium=counts.premium, standard=counts.standard)
+        except DBAPIError:
+            log.warning("health: the database did not answer")
         return HealthOut(
             status="alive",
             hostname=socket.gethostname(),
             version=cordvault.__version__,
             queue=dispatcher.name if dispatcher else None,
+            queueDepth=depth,
+            storage=storage,
         )
 
     # -- changes --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from cordvault.core.metrics import STORAGE_BYTES
 from cordvault.storage.base import (
     NAME_PATTERN,
     Capabilities,
@@ -37,6 +38,9 @@ from cordvault.storage.base import (
     StorageError,
     StorageFull,
 )
+
+_UPLOADED = STORAGE_BYTES.labels("local", "uploaded")
+_DOWNLOADED = STORAGE_BYTES.labels("local", "downloaded")
 
 DEFAULT_MAX_CHUNK_SIZE = 256 * 1024 * 1024
 DEFAULT_MAX_BATCH = 64
@@ -157,6 +161,7 @@ class LocalChunkStore:
     def _store(self, data: bytes, locator: str) -> str:
         if len(data) > self._capabilities.max_chunk_size:
             raise ValueError("chunk larger than max_chunk_size")
+        _UPLOADED.inc(len(data))
         path = self._path(locator)
         assert path is not None
         try:
@@ -220,6 +225,7 @@ class LocalChunkStore:
                     raise StorageError("local chunk shrank while being read")
                 parts.append(piece)
                 offset += len(piece)
+            _DOWNLOADED.inc(stop - start)
             return b"".join(parts)
         except OSError as exc:
             raise _os_error(exc, "read a chunk") from exc

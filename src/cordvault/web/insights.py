@@ -19,12 +19,14 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
+from cordvault.core.errors import CordvaultError
 from cordvault.insights.api_models import (
     BlobOut,
     DeleteOut,
     HealthOut,
     ProcessOut,
     StatusOut,
+    StorageOut,
     UpgradeOut,
     UserLookupOut,
     WidgetOut,
@@ -79,8 +81,14 @@ def _router(api: InsightsApi, services: Services) -> APIRouter:
 
     @router.get("/health")
     def health() -> HealthOut:
-        """Liveness: ``{"status": "alive", "hostname", "version", "queue"}``."""
-        return api.health()
+        """Liveness: ``{"status": "alive", "hostname", "version", "queue", "queueDepth",
+        "storage"}`` (the drive's chunk store: its backend and whether it is usable)."""
+        backend = settings.storage_backend.strip().lower()
+        try:
+            state = services.drive.storage_state()
+        except CordvaultError:  # the drive's keys could not be loaded
+            state = "unavailable"
+        return api.health(StorageOut(backend=backend, state=state))
 
     @router.post(
         "/process",

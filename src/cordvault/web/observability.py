@@ -11,7 +11,8 @@ no route matched), never by the raw path: ids and tokens are in paths.
 ``GET /metrics`` is installed only when ``METRICS_TOKEN`` is set and requires
 ``Authorization: Bearer <token>`` (compared in constant time; 401 otherwise). Besides the
 process's counters it reports, read from the database at scrape time: jobs by state, the
-drive's garbage backlog and the catalog writer's last record time.
+drive's garbage backlog, the queue depth per queue and the catalog writer's last record
+time.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.logs import REQUEST_ID
 from cordvault.core.metrics import HTTP_SECONDS
 from cordvault.drive.gc import backlog
-from cordvault.insights.jobs.repository import counts_by_state
+from cordvault.insights.jobs.repository import counts_by_state, queue_counts
 from cordvault.runtime import Services
 
 _GOOD_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -92,6 +93,17 @@ class _StateCollector(Collector):
             for state, count in sorted(counts_by_state(db).items()):
                 jobs.add_metric([state], count)
         yield jobs
+        depth = GaugeMetricFamily(
+            "cordvault_queue_depth",
+            "Unfinished insights jobs (queued or running) per queue; a job's position is at "
+            "most its queue's depth.",
+            labels=["queue"],
+        )
+        with self.services.jobs.sessions() as db:
+            counts = queue_counts(db)
+        depth.add_metric(["premium"], counts.premium)
+        depth.add_metric(["standard"], counts.standard)
+        yield depth
         yield GaugeMetricFamily(
             "cordvault_drive_gc_backlog",
             "Stored chunks waiting in the drive's garbage queue.",

@@ -44,12 +44,13 @@ DUMPUS_FIELDS: dict[str, list[str]] = {
     "DeleteOut": ["isDeleted", "errorMessageCode"],
     "UserLookupOut": ["user_id", "display_name", "avatar_url", "username"],
     "WidgetOut": ["name", "icon_url", "member_count"],
-    "HealthOut": ["status", "hostname", "version", "queue"],
+    "HealthOut": ["status", "hostname", "version", "queue", "queueDepth", "storage"],
     "UpgradeOut": ["packageId", "isUpgraded"],
 }
 # Fields the wire omits in some answers (so not "required" in the schema).
 OPTIONAL = {
     "ProcessOut": {"message"},
+    "HealthOut": {"queueDepth", "storage"},
     "QueuePositionOut": {
         "premiumQueueTotal",
         "standardQueueTotal",

@@ -33,6 +33,7 @@ from pathlib import Path
 import psutil
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.metrics import JOB_STEP_SECONDS
 from cordvault.insights.jobs import analysis_process
 from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs.context import JOB_STEP, JobsContext, tmp_root, upload_path
@@ -174,6 +175,10 @@ class JobRunner:
                     message = conn.recv()
                 except (EOFError, OSError):
                     return _Outcome("lost")
+                # A step ends at the next step, done or an error (the child first announces
+                # the step it starts in: that ends nothing). Its duration, by step name.
+                if message[0] != "step" or JobState(message[1]) != step:
+                    JOB_STEP_SECONDS.labels(step.value).observe(time.monotonic() - step_started)
                 if message[0] == "step":
                     step = JobState(message[1])
                     step_started = time.monotonic()

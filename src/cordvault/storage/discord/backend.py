@@ -42,6 +42,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.metrics import STORAGE_BYTES
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
 from cordvault.discord import (
@@ -210,7 +211,9 @@ class DiscordChunkStore:
         if not chunks:
             return []
         futures = self.packer.submit(chunks)
-        return [str(loc) for loc in self._gather(futures)]
+        locators = [str(loc) for loc in self._gather(futures)]
+        STORAGE_BYTES.labels("discord", "uploaded").inc(sum(len(c) for c in chunks))
+        return locators
 
     def _gather(self, futures: list[Future[Locator]]) -> list[Locator]:
         """All locators, or (after recording the stored ones as deleted) the first error."""
@@ -241,7 +244,9 @@ class DiscordChunkStore:
         if not self._channel_ids:
             raise StorageError("named objects need a channel in DISCORD_CHANNEL_IDS")
         lane = Lane(0, secrets.choice(self._channel_ids))
-        return str(self._post(lane, [data], [name + ".bin"])[0])
+        locator = str(self._post(lane, [data], [name + ".bin"])[0])
+        STORAGE_BYTES.labels("discord", "uploaded").inc(len(data))
+        return locator
 
     def scan_named(self) -> Iterator[NamedObject]:
         """Page every channel's history newest first (100 messages a request) and yield each
@@ -352,6 +357,7 @@ class DiscordChunkStore:
         data = self.urls.fetch(loc, start, None if stop == loc.size else stop)
         if len(data) != stop - start:
             raise StorageUnavailable("Discord CDN returned a short attachment")
+        STORAGE_BYTES.labels("discord", "downloaded").inc(len(data))
         return data
 
     # -- deletes -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from cordvault.core.metrics import URL_CACHE_LOOKUPS
 from cordvault.discord import DiscordClient, DiscordError, DiscordUrlExpired, Message
 from cordvault.storage.base import ChunkNotFound, StorageUnavailable
 from cordvault.storage.discord.errors import storage_error
@@ -106,6 +107,7 @@ class UrlCache:
         url = self._cached(loc)
         if url is not None:
             self.stats.hits += 1
+            URL_CACHE_LOOKUPS.labels("hit").inc()
             return url
         with self._lock:
             channel_lock = self._channel_locks.setdefault(loc.channel_id, threading.Lock())
@@ -113,8 +115,10 @@ class UrlCache:
             url = self._cached(loc)  # another thread's refresh may have brought it
             if url is not None:
                 self.stats.hits += 1
+                URL_CACHE_LOOKUPS.labels("hit").inc()
                 return url
             self.stats.misses += 1
+            URL_CACHE_LOOKUPS.labels("miss").inc()
             client = self.client_for(loc)
             try:
                 page = client.get_messages(loc.channel_id, around=loc.message_id, limit=_BATCH)

@@ -1,0 +1,319 @@
+"""The scaled deployment, proven: two `cordvault serve` and two `cordvault worker` processes on
+one PostgreSQL database, one Redis broker and S3 result blobs (moto's server), with the drive's
+chunks and the keys in one shared DATA_DIR (what a shared volume gives containers).
+
+Clients alternate between the two API processes. Mid-way one worker is killed with SIGKILL while
+it downloads a package, and one API process is killed with SIGKILL while a drive upload streams
+into it. At the end every job has been processed exactly once to completion (the killed one
+twice: its lease expired and the other worker took it over), every result blob decrypts and
+opens like the Dumpus client opens it, and every drive file reads back byte-identical from the
+surviving API process. The interrupted upload left no file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import psutil
+import pytest
+from moto.server import ThreadedMotoServer
+from tests.support.dumpus_client import decrypt_like_client, open_and_query
+from tests.support.insights_server import PackageServer, bearer, new_upn
+
+from cordvault.db import create_engine_for, make_sessionmaker
+from cordvault.insights.jobs import repository as repo
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+PASSWORD = "correct horse battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="blobs")
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+class Deployment:
+    """The processes of one deployment; every one is killed at the end whatever happened."""
+
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self.env = env
+        self.logdir = logdir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.logdir / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cordvault", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def serve(self, name: str) -> tuple[subprocess.Popen[bytes], str]:
+        port = _free_port()
+        proc = self._spawn(name, ["serve", "--port", str(port)])
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/health")
+                return proc, base
+            except httpx.TransportError:
+                assert proc.poll() is None, self.logs()
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+
+    def worker(self, name: str) -> subprocess.Popen[bytes]:
+        return self._spawn(name, ["worker", "--concurrency", "1"])
+
+    def logs(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("*.log")))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def deployment(
+    postgres_url: str,
+    redis_url: str,
+    s3_endpoint: str,
+    data_dir: Path,
+    package_server: PackageServer,
+    tmp_path: Path,
+) -> Iterator[Deployment]:
+    broker = f"{redis_url.rsplit('/', 1)[0]}/{random.randint(1, 15)}"
+    env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_URL", "REDIS_URL")}
+    env.update(
+        DATA_DIR=str(data_dir),
+        DATABASE_URL=postgres_url,
+        BROKER_URL=broker,
+        STORAGE_BACKEND="local",
+        BLOB_STORE="s3",
+        S3_ENDPOINT_URL=s3_endpoint,
+        S3_BUCKET="blobs",
+        S3_ACCESS_KEY_ID="test",
+        S3_SECRET_ACCESS_KEY="test",
+        DL_ZIP_WHITELISTED_DOMAINS=package_server.base + "/",
+        ANALYZE_WORKERS="1",
+        JOB_LEASE_SECONDS="3",
+        DOWNLOAD_READ_TIMEOUT="5",
+    )
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    made = Deployment(env, logdir)
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+def _downloading_from(proc: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether the worker (or the analysis child it runs jobs in) is connected to ``port``."""
+    try:
+        root = psutil.Process(proc.pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for member in family:
+        try:
+            conns = member.net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            continue
+        if any(c.raddr and c.raddr.port == port for c in conns):
+            return True
+    return False
+
+
+def _token(base: str, name: str, admin: str | None = None) -> str:
+    if admin is None:
+        r = httpx.post(f"{base}/api/auth/register", json={"name": name, "password": PASSWORD})
+    else:
+        r = httpx.post(
+            f"{base}/api/auth/users",
+            json={"name": name, "password": PASSWORD},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        assert r.status_code == 201, r.text
+        r = httpx.post(f"{base}/api/auth/login", json={"name": name, "password": PASSWORD})
+    assert r.status_code in (200, 201), r.text
+    token: str = r.json()["token"]
+    return token
+
+
+def _upload(base: str, token: str, path: str, data: bytes) -> str:
+    r = httpx.put(
+        f"{base}/api/drive/upload",
+        params={"path": path},
+        content=data,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    file_id: str = r.json()["file"]["id"]
+    return file_id
+
+
+def test_two_servers_two_workers_survive_kill_9(
+    deployment: Deployment,
+    package_server: PackageServer,
+    small_package: Path,
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    api_a, a = deployment.serve("api-a")  # creates the keys in DATA_DIR; the second reads them
+    api_b, b = deployment.serve("api-b")
+    worker_1 = deployment.worker("worker-1")
+    worker_2 = deployment.worker("worker-2")
+    bases = [a, b]
+    for base in bases:
+        assert httpx.get(f"{base}/health").json()["queue"] == "celery"
+
+    # Insights: the slow job first (a worker will be killed while it downloads), then three
+    # more, submitted alternately to both API processes.
+    jobs: dict[str, str] = {}  # package id -> UPN
+    for name in ("slow.zip", "p1.zip", "p2.zip", "p3.zip"):
+        package_server.files[name] = small_package
+    port = int(package_server.base.rsplit(":", 1)[1])
+    for i, name in enumerate(("slow.zip", "p1.zip", "p2.zip", "p3.zip")):
+        upn = new_upn()
+        link = package_server.link(name, upn, route="slow-once" if i == 0 else "pkg")
+        answer = httpx.post(f"{bases[i % 2]}/process", json={"package_link": link}).json()
+        assert answer["isAccepted"] is True, answer
+        jobs[answer["packageId"]] = upn
+        if i == 0:
+            slow_id = answer["packageId"]
+            deadline = time.monotonic() + 30
+            holder = None
+            while holder is None:
+                assert time.monotonic() < deadline, "no worker started the download"
+                holder = next((w for w in (worker_1, worker_2) if _downloading_from(w, port)), None)
+                time.sleep(0.05)
+
+    # kill -9 the worker in the middle of its (trickled) download; its lease expires and the other
+    # worker redoes the job.
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+
+    # Drive: files uploaded alternately through both API processes.
+    alice = _token(a, "alice")
+    bob = _token(b, "bob", admin=alice)
+    files: dict[str, tuple[str, bytes]] = {}  # file id -> (owner token, content)
+    for i in range(6):
+        data = os.urandom(random.randint(1, 3) * 700_000)
+        owner = alice if i % 2 == 0 else bob
+        file_id = _upload(bases[i % 2], owner, f"/f{i}.bin", data)
+        files[file_id] = (owner, data)
+
+    # kill -9 API B while an upload streams into it.
+    def slow_body() -> Iterator[bytes]:
+        yield os.urandom(1_000_000)
+        api_b.send_signal(signal.SIGKILL)
+        api_b.wait()
+        yield os.urandom(1_000_000)
+
+    with pytest.raises(httpx.TransportError):
+        httpx.put(
+            f"{b}/api/drive/upload",
+            params={"path": "/interrupted.bin"},
+            content=slow_body(),
+            headers={"Authorization": f"Bearer {alice}"},
+            timeout=30,
+        )
+    # The client retries on the surviving process.
+    data = os.urandom(1_500_000)
+    files[_upload(a, alice, "/retried.bin", data)] = (alice, data)
+
+    # Every job completes; every blob opens like the client opens it.
+    deadline = time.monotonic() + 90
+    pending = set(jobs)
+    while pending:
+        assert time.monotonic() < deadline, f"jobs never finished: {pending}\n{deployment.logs()}"
+        for pid in sorted(pending):
+            body = httpx.get(f"{a}/process/{pid}/status", headers=bearer(jobs[pid])).json()
+            assert not body["isErrored"], body
+            if body["isDataAvailable"]:
+                pending.discard(pid)
+        time.sleep(0.5)
+    for pid, upn in jobs.items():
+        meta = httpx.get(f"{a}/process/{pid}/blob", headers=bearer(upn)).json()
+        assert meta["url"].startswith(deployment.env["S3_ENDPOINT_URL"])
+        blob = httpx.get(meta["url"])
+        assert blob.status_code == 200
+        plain = decrypt_like_client(blob.content, meta["iv"], upn)
+        assert open_and_query(plain, tmp_path)["owner"][0] == pid
+
+    # Processed once: one attempt each, two for the job whose worker was killed.
+    engine = create_engine_for(postgres_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            attempts = {}
+            for pid in jobs:
+                job = repo.get(session, pid)
+                assert job is not None
+                attempts[pid] = job.attempts
+    finally:
+        engine.dispose()
+    assert attempts == {pid: 2 if pid == slow_id else 1 for pid in jobs}
+    assert package_server.hits.count("GET /slow-once/slow.zip") == 2
+    for name in ("p1.zip", "p2.zip", "p3.zip"):
+        assert package_server.hits.count(f"GET /pkg/{name}") == 1
+
+    # Every file reads back intact from the surviving process; the interrupted one is absent.
+    for file_id, (owner, content) in files.items():
+        r = httpx.get(
+            f"{a}/api/drive/files/{file_id}/content",
+            headers={"Authorization": f"Bearer {owner}"},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert r.content == content
+    for path, expected in (("/interrupted.bin", 404), ("/retried.bin", 200)):
+        r = httpx.get(
+            f"{a}/api/drive/resolve",
+            params={"path": path},
+            headers={"Authorization": f"Bearer {alice}"},
+        )
+        assert r.status_code == expected, r.text
+    assert api_a.poll() is None
