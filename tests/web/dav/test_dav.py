@@ -52,6 +52,8 @@ def dav(db_url: str, data_dir: Path) -> Iterator[Dav]:
         database_url=db_url,
         drive_chunk_size=CHUNK,
         drive_gc_interval_seconds=3600,
+        # The catalog writer stores records through the same (counted) chunk store.
+        drive_catalog=False,
         drive_login_max_failures=3,
         drive_secret_key=None,
         message_encryption_key=None,
