@@ -17,8 +17,9 @@ The server's RSS (process tree) is sampled every 20 ms during each transfer. The
 ``--entries`` files are added to one folder (rows pointing at one stored content, written
 straight into the server's database: the listing is what is measured, not the uploads) and
 ``PROPFIND Depth: 1`` of that folder is timed with curl (3 runs, the body is counted to check
-every entry is there). ``--propfind-only`` skips the transfer rounds (one small REST upload
-gives the listed rows their content). Prints Markdown rows for docs/benchmarks.md ("WebDAV").
+every entry is there; the server's CPU time per request is printed too, a figure
+other processes' load moves less than wall time). ``--propfind-only`` skips the transfer
+rounds (one small REST upload gives the listed rows their content). Prints Markdown rows for docs/benchmarks.md ("WebDAV").
 """
 
 from __future__ import annotations
@@ -204,8 +205,10 @@ def main() -> None:
         http.post("/api/drive/mkdir", params={"path": "/big"}, headers=bearer)
         fill(data_dir, args.entries)
         body = b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
-        times = []
+        times, cpus = [], []
+        proc = psutil.Process(server.pid)
         for _ in range(3):
+            cpu = sum(proc.cpu_times()[:2])
             start = time.perf_counter()
             r = http.request(
                 "PROPFIND",
@@ -215,12 +218,14 @@ def main() -> None:
                 auth=("bench", app_password),
             )
             times.append(time.perf_counter() - start)
+            cpus.append(sum(proc.cpu_times()[:2]) - cpu)
             assert r.status_code == 207, r.status_code
             assert r.content.count(b":response>") == 2 * (args.entries + 1)  # open + close
         print(
             f"PROPFIND Depth 1 of {args.entries:,} entries ({len(r.content) / MB:.1f} MB of "
             f"XML): {', '.join(f'{t:.2f}' for t in times)} s (median "
-            f"{statistics.median(times):.2f} s)"
+            f"{statistics.median(times):.2f} s); server CPU "
+            f"{', '.join(f'{t:.2f}' for t in cpus)} s"
         )
     finally:
         server.terminate()
