@@ -19,7 +19,8 @@ straight into the server's database: the listing is what is measured, not the up
 ``PROPFIND Depth: 1`` of that folder is timed with curl (3 runs, the body is counted to check
 every entry is there; the server's CPU time per request is printed too, a figure
 other processes' load moves less than wall time). ``--propfind-only`` skips the transfer
-rounds (one small REST upload gives the listed rows their content). Prints Markdown rows for docs/benchmarks.md ("WebDAV").
+rounds (one small REST upload gives the listed rows their content). Prints Markdown rows for
+docs/benchmarks.md ("WebDAV").
 """
 
 from __future__ import annotations
