@@ -2,7 +2,7 @@
 10,000-entry folder.
 
 Usage: .venv/bin/python benchmarks/drive_webdav.py [--size-mib 1024] [--repeat 2]
-       [--entries 10000] [--workdir DIR]
+       [--entries 10000] [--workdir DIR] [--propfind-only]
 
 One real server (``tests/support/serve_app.py``, uvicorn, local backend with fsync, SQLite,
 default 8 MiB chunks) on 127.0.0.1. Per round, back to back on the same ``--size-mib`` file
@@ -17,7 +17,10 @@ The server's RSS (process tree) is sampled every 20 ms during each transfer. The
 ``--entries`` files are added to one folder (rows pointing at one stored content, written
 straight into the server's database: the listing is what is measured, not the uploads) and
 ``PROPFIND Depth: 1`` of that folder is timed with curl (3 runs, the body is counted to check
-every entry is there). Prints Markdown rows for docs/benchmarks.md ("WebDAV").
+every entry is there; the server's CPU time per request is printed too, a figure
+other processes' load moves less than wall time). ``--propfind-only`` skips the transfer
+rounds (one small REST upload gives the listed rows their content). Prints Markdown rows for
+docs/benchmarks.md ("WebDAV").
 """
 
 from __future__ import annotations
@@ -83,7 +86,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--propfind-only", action="store_true")
     args = parser.parse_args()
+    if args.propfind_only:
+        args.size_mib, args.repeat = 1, 0
     work = Path(tempfile.mkdtemp(prefix="cv-webdav-", dir=args.workdir))
     data_dir = work / "data"
     data_dir.mkdir(mode=0o700)
@@ -176,16 +182,34 @@ def main() -> None:
                 f"| {max(rss1, rss2) // MB} / {max(rss3, rss4) // MB} MB |",
                 flush=True,
             )
-        print(
-            f"median upload ratio {statistics.median(r[1] / r[0] for r in rows):.0%}, "
-            f"download ratio {statistics.median(r[3] / r[2] for r in rows):.0%}"
-        )
+        if args.propfind_only:
+            subprocess.run(
+                [
+                    "curl",
+                    "-sf",
+                    "-o",
+                    "/dev/null",
+                    "-H",
+                    auth,
+                    "-T",
+                    str(src),
+                    f"{base}/api/drive/upload?path=/rest-0.bin",
+                ],
+                check=True,
+            )
+        else:
+            print(
+                f"median upload ratio {statistics.median(r[1] / r[0] for r in rows):.0%}, "
+                f"download ratio {statistics.median(r[3] / r[2] for r in rows):.0%}"
+            )
         # PROPFIND of a big folder: rows written straight into the server's database.
         http.post("/api/drive/mkdir", params={"path": "/big"}, headers=bearer)
         fill(data_dir, args.entries)
         body = b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
-        times = []
+        times, cpus = [], []
+        proc = psutil.Process(server.pid)
         for _ in range(3):
+            cpu = sum(proc.cpu_times()[:2])
             start = time.perf_counter()
             r = http.request(
                 "PROPFIND",
@@ -195,12 +219,14 @@ def main() -> None:
                 auth=("bench", app_password),
             )
             times.append(time.perf_counter() - start)
+            cpus.append(sum(proc.cpu_times()[:2]) - cpu)
             assert r.status_code == 207, r.status_code
             assert r.content.count(b":response>") == 2 * (args.entries + 1)  # open + close
         print(
             f"PROPFIND Depth 1 of {args.entries:,} entries ({len(r.content) / MB:.1f} MB of "
             f"XML): {', '.join(f'{t:.2f}' for t in times)} s (median "
-            f"{statistics.median(times):.2f} s)"
+            f"{statistics.median(times):.2f} s); server CPU "
+            f"{', '.join(f'{t:.2f}' for t in cpus)} s"
         )
     finally:
         server.terminate()

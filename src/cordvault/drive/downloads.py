@@ -44,7 +44,12 @@ class Download:
 
 def etag_of(row: DriveFile) -> str:
     """Changes whenever the content does (id, replacement counter, content hash)."""
-    return f"{row.id}-{row.content_version}-{row.sha256[:16]}"
+    return etag(row.id, row.content_version, row.sha256)
+
+
+def etag(file_id: str, content_version: int, sha256: str) -> str:
+    """:func:`etag_of` from the columns (for listings that load no ORM objects)."""
+    return f"{file_id}-{content_version}-{sha256[:16]}"
 
 
 def _opener(ctx: DriveContext, row: DriveFile, refs: list[ChunkRef]) -> OpenRange:

@@ -7,6 +7,8 @@ Content (upload/download) lives in :mod:`uploads` and :mod:`downloads`, deleting
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
@@ -97,16 +99,29 @@ def update_file(
 def share_levels(db: Session, actor: Actor, rows: list[DriveFile]) -> dict[str, Access]:
     """The actor's access to each of ``rows`` (one query for the shares)."""
     shared = repo.shares_for_user(db, actor.id, (r.id for r in rows if r.owner_id != actor.id))
-    out: dict[str, Access] = {}
-    for r in rows:
-        if r.owner_id == actor.id:
-            out[r.id] = Access.OWNER
-        elif shared.get(r.id) == "write":
-            out[r.id] = Access.WRITE
-        elif r.id in shared or r.public:
-            out[r.id] = Access.READ
-        else:
-            out[r.id] = Access.NONE
+    return {r.id: _level(actor, r.owner_id, r.public, shared.get(r.id)) for r in rows}
+
+
+def _level(actor: Actor, owner_id: int | None, public: bool, share: str | None) -> Access:
+    if owner_id == actor.id:
+        return Access.OWNER
+    if share == "write":
+        return Access.WRITE
+    if share is not None or public:
+        return Access.READ
+    return Access.NONE
+
+
+def folder_listing(db: Session, actor: Actor, folder_id: str) -> list[tuple[Any, Access]]:
+    """Every file of a folder the actor may read, by name, with the actor's access: rows of
+    :func:`repository.listing_files` (two queries in all, whatever the folder's size; for
+    listings that show every entry at once, such as WebDAV's ``PROPFIND``)."""
+    shared = repo.folder_shares_for_user(db, actor.id, folder_id)
+    out: list[tuple[Any, Access]] = []
+    for row in repo.listing_files(db, folder_id):
+        level = _level(actor, row.owner_id, row.public, shared.get(row.id))
+        if level is not Access.NONE:
+            out.append((row, level))
     return out
 
 

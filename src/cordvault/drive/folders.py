@@ -240,6 +240,13 @@ def list_children(
     )
 
 
+def child_folders(db: Session, folder_id: str) -> list[Folder]:
+    """Every subfolder of a folder, by name (``NOT_FOUND`` if the folder is gone); with
+    :func:`cordvault.drive.files.folder_listing`, a whole listing in a few queries."""
+    row = get_folder(db, folder_id)
+    return sorted(repo.subfolders(db, row.id), key=lambda f: (f.name, f.id))
+
+
 def _check_move(db: Session, folder_id: str, target_id: str, *, extra_depth: int = 1) -> None:
     """``INVALID_INPUT`` unless ``folder_id``'s subtree may go ``extra_depth`` levels below
     ``target_id``: the target is not inside it, and nothing ends deeper than

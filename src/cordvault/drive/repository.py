@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Integer, delete, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
@@ -193,6 +194,39 @@ def page_files(
         .offset(offset)
     )
     return list(db.scalars(stmt))
+
+
+def listing_files(db: Session, folder_id: str) -> list[Any]:
+    """Every file of a folder by name, as rows of the columns a listing shows (no ORM
+    objects: a folder may hold tens of thousands)."""
+    stmt = (
+        select(
+            DriveFile.id,
+            DriveFile.folder_id,
+            DriveFile.name,
+            DriveFile.size,
+            DriveFile.mime_type,
+            DriveFile.content_version,
+            DriveFile.sha256,
+            DriveFile.created_at,
+            DriveFile.updated_at,
+            DriveFile.owner_id,
+            DriveFile.public,
+        )
+        .where(DriveFile.folder_id == folder_id)
+        .order_by(DriveFile.name, DriveFile.id)
+    )
+    return list(db.execute(stmt).all())
+
+
+def folder_shares_for_user(db: Session, user_id: int, folder_id: str) -> dict[str, str]:
+    """``{file id: access}`` of the shares ``user_id`` holds on files of one folder."""
+    stmt = (
+        select(Share.file_id, Share.access)
+        .join(DriveFile, DriveFile.id == Share.file_id)
+        .where(Share.user_id == user_id, DriveFile.folder_id == folder_id)
+    )
+    return dict(db.execute(stmt).all())
 
 
 def usage_by_type(db: Session, folder_ids: Sequence[str]) -> list[tuple[str, int, int]]:

@@ -4,6 +4,7 @@ Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -253,3 +254,59 @@ _LOCK = (
     b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
     b"<D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>"
 )
+
+
+_LISTING_BODIES = (
+    PROPFIND_BODY,
+    b"",  # an empty body means allprop
+    b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>',
+    b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x-test:"><D:prop>'
+    b"<D:displayname/><D:getetag/><D:resourcetype/><D:getcontentlength/><D:nothing/>"
+    b"<Z:colour/><D:lockdiscovery/><D:supportedlock/><D:quota-used-bytes/>"
+    b"<D:getlastmodified/></D:prop></D:propfind>",
+    b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:nothing/><D:getetag/>'
+    b"<D:displayname/></D:prop></D:propfind>",
+)
+
+
+def _responses(body: bytes) -> list[bytes]:
+    # Lock timeouts count down between two requests: compare them as a token.
+    body = re.sub(rb"Second-\d+", b"Second-N", body)
+    return re.findall(rb"<D:response[ >].*?</D:response>", body, flags=re.DOTALL)
+
+
+def test_a_folder_listing_answers_what_wsgidav_answers_for_each_member(dav: Dav) -> None:
+    """``PROPFIND Depth: 1`` of a folder is written by the listing fast path (.listing): each
+    member's ``<response>`` is byte for byte WsgiDAV's own ``Depth: 0`` answer for it, for
+    allprop, an empty body, propname and named properties, for the owner and another user
+    (who may not lock her files), with dead properties, an active lock and odd names."""
+    a, b = dav.alice_dav, dav.bob_dav
+    assert dav.req(a, "MKCOL", "/docs").status_code == 201
+    assert dav.req(a, "MKCOL", "/docs/sub & <co>").status_code == 201
+    for name in ("plain.txt", "a&b <c>.txt", "ü é (1).txt", "coloured.txt", "locked.txt"):
+        assert dav.req(a, "PUT", f"/docs/{name}", content=b"12345").status_code == 201
+    patch = (
+        b'<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test:">'
+        b"<D:set><D:prop><Z:colour>blue &amp; green</Z:colour></D:prop></D:set>"
+        b"</D:propertyupdate>"
+    )
+    assert dav.req(a, "PROPPATCH", "/docs/coloured.txt", content=patch).status_code == 207
+    lock = dav.req(a, "LOCK", "/docs/locked.txt", headers={"timeout": "Second-600"}, content=_LOCK)
+    assert lock.status_code == 200
+    file_id = dav.client.get(
+        "/api/drive/resolve", params={"path": "/docs/plain.txt"}, headers=dav.alice
+    ).json()["file"]["id"]
+    dav.client.patch(f"/api/drive/files/{file_id}", json={"public": True}, headers=dav.alice)
+    for who, count in ((a, 7), (b, 3)):  # bob: the folders and the public file
+        for body in _LISTING_BODIES:
+            r = dav.req(who, "PROPFIND", "/docs", headers={"depth": "1"}, content=body)
+            assert r.status_code == 207, r.text
+            listed = _responses(r.content)
+            assert len(listed) == count
+            for response in listed:
+                href = re.search(rb"<D:href>(.*?)</D:href>", response)
+                assert href is not None
+                path = unquote(href.group(1).decode()).removeprefix("/dav")
+                alone = dav.req(who, "PROPFIND", path, headers={"depth": "0"}, content=body)
+                assert alone.status_code == 207
+                assert _responses(alone.content) == [response], path

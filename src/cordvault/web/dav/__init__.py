@@ -29,11 +29,11 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 from wsgidav.dav_error import DAVError
 from wsgidav.error_printer import ErrorPrinter
-from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from cordvault.runtime import Services
 from cordvault.web.dav.gateway import PREFIX, DavGateway
+from cordvault.web.dav.listing import ListingRequestResolver
 from cordvault.web.dav.provider import DriveDavProvider
 from cordvault.web.dav.support import ACTOR_KEY
 from cordvault.web.middleware import allow_streaming, streaming_route
@@ -72,7 +72,9 @@ def build_gateway(services: Services) -> DavGateway:
     config = {
         "provider_mapping": {"/": provider},
         "mount_path": PREFIX,
-        "middleware_stack": [ErrorPrinter, RequestResolver],
+        # The resolver hands PROPFIND to our listing server (folder listings without WsgiDAV's
+        # per-property loop, see .listing); every other method is WsgiDAV's RequestServer.
+        "middleware_stack": [ErrorPrinter, ListingRequestResolver],
         # Authentication is the gateway's (app passwords), not WsgiDAV's.
         "http_authenticator": {"accept_basic": False, "accept_digest": False},
         "simple_dc": {"user_mapping": {"*": True}},  # never consulted: no authenticator

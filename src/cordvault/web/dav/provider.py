@@ -9,20 +9,17 @@ found either (see :mod:`.resources`).
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
 from wsgidav.dav_provider import DAVProvider
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access, dead_props, files, folders
+from cordvault.drive import access, dead_props, downloads, files, folders
 from cordvault.drive.access import Access
 from cordvault.drive.context import DriveContext
-from cordvault.drive.models import DriveFile, Folder
+from cordvault.drive.models import Folder
 from cordvault.web.dav.resources import FileInfo, FileResource, FolderInfo, FolderResource
 from cordvault.web.dav.support import actor_of_environ, dav_errors, transaction
-
-_PAGE = folders.MAX_PAGE
 
 
 class DriveDavProvider(DAVProvider):  # type: ignore[misc]
@@ -54,36 +51,34 @@ class DriveDavProvider(DAVProvider):  # type: ignore[misc]
 
     def members(self, parent: FolderResource) -> list[Any]:
         """Every subfolder and every readable file of ``parent``, with their dead properties
-        (one transaction; pages of :data:`folders.MAX_PAGE`)."""
+        (one transaction, four queries whatever the folder's size: subfolders, files as plain
+        rows, the caller's shares there, dead properties)."""
         actor = actor_of_environ(parent.environ)
-        subs: list[Folder] = []
-        visible: list[tuple[DriveFile, Access]] = []
         with dav_errors(), transaction(self.drive) as db:
-            offset = 0
-            while True:
-                page = folders.list_children(db, actor, parent.info.id, limit=_PAGE, offset=offset)
-                subs += page.folders
-                levels = files.share_levels(db, actor, page.files)
-                visible += [
-                    (f, levels[f.id]) for f in page.files if levels[f.id] is not Access.NONE
-                ]
-                offset += len(page.folders) + len(page.files)
-                if (
-                    not (page.folders or page.files)
-                    or offset >= page.total_folders + page.total_files
-                ):
-                    break
+            subs = folders.child_folders(db, parent.info.id)
+            visible = files.folder_listing(db, actor, parent.info.id)
             props = dead_props.of(db, [s.id for s in subs] + [f.id for f, _ in visible])
         base = parent.path if parent.path.endswith("/") else parent.path + "/"
+        environ = parent.environ
         out: list[Any] = [
-            FolderResource(base + s.name, parent.environ, FolderInfo.of(s), props.get(s.id, {}))
+            FolderResource(base + s.name, environ, FolderInfo.of(s), props.get(s.id, {}))
             for s in subs
         ]
         out += [
             FileResource(
-                posixpath.join(base, f.name),
-                parent.environ,
-                FileInfo.of(f, level),
+                base + f.name,
+                environ,
+                FileInfo(
+                    f.id,
+                    f.folder_id,
+                    f.name,
+                    f.size,
+                    f.mime_type,
+                    downloads.etag(f.id, f.content_version, f.sha256),
+                    f.created_at,
+                    f.updated_at,
+                    level,
+                ),
                 f.folder_id,
                 props.get(f.id, {}),
             )

@@ -17,6 +17,9 @@ WebDAV specifics handled here:
 - quota: ``quota-used-bytes`` of a folder is the drive's usage of its tree
   (:func:`cordvault.drive.folders.usage`), returned when asked for by name (RFC 4331 keeps it
   out of ``allprop``, and computing it for every member of a listing would be wasteful);
+- folder listings (``PROPFIND Depth: 1``) take their live properties from
+  :meth:`_Entry.listing_properties` (see :mod:`.listing`), the same values WsgiDAV's
+  per-property path gives, computed in one pass;
 - locking needs the right to change the entry (:meth:`prevent_locking`); the lock table is
   WsgiDAV's in-memory one (locks live until they time out or the server restarts);
 - ``MOVE`` of a file keeps its id (a rename, with ``Overwrite`` replacing the target);
@@ -32,9 +35,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from wsgidav import xml_tools
-from wsgidav.dav_error import DAVError
+from wsgidav import util, xml_tools
+from wsgidav.dav_error import DAVError, as_DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
+from wsgidav.lock_man.lock_manager import normalize_lock_root
 
 from cordvault.drive import dead_props, downloads, files, folders, removal, uploads
 from cordvault.drive import repository as repo
@@ -49,6 +53,26 @@ if TYPE_CHECKING:
     from cordvault.web.dav.provider import DriveDavProvider
 
 _QUOTA_USED = "{DAV:}quota-used-bytes"
+_LOCK_DISCOVERY = "{DAV:}lockdiscovery"
+_SUPPORTED_LOCK = "{DAV:}supportedlock"
+
+
+class Xml(str):
+    """A property value that is already an element, serialised as lxml writes it inside a
+    multistatus whose root declares ``D`` for ``DAV:`` (only :mod:`.listing` reads these)."""
+
+
+_COLLECTION = Xml("<D:resourcetype><D:collection/></D:resourcetype>")
+_NO_LOCKS = Xml("<D:lockdiscovery/>")
+# WsgiDAV's ``supportedlock`` (``DAVResource.get_property_value``): exclusive and shared write.
+_LOCK_KINDS = Xml(
+    "<D:supportedlock>"
+    "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
+    "</D:lockentry>"
+    "<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype>"
+    "</D:lockentry>"
+    "</D:supportedlock>"
+)
 # Body types that say nothing about the file: the type is guessed from the name instead.
 _GENERIC_TYPES = (None, "", "application/octet-stream", "application/x-www-form-urlencoded")
 
@@ -158,6 +182,73 @@ class _Entry:
         if value is None:
             raise DAVError(404)
         return xml_tools.string_to_xml(value)
+
+    # -- folder listings (see .listing) ---------------------------------------------------
+
+    def listing_properties(
+        self, mode: str, names: list[str] | None, lock_roots: frozenset[str] | None
+    ) -> list[tuple[str, Any]]:
+        """What ``get_properties(mode, name_list=names)`` returns, with the standard live
+        properties computed at once (text, or :class:`Xml` for the fixed elements) instead of
+        one ``get_property_value`` call each; every other name goes through
+        ``get_property_value`` as in WsgiDAV. ``lock_roots``: every lock root at or below the
+        listed folder (an entry not among them has an empty ``lockdiscovery``)."""
+        if mode == "name":
+            result: list[tuple[str, Any]] = self.get_properties("name")  # type: ignore[attr-defined]
+            return result
+        live = self._live()
+        locks = self.provider.lock_manager
+        if mode == "allprop":
+            wanted = list(live)
+            if locks and not self.prevent_locking():
+                wanted += [_LOCK_DISCOVERY, _SUPPORTED_LOCK]
+            wanted += list(self.dead())
+        else:
+            wanted = list(names or ())
+        out: list[tuple[str, Any]] = []
+        for name in wanted:
+            value = live.get(name)
+            if value is None:
+                try:
+                    value = self._other_property(name, locks, lock_roots)
+                except DAVError as exc:
+                    value = exc
+                except Exception as exc:
+                    value = as_DAVError(exc)
+            out.append((name, value))
+        return out
+
+    def _live(self) -> dict[str, str]:
+        """The standard live properties this entry has, in WsgiDAV's ``allprop`` order."""
+        is_folder = self.is_folder
+        out: dict[str, str] = {"{DAV:}resourcetype": _COLLECTION if is_folder else ""}
+        created = self.get_creation_date()  # type: ignore[attr-defined]
+        if created is not None:
+            out["{DAV:}creationdate"] = util.get_rfc3339_time(created)
+        if not is_folder:
+            out["{DAV:}getcontentlength"] = str(self.get_content_length())  # type: ignore[attr-defined]
+            out["{DAV:}getcontenttype"] = self.get_content_type()  # type: ignore[attr-defined]
+        modified = self.get_last_modified()  # type: ignore[attr-defined]
+        if modified is not None:
+            out["{DAV:}getlastmodified"] = util.get_rfc1123_time(modified)
+        out["{DAV:}displayname"] = self.get_display_name()  # type: ignore[attr-defined]
+        if not is_folder:
+            etag = self.get_etag()  # type: ignore[attr-defined]
+            if etag is not None:
+                out["{DAV:}getetag"] = etag
+        return out
+
+    def _other_property(self, name: str, locks: Any, lock_roots: frozenset[str] | None) -> Any:
+        if locks and name == _LOCK_DISCOVERY:
+            if lock_roots is not None and (
+                not lock_roots or normalize_lock_root(self.get_ref_url()) not in lock_roots
+            ):
+                return _NO_LOCKS
+            if not locks.get_url_lock_list(self.get_ref_url()):
+                return _NO_LOCKS
+        elif locks and name == _SUPPORTED_LOCK:
+            return _LOCK_KINDS
+        return self.get_property_value(name)
 
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
         if name.startswith("{DAV:}"):
