@@ -19,7 +19,10 @@ Audiences are computed when the event is recorded, inside the transaction, from 
   owner, users it is shared with, everyone when the file is public;
 - upload progress and completion go to the uploader;
 - ``account-revoked`` (password change, account disabled, password reset) goes to the account
-  itself: the live adapter closes that user's connections authenticated before the change.
+  itself: the live adapter closes that user's connections authenticated before the change;
+- ``sessions-revoked`` (a session revoked: one, all others, all, logout, by an administrator)
+  goes to the account too: the live adapter closes the connections authenticated with one of
+  those sessions.
 
 An event is a plain value (JSON-able ``data``); the events of one transaction travel together
 as one bus message (:func:`encode_batch`), unchanged through Redis between API processes, so a
@@ -51,8 +54,10 @@ UPLOAD_PROGRESS = "upload-progress"
 UPLOAD_FINISH = "upload-finish-info"
 THUMBNAIL_READY = "thumbnail-ready"
 ACCOUNT_REVOKED = "account-revoked"
+SESSIONS_REVOKED = "sessions-revoked"
 TOPICS = (FILE_MODIFY, FOLDER_MODIFY, UPLOAD_PROGRESS, UPLOAD_FINISH, THUMBNAIL_READY, "resync")
-"""Topics a client receives (``account-revoked`` is internal: it closes connections)."""
+"""Topics a client receives (``account-revoked`` and ``sessions-revoked`` are internal: they
+close connections)."""
 
 
 @dataclass(frozen=True)
@@ -259,3 +264,11 @@ def account_revoked(db: Session, user_id: int, token_version: int) -> None:
     connections authenticated with a lower ``token_version`` are closed."""
     data = {"user_id": user_id, "token_version": token_version}
     record(db, Event(ACCOUNT_REVOKED, data, only(user_id)))
+
+
+def sessions_revoked(db: Session, user_id: int, session_ids: Sequence[str]) -> None:
+    """Sessions of ``user_id`` were revoked: its live connections authenticated with one of
+    them are closed (nothing is recorded for an empty list)."""
+    if session_ids:
+        data = {"user_id": user_id, "session_ids": list(session_ids)}
+        record(db, Event(SESSIONS_REVOKED, data, only(user_id)))

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cordvault.drive.models import SecurityEvent, SignInSession, SignInThrottle
@@ -69,6 +71,69 @@ def throttle_row(
     db: Session, key: tuple[str, str, str], *, for_update: bool = False
 ) -> SignInThrottle | None:
     return db.get(SignInThrottle, key, with_for_update=for_update)
+
+
+def ensure_throttle_row(db: Session, key: tuple[str, str, str], now: datetime) -> None:
+    """Insert an empty throttle row unless one exists (a concurrent insert is waited for, never
+    an error): a row to lock even for a client with no failures yet."""
+    values = {
+        "scope": key[0],
+        "account_key": key[1],
+        "client": key[2],
+        "failures": 0,
+        "last_failure_at": now,
+        "blocked_until": now,
+        "alerted": False,
+    }
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(pg_insert(SignInThrottle).values(**values).on_conflict_do_nothing())
+    else:
+        db.execute(sqlite_insert(SignInThrottle).values(**values).on_conflict_do_nothing())
+
+
+def take_back_failure(
+    db: Session,
+    key: tuple[str, str, str],
+    *,
+    blocked_until: tuple[datetime, datetime] | None,
+    alerted: bool | None,
+    drop_if_empty: bool,
+) -> None:
+    """One failure fewer on a throttle row, in single statements (atomic without a read:
+    concurrent callers each take back exactly one). ``blocked_until=(was, set)``: restore
+    ``was`` unless the row now waits longer than ``set``; ``alerted``: restore that flag;
+    ``drop_if_empty``: delete the row once it counts no failure."""
+    where = (
+        SignInThrottle.scope == key[0],
+        SignInThrottle.account_key == key[1],
+        SignInThrottle.client == key[2],
+    )
+    db.execute(
+        update(SignInThrottle)
+        .where(*where, SignInThrottle.failures > 0)
+        .values(failures=SignInThrottle.failures - 1)
+    )
+    if blocked_until is not None:
+        was, mine = blocked_until
+        db.execute(
+            update(SignInThrottle)
+            .where(*where, SignInThrottle.blocked_until <= mine)
+            .values(blocked_until=was)
+        )
+    if alerted is not None:
+        db.execute(update(SignInThrottle).where(*where).values(alerted=alerted))
+    if drop_if_empty:
+        db.execute(delete(SignInThrottle).where(*where, SignInThrottle.failures <= 0))
+
+
+def delete_throttle_row(db: Session, key: tuple[str, str, str]) -> None:
+    db.execute(
+        delete(SignInThrottle).where(
+            SignInThrottle.scope == key[0],
+            SignInThrottle.account_key == key[1],
+            SignInThrottle.client == key[2],
+        )
+    )
 
 
 def clear_throttle(db: Session, *, account_key: str | None, client: str | None) -> int:

@@ -1,8 +1,10 @@
 """Sessions: list one's sign-ins and tokens, revoke one or all; administrators act for anyone.
 
 A revoked session's token is refused at its next use (``verify_token`` reads the row on every
-request). Revoking is logged (``session.revoked``, with the session id and how many). Unknown
-session ids and other users' sessions answer the same ``NOT_FOUND``.
+request) and its live connections are closed (``sessions-revoked`` event, published on
+commit: :func:`cordvault.drive.events.sessions_revoked`). Revoking is logged
+(``session.revoked``, with the session id and how many). Unknown session ids
+and other users' sessions answer the same ``NOT_FOUND``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive import events
 from cordvault.drive import security_repository as srepo
 from cordvault.drive.auth import Actor
 from cordvault.drive.models import SignInSession, utcnow
@@ -39,6 +42,7 @@ def revoke_session(db: Session, actor: Actor | None, session_id: str) -> SignInS
     ):
         raise CordvaultError(ErrorCode.NOT_FOUND, "no such session")
     row.revoked_at = now
+    events.sessions_revoked(db, row.user_id, [row.id])
     record(db, Kind.SESSION_REVOKED, user_id=row.user_id, actor=actor, session=row.id, count=1)
     return row
 
@@ -51,7 +55,10 @@ def revoke_all(
     if not _may_manage(actor, user_id):
         raise CordvaultError(ErrorCode.FORBIDDEN, "administrators only")
     keep = actor.session_id if keep_current and actor is not None else None
-    count = srepo.revoke_sessions(db, user_id, utcnow(), keep=keep)
+    now = utcnow()
+    ids = [row.id for row in srepo.active_sessions(db, user_id, now) if row.id != keep]
+    count = srepo.revoke_sessions(db, user_id, now, keep=keep)
+    events.sessions_revoked(db, user_id, ids)
     record(db, Kind.SESSION_REVOKED, user_id=user_id, actor=actor, count=count, all=True)
     return count
 

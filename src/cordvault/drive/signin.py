@@ -22,8 +22,12 @@ Rules (see :mod:`cordvault.drive.throttle` for the counting):
   (``UNAUTHORIZED``, "wrong user name or password"), after the same work: one argon2
   verification (a dummy one for unknown names), the same throttle reads and writes, the same
   security log write (an unknown name is logged without the name);
-- a failure is recorded in a transaction of its own (the caller's is rolled back by the
-  error); a success clears the pair and logs ``signin.success`` in the caller's transaction.
+- every attempt is checked and counted as a failure *before* its secret is verified, in a
+  transaction of its own (:func:`cordvault.drive.throttle.reserve`), so parallel guesses
+  from one client cannot all slip past the check; a failure then only logs (own transaction:
+  the caller's is rolled back by the error); a success takes the count back
+  (:func:`cordvault.drive.throttle.release`, own transaction too) and logs ``signin.success``
+  in the caller's transaction. Callers must not hold the SQLite write lock when calling.
 
 ``via`` values in use: ``api``, ``password_change``, ``web``, ``webdav``, ``websocket``.
 """
@@ -73,15 +77,17 @@ def sign_in(
     ``RATE_LIMITED`` (this client must wait) or ``UNAUTHORIZED`` (wrong, unknown, disabled).
     ``log_success=False`` leaves the success event to the caller (a password change logs
     ``password.changed`` instead)."""
-    now = utcnow()
     attempt = throttle.attempt_for(ctx, name, client.address)
-    throttle.check(db, attempt, now)
+    reservation = _reserve(ctx, attempt)
     user = repo.user_by_name(db, (name or "")[:64])
     ok = verify(user)
     if not ok or user is None or user.disabled:
-        _record_failure(ctx, attempt, client, user, via)
+        _record_failure(ctx, reservation.failure, client, user, via)
         raise CordvaultError(ErrorCode.UNAUTHORIZED, WRONG_CREDENTIALS)
-    throttle.clear_pair(db, attempt)
+    with ctx.sessions() as own, own.begin():
+        # Its own short transaction, like the reservation: holding the throttle rows until
+        # the caller commits would make concurrent sign-ins wait on (and deadlock with) it.
+        throttle.release(own, reservation)
     if log_success:
         record(db, Kind.SIGNIN_SUCCESS, user_id=user.id, client=client, via=via)
     return user
@@ -136,34 +142,42 @@ def unlock(
     return cleared
 
 
+def _reserve(ctx: DriveContext, attempt: throttle.Attempt) -> throttle.Reservation:
+    """Check and count the attempt in a committed transaction of its own (RATE_LIMITED when
+    this client waits)."""
+    for _try in range(3):
+        try:
+            with ctx.sessions() as db, db.begin():
+                return throttle.reserve(db, ctx.settings, attempt)
+        except IntegrityError:
+            continue  # a concurrent first attempt inserted a row: check and count again
+    raise CordvaultError(
+        ErrorCode.RATE_LIMITED,
+        "too many sign-ins at once from your address; try again",
+        details={"retry_after": 1, "retry_after_ms": 1000},
+    )
+
+
 def _record_failure(
     ctx: DriveContext,
-    attempt: throttle.Attempt,
+    failure: throttle.Failure,
     client: ClientInfo,
     user: DriveUser | None,
     via: str,
 ) -> None:
     user_id = user.id if user is not None else None
-    for _try in range(3):
-        try:
-            with ctx.sessions() as db, db.begin():
-                failure = throttle.bump(db, ctx.settings, attempt, utcnow())
-                record(
-                    db,
-                    Kind.SIGNIN_FAILURE,
-                    user_id=user_id,
-                    client=client,
-                    via=via,
-                    account=None if user is not None else "unknown",
-                    delay_ms=int(failure.delay * 1000) or None,
-                )
-                if failure.alert:
-                    record(db, Kind.SIGNIN_ALERT, user_id=user_id, client=client, via=via)
-            break
-        except IntegrityError:
-            continue  # a concurrent first failure inserted a row: count again
-    else:
-        return
+    with ctx.sessions() as db, db.begin():
+        record(
+            db,
+            Kind.SIGNIN_FAILURE,
+            user_id=user_id,
+            client=client,
+            via=via,
+            account=None if user is not None else "unknown",
+            delay_ms=int(failure.delay * 1000) or None,
+        )
+        if failure.alert:
+            record(db, Kind.SIGNIN_ALERT, user_id=user_id, client=client, via=via)
     if failure.alert:
         # Names are not logged (they may be mistyped passwords); the account id when known.
         log.warning(

@@ -18,6 +18,14 @@ had no failure for ``DRIVE_LOGIN_WINDOW_SECONDS``. A success clears its pair onl
 count stays (an attacker with an account of their own must not reset their budget by signing
 in to it between guesses).
 
+Concurrency: an attempt is counted *before* its secret is verified (:func:`reserve`: check
+and count in one short transaction of its own, holding the rows - ``SELECT ... FOR UPDATE`` on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), and the count is taken back when the secret was
+right (:func:`release`). So N guesses sent at the same moment by one client are checked and
+counted one after the other: at most as many are verified as the delays allow sequentially.
+The price: a client sending more than ``DRIVE_LOGIN_MAX_FAILURES`` *correct* sign-ins at the
+same moment may see the extra ones refused for the base delay (clients retry on 429).
+
 Keys: the account is an HMAC of the case-folded name typed (names that exist and names that
 do not are throttled alike and nothing readable is stored); the client is
 :func:`cordvault.drive.clients.throttle_key` of its address.
@@ -38,7 +46,7 @@ from cordvault.core.settings import Settings
 from cordvault.drive import security_repository as srepo
 from cordvault.drive.clients import throttle_key
 from cordvault.drive.context import DriveContext
-from cordvault.drive.models import SignInThrottle
+from cordvault.drive.models import SignInThrottle, utcnow
 
 PAIR = "pair"
 CLIENT = "client"
@@ -66,6 +74,25 @@ class Failure:
 
     delay: float  # seconds this client now waits before its next try (0: none)
     alert: bool  # the account just crossed DRIVE_LOGIN_ALERT_FAILURES
+
+
+@dataclass(frozen=True)
+class Before:
+    """One scope's row as a reservation found it (``existed=False``: it made the row)."""
+
+    existed: bool
+    blocked_until: datetime
+    alerted: bool
+    set_blocked_until: datetime  # what the reservation wrote
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An attempt counted as a failure before verification (:func:`reserve`)."""
+
+    attempt: Attempt
+    failure: Failure
+    before: dict[str, Before]
 
 
 def account_key(ctx: DriveContext, name: str) -> str:
@@ -110,14 +137,77 @@ def _free_failures(settings: Settings, scope: str) -> int:
     return settings.drive_login_client_max_failures
 
 
-def bump(db: Session, settings: Settings, attempt: Attempt, now: datetime) -> Failure:
-    """Count one failure in every scope (``db`` is a transaction of its own; the caller retries
-    it on ``IntegrityError``, a concurrent first failure having inserted a row)."""
+def reserve(db: Session, settings: Settings, attempt: Attempt) -> Reservation:
+    """Check (:func:`check`) and count the attempt as a failure, atomically: ``db`` must be a
+    fresh transaction of its own, committed by the caller before the secret is verified; the
+    caller retries on ``IntegrityError`` (a concurrent first attempt inserted a row)."""
+    _lock_client(db, attempt)
+    srepo.throttle_row(db, attempt.keys()[PAIR], for_update=True)
+    # The time is read once the rows are ours: a "now" taken before waiting for the lock
+    # would be earlier than what the previous holder wrote, and look like a delay.
+    now = utcnow()
+    check(db, attempt, now)
+    before: dict[str, Before] = {}
+    failure = bump(db, settings, attempt, now, before=before)
+    return Reservation(attempt=attempt, failure=failure, before=before)
+
+
+def _lock_client(db: Session, attempt: Attempt) -> None:
+    """Serialise every reservation and release of one client: its ``client`` row (made if
+    missing) is locked first, before the pair and account rows. Locking rows that may not
+    exist yet (an insert racing a delete of the same key) deadlocked on PostgreSQL."""
+    if db.get_bind().dialect.name == "sqlite":
+        # pysqlite opens a transaction only at the first write: the reads that follow would
+        # each see their own snapshot and two concurrent attempts would both pass. Take the
+        # write lock first (waits under the busy timeout) so check-and-count is one unit.
+        raw = db.connection().connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            raw.execute("BEGIN IMMEDIATE")
+    key = attempt.keys()[CLIENT]
+    srepo.ensure_throttle_row(db, key, utcnow())
+    srepo.throttle_row(db, key, for_update=True)
+
+
+def release(db: Session, reservation: Reservation) -> None:
+    """The reserved attempt succeeded: take its count back (``db``: a short transaction of
+    its own; the client row is locked first, as in :func:`reserve`) -
+    the pair is forgiven (:func:`clear_pair`), the client and account counts lose the one
+    failure the reservation added, and the delay or alert it set is undone unless a later
+    failure replaced it."""
+    keys = reservation.attempt.keys()
+    _lock_client(db, reservation.attempt)
+    srepo.delete_throttle_row(db, keys[PAIR])
+    for scope in (CLIENT, ACCOUNT):
+        was = reservation.before.get(scope)
+        if was is None:
+            continue
+        srepo.take_back_failure(
+            db,
+            keys[scope],
+            blocked_until=(was.blocked_until, was.set_blocked_until),
+            alerted=was.alerted if scope == ACCOUNT and reservation.failure.alert else None,
+            drop_if_empty=scope == ACCOUNT and not was.existed,
+        )
+
+
+def bump(
+    db: Session,
+    settings: Settings,
+    attempt: Attempt,
+    now: datetime,
+    *,
+    before: dict[str, Before] | None = None,
+) -> Failure:
+    """Count one failure in every scope (inside :func:`reserve`'s transaction); ``before``
+    receives each row's state as found, for :func:`release`."""
     window = timedelta(seconds=settings.drive_login_window_seconds)
     delay = 0.0
     alert = False
     for scope, key in attempt.keys().items():
         row = srepo.throttle_row(db, key, for_update=True)
+        existed = row is not None
+        prior_until = row.blocked_until if row is not None else now
+        prior_alerted = row.alerted if row is not None else False
         if row is None:
             row = SignInThrottle(
                 scope=key[0],
@@ -136,6 +226,8 @@ def bump(db: Session, settings: Settings, attempt: Attempt, now: datetime) -> Fa
         if scope == ACCOUNT:
             if row.failures >= settings.drive_login_alert_failures and not row.alerted:
                 row.alerted = alert = True
+            if before is not None:
+                before[scope] = Before(existed, prior_until, prior_alerted, row.blocked_until)
             continue
         wait = delay_after(
             row.failures,
@@ -145,6 +237,8 @@ def bump(db: Session, settings: Settings, attempt: Attempt, now: datetime) -> Fa
         )
         row.blocked_until = now + timedelta(seconds=wait)
         delay = max(delay, wait)
+        if before is not None:
+            before[scope] = Before(existed, prior_until, prior_alerted, row.blocked_until)
     db.flush()
     return Failure(delay=delay, alert=alert)
 

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
-from tests.web.live.conftest import Live
+from tests.web.live.conftest import PASSWORD, Live
 
 
 def _ids(packets: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -226,3 +227,50 @@ def test_credentials_change_closes_sockets_within_a_second(
     assert time.monotonic() - start < 1.0
     assert new_bob.request("c2s:ping")["id"] == "s2c:pong"
     assert s_alice.request("c2s:ping")["id"] == "s2c:pong"
+
+
+def test_revoking_a_session_closes_its_sockets_within_a_second(
+    make_live: Callable[..., Live],
+) -> None:
+    """Revoke one, all others, logout, an administrator's revoke-all: each closes exactly the
+    sockets of the sessions it ended (4401), quickly; the other sessions' sockets stay."""
+    live = make_live()
+    alice = live.token("alice")
+    b1, b2, b3, b4 = (live.token("bob", admin=alice) if i == 0 else _login(live) for i in range(4))
+    s1, s2, s3, s4 = (live.socket(t) for t in (b1, b2, b3, b4))
+    s_alice = live.socket(alice)
+    current = {
+        s["current"]: s["id"]
+        for s in live.http.get("/api/auth/sessions", headers=live.auth(b1)).json()
+    }
+
+    def closes(sock: Any, response: httpx.Response) -> None:
+        start = time.monotonic()
+        assert response.status_code in (200, 204), response.text
+        assert sock.close_code(2.0) == 4401
+        assert time.monotonic() - start < 1.0
+
+    closes(s1, live.http.delete(f"/api/auth/sessions/{current[True]}", headers=live.auth(b2)))
+    assert s2.request("c2s:ping")["id"] == "s2c:pong"
+    closes(
+        s3,
+        live.http.delete(
+            "/api/auth/sessions", params={"keep_current": "true"}, headers=live.auth(b4)
+        ),
+    )
+    assert s4.request("c2s:ping")["id"] == "s2c:pong"
+    # s2's session was revoked along with s3's (all but b4's): already closed.
+    assert s2.close_code(2.0) == 4401
+    b5 = _login(live)
+    s5 = live.socket(b5)
+    closes(s5, live.http.post("/api/auth/logout", headers=live.auth(b5)))
+    assert s4.request("c2s:ping")["id"] == "s2c:pong"
+    closes(s4, live.http.delete("/api/auth/users/2/sessions", headers=live.auth(alice)))
+    assert s_alice.request("c2s:ping")["id"] == "s2c:pong"
+
+
+def _login(live: Live) -> str:
+    r = live.http.post("/api/auth/login", json={"name": "bob", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    token: str = r.json()["token"]
+    return token

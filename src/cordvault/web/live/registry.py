@@ -5,7 +5,8 @@ may arrive on any thread (the committing thread with the in-process bus, the eve
 Redis); it is handed to the event loop, decoded once, encoded once as ``s2c:<topic>`` and
 pushed to each socket whose user is in the event's audience (never to anyone else: the
 audience was computed from the drive's access rules when the change was recorded).
-``account-revoked`` closes the user's sockets authenticated before the change (4401).
+``account-revoked`` closes the user's sockets authenticated before the change (4401);
+``sessions-revoked`` closes those authenticated with one of the revoked sessions (4401).
 ``insights-job`` (job news, no user audience) goes to the :class:`~.insights.InsightsFeed`,
 which tells the sockets following that package.
 """
@@ -16,7 +17,7 @@ import asyncio
 import logging
 import threading
 
-from cordvault.drive.events import ACCOUNT_REVOKED, decode_batch
+from cordvault.drive.events import ACCOUNT_REVOKED, SESSIONS_REVOKED, decode_batch
 from cordvault.insights.jobs.context import JOB_STEP
 from cordvault.web.live import protocol
 from cordvault.web.live.connection import Connection
@@ -81,6 +82,10 @@ class Registry:
             if event.topic == ACCOUNT_REVOKED:
                 self._revoke(int(event.data["user_id"]), int(event.data["token_version"]))
                 continue
+            if event.topic == SESSIONS_REVOKED:
+                ids = {str(i) for i in event.data["session_ids"]}
+                self._revoke_sessions(int(event.data["user_id"]), ids)
+                continue
             if event.topic == JOB_STEP:
                 if self.feed is not None:
                     self.feed.on_job()
@@ -102,3 +107,8 @@ class Registry:
         for conn in list(self._by_user.get(user_id, ())):
             if conn.identity.token_version < version:
                 conn.close(protocol.CLOSE_UNAUTHORIZED, "credentials revoked")
+
+    def _revoke_sessions(self, user_id: int, session_ids: set[str]) -> None:
+        for conn in list(self._by_user.get(user_id, ())):
+            if conn.identity.actor.session_id in session_ids:
+                conn.close(protocol.CLOSE_UNAUTHORIZED, "session revoked")

@@ -4,7 +4,8 @@ No build step and no Node at run time: every asset (our JS and CSS, and the vend
 ``static/vendor/*`` libraries, each with its licence) ships in the package and is served from
 ``/static`` on our own origin; pages load nothing from any other origin.
 
-- :mod:`.accounts`: first-run administrator, sign in / out, change password (forms).
+- :mod:`.accounts`: first-run administrator, sign in / out, change password (forms); the
+  account page's sessions and security log sections (``static/js/account.js``, REST).
 - :mod:`.drive_pages`: ``/`` (app shell), ``/drive``, ``/shared``, ``/view/{id}``, ``/admin``.
 - :mod:`.docs_pages`: ``/docs`` and ``/redoc`` from vendored assets.
 - :mod:`.headers`: the CSP and friends on every answer.
