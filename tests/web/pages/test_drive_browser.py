@@ -226,6 +226,19 @@ def test_big_folder_is_virtualised_and_keyboard_filter_select_and_drag_still_wor
     expect(page.locator(":focus")).to_have_text(f"f-{n - 2:03d}")
     assert rows.count() < 100
 
+    page.locator("#view").click()  # the grid view: tiles, several per row
+    page.get_by_role("link", name="f-000", exact=True).focus()
+    page.keyboard.press("End")
+    expect(page.locator(":focus")).to_have_text(f"f-{n - 1:03d}")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator(":focus")).to_have_text(f"f-{n - 2:03d}")
+    page.keyboard.press("Home")
+    expect(page.locator(":focus")).to_have_text("f-000")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(":focus")).to_have_text("f-001")
+    assert rows.count() < 250
+    page.locator("#view").click()
+
     page.get_by_label("Filter this folder").fill("f-25")
     expect(rows).to_have_count(10)
     expect(rows.first).to_have_attribute("aria-setsize", "10")

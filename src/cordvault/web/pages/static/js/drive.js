@@ -414,9 +414,15 @@ order.addEventListener("click", () => {
   open(state.folder.id);
 });
 function setView(grid) {
+  // Keep the entry at the top of the screen there: the other view has another height.
+  const anchor = layout ? Math.max(0, Math.floor(-list.getBoundingClientRect().top / layout.pitch)) * layout.cols : 0;
   list.classList.toggle("grid", grid);
   layout = null;
-  if (state.folder) paint(true);
+  if (state.folder) {
+    paint(true);
+    if (anchor > 0 && layout) window.scrollTo({ top: listTop() + Math.floor(anchor / layout.cols) * layout.pitch });
+    paint(true);
+  }
   view.setAttribute("aria-pressed", String(grid));
   localStorage.setItem("cordvault.view", grid ? "grid" : "list");
 }
