@@ -134,6 +134,38 @@ def test_wrong_declared_sha256_fails_and_replacing_a_chunk_fixes_it(env: DriveEn
     assert env.get(h, r.json()["file"]["id"]) == data
 
 
+def test_sha256_can_be_declared_at_completion_and_is_still_verified(env: DriveEnv) -> None:
+    """A client that hashes while it sends opens without a digest and gives it to complete."""
+    h = env.register()
+    data = random_bytes(2 * CHUNK + 7)
+    body = {"name": "late.bin", "size": len(data)}
+    up = env.client.post("/api/drive/uploads", json=body, headers=h).json()
+    for i in range(up["chunk_count"]):
+        assert _send(env, h, up, i, _chunk(data, i)).status_code == 200
+    url = f"/api/drive/uploads/{up['id']}/complete"
+    r = env.client.post(url, headers=h)  # no digest anywhere: refused, nothing made
+    assert (r.status_code, r.json()["errorMessageCode"]) == (400, "INVALID_INPUT")
+    r = env.client.post(url, json={"sha256": "zz"}, headers=h)
+    assert (r.status_code, r.json()["errorMessageCode"]) == (400, "INVALID_INPUT")
+    r = env.client.post(url, json={"sha256": sha(data[:-1])}, headers=h)
+    assert (r.status_code, r.json()["errorMessageCode"]) == (422, "CHECKSUM_MISMATCH")
+    assert _names(env, h) == []
+    r = env.client.post(url, json={"sha256": sha(data).upper()}, headers=h)
+    assert r.status_code == 200, r.text
+    f = r.json()["file"]
+    assert (f["name"], f["sha256"]) == ("late.bin", sha(data))
+    assert env.get(h, f["id"]) == data
+    # Declared at both steps: they must agree; the same digest again is fine.
+    other = random_bytes(5)
+    up2 = _start(env, h, other, name="both.bin")
+    assert _send(env, h, up2, 0, other).status_code == 200
+    url2 = f"/api/drive/uploads/{up2['id']}/complete"
+    r = env.client.post(url2, json={"sha256": sha(data)}, headers=h)
+    assert (r.status_code, r.json()["errorMessageCode"]) == (422, "CHECKSUM_MISMATCH")
+    r = env.client.post(url2, json={"sha256": sha(other)}, headers=h)
+    assert r.status_code == 200, r.text
+
+
 def test_abort_and_empty_file(env: DriveEnv) -> None:
     h = env.register()
     up = _start(env, h, b"", name="empty.txt")

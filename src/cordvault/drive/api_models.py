@@ -272,9 +272,17 @@ class UploadIn(_In):
     folder_id: str = "root"
     name: str = Field(max_length=4096)
     size: int = Field(ge=0)
-    sha256: str
+    sha256: str | None = Field(
+        None, description="whole content's SHA-256 (hex); if absent, give it at completion"
+    )
     mime_type: str | None = Field(None, max_length=255)
     on_conflict: OnConflict = OnConflict.FAIL
+
+
+class CompleteIn(_In):
+    sha256: str | None = Field(
+        None, description="whole content's SHA-256 (hex); required if not given at creation"
+    )
 
 
 class UploadOut(BaseModel):

@@ -3,7 +3,8 @@
 Resumable protocol (state lives in the DB, so any API process can take any request and a
 restart loses nothing):
 
-1. :func:`create_upload` declares folder, name, size and SHA-256; the answer gives the
+1. :func:`create_upload` declares folder, name, size and, optionally, the SHA-256 (a client
+   that hashes while it sends gives it at step 3 instead); the answer gives the
    ``chunk_size`` and ``chunk_count``. Chunk ``i`` holds plaintext bytes
    ``[i*chunk_size, min(size, (i+1)*chunk_size))`` (an empty file has one empty chunk).
 2. :func:`put_chunk` stores chunk ``i`` (any order, concurrently, retried at will): the same
@@ -11,8 +12,8 @@ restart loses nothing):
    collected). A wrong length is ``INVALID_INPUT``; an optional per-chunk SHA-256 is checked.
 3. :func:`complete` checks every chunk is there (``UPLOAD_INCOMPLETE`` lists the missing ones),
    reads the content back through decryption to verify the declared SHA-256
-   (``CHECKSUM_MISMATCH``), then makes the file visible in one transaction. Completing twice is
-   ``CONFLICT`` naming the file already made.
+   (``CHECKSUM_MISMATCH``; declared at step 1 or 3, and at least once), then makes the file
+   visible in one transaction. Completing twice is ``CONFLICT`` naming the file already made.
 
 Until step 3 commits no file row points at the chunks: a half file is never visible. Store I/O
 never runs inside a DB transaction, so these functions open their own short transactions
@@ -101,15 +102,16 @@ def create_upload(
     folder_id: str,
     name: str,
     size: int,
-    sha256: str,
+    sha256: str | None = None,
     mime_type: str | None = None,
     on_conflict: OnConflict = OnConflict.FAIL,
 ) -> Upload:
-    """Open a resumable upload session (see the module docstring)."""
+    """Open a resumable upload session (see the module docstring). Without ``sha256`` the
+    session stores ``""`` (not declared yet) and :func:`complete` must be given it."""
     name = validate_name(name)
     if not 0 <= size <= MAX_FILE_SIZE:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "size must be between 0 and 1 PiB")
-    sha256 = _check_sha256(sha256)
+    sha256 = "" if sha256 is None else _check_sha256(sha256)
     _precheck_target(db, actor, folder_id, name, on_conflict)
     new = content.new_content(ctx)
     now = utcnow()
@@ -251,11 +253,34 @@ def _verify_content(
         )
 
 
-def complete(ctx: DriveContext, actor: Actor, upload_id: str) -> Completed:
-    """Finish a session (see the module docstring)."""
+def _declared_sha256(up: Upload, sha256: str | None) -> str:
+    """The digest to verify against: the one given at creation and/or now (both must agree,
+    at least one is needed)."""
+    given = None if sha256 is None else _check_sha256(sha256)
+    if given is None:
+        if not up.sha256:
+            raise CordvaultError(
+                ErrorCode.INVALID_INPUT,
+                "sha256 is required to complete: it was not given when the upload was opened",
+            )
+        return up.sha256
+    if up.sha256 and up.sha256 != given:
+        raise CordvaultError(
+            ErrorCode.CHECKSUM_MISMATCH,
+            "sha256 differs from the one declared when the upload was opened",
+        )
+    return given
+
+
+def complete(
+    ctx: DriveContext, actor: Actor, upload_id: str, sha256: str | None = None
+) -> Completed:
+    """Finish a session (see the module docstring). ``sha256`` is the whole content's digest
+    when the session was opened without one (optional otherwise, and then must agree)."""
     with ctx.sessions() as db:
         up = get_upload(db, actor, upload_id)
         _require_open(up)
+        sha = _declared_sha256(up, sha256)
         rows = repo.chunks(db, up.id)
         have = {r.idx for r in rows}
         missing = [i for i in range(up.chunk_count) if i not in have]
@@ -268,7 +293,7 @@ def complete(ctx: DriveContext, actor: Actor, upload_id: str) -> Completed:
         if sum(r.plain_size for r in rows) != up.size:
             raise CordvaultError(ErrorCode.INVALID_INPUT, "chunk sizes do not add up to the size")
         snapshot = [(r.idx, r.locator) for r in rows]
-        wrapped, size, sha = up.wrapped_key, up.size, up.sha256
+        wrapped, size = up.wrapped_key, up.size
     _verify_content(ctx, upload_id, wrapped, rows, size, sha)
     with ctx.sessions() as db, db.begin():
         up = get_upload(db, actor, upload_id, for_update=True)
@@ -286,9 +311,10 @@ def complete(ctx: DriveContext, actor: Actor, upload_id: str) -> Completed:
             wrapped_key=up.wrapped_key,
             chunk_size=up.chunk_size,
             size=up.size,
-            sha256=up.sha256,
+            sha256=sha,
             mime_type=up.mime_type,
         )
+        up.sha256 = sha
         up.state, up.file_id, up.expires_at = "complete", done.file.id, utcnow()
         events.upload_finished(db, up.owner_id, up.id, done.file.id)
     return done

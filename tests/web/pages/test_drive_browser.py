@@ -194,3 +194,59 @@ def test_interrupted_upload_resumes_after_reload(
     assert already, "some chunks were stored before the interruption"
     assert not already & set(sent_after), "stored chunks were sent again"
     assert len(set(sent_after)) == 21 - len(already)
+
+
+def test_big_folder_is_virtualised_and_keyboard_filter_select_and_drag_still_work(
+    live: Live, context_factory: ContextFactory
+) -> None:
+    """260 entries (two listing pages): only rows near the viewport are in the DOM, yet the
+    keyboard reaches the last entry, filtering and select-all work on the data, and a row
+    still drags onto a folder."""
+    n = 260
+    work = _folder(live, "/t-virtual")
+    with live.api(live.admin_token) as c:
+        for i in range(n):
+            c.post("/api/drive/folders", json={"parent_id": work, "name": f"f-{i:03d}"})
+    page = context_factory().new_page()
+    sign_in(page, live.base, "admin")
+    _open(page, live, work)
+    rows = page.locator("#entries li")
+    expect(rows.first).to_have_attribute("aria-setsize", "200")  # the first page
+    assert rows.count() < 100
+
+    page.get_by_role("link", name="f-000", exact=True).focus()
+    page.keyboard.press("End")  # the last loaded row; reaching it loads the next page
+    expect(page.locator("#count")).to_have_text(f"{n} items")
+    page.keyboard.press("End")
+    focused = page.locator("#entries li:has(:focus)")
+    expect(focused).to_have_attribute("aria-posinset", str(n))
+    expect(focused).to_have_attribute("aria-setsize", str(n))
+    expect(page.locator(":focus")).to_have_text(f"f-{n - 1:03d}")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator(":focus")).to_have_text(f"f-{n - 2:03d}")
+    assert rows.count() < 100
+
+    page.locator("#view").click()  # the grid view: tiles, several per row
+    page.get_by_role("link", name="f-000", exact=True).focus()
+    page.keyboard.press("End")
+    expect(page.locator(":focus")).to_have_text(f"f-{n - 1:03d}")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator(":focus")).to_have_text(f"f-{n - 2:03d}")
+    page.keyboard.press("Home")
+    expect(page.locator(":focus")).to_have_text("f-000")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(":focus")).to_have_text("f-001")
+    assert rows.count() < 250
+    page.locator("#view").click()
+
+    page.get_by_label("Filter this folder").fill("f-25")
+    expect(rows).to_have_count(10)
+    expect(rows.first).to_have_attribute("aria-setsize", "10")
+    page.get_by_label("Select all shown").check()
+    expect(page.locator("#selection-count")).to_have_text("10 selected")
+    page.get_by_role("button", name="Clear selection").click()
+    expect(page.locator("#entries .pick:checked")).to_have_count(0)
+
+    page.locator("li.entry", has_text="f-251").drag_to(page.locator("li.entry", has_text="f-250"))
+    expect(page.locator("li.entry", has_text="f-251")).to_have_count(0)
+    assert _exists(live, "/t-virtual/f-250/f-251")

@@ -16,7 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.drive import files, folders, uploads
-from cordvault.drive.api_models import ChunkOut, CompletedOut, FileOut, UploadIn, UploadOut
+from cordvault.drive.api_models import (
+    ChunkOut,
+    CompletedOut,
+    CompleteIn,
+    FileOut,
+    UploadIn,
+    UploadOut,
+)
 from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
 from cordvault.drive.models import Folder
@@ -99,9 +106,12 @@ async def put_chunk(
 
 
 @router.post("/uploads/{upload_id}/complete")
-def complete(upload_id: str, actor: SignedIn, drive: DriveDep) -> CompletedOut:
-    """Verify size and SHA-256 and make the file visible (409 when done already)."""
-    done = uploads.complete(drive, actor, upload_id)
+def complete(
+    upload_id: str, actor: SignedIn, drive: DriveDep, body: CompleteIn | None = None
+) -> CompletedOut:
+    """Verify size and SHA-256 and make the file visible (409 when done already). The body
+    (``{"sha256": ...}``) may be omitted when the digest was given at creation."""
+    done = uploads.complete(drive, actor, upload_id, None if body is None else body.sha256)
     return _completed_out(drive, actor, done)
 
 

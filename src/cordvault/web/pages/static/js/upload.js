@@ -1,8 +1,11 @@
 // Uploads through the resumable chunk API (docs/drive-api.md, Uploads):
-// hash the file (SHA-256, incremental, vendored hash-wasm), open a session, send the chunks
-// with several in flight, complete. Chunks are retried with backoff on network errors; the
-// session id is kept in localStorage so re-selecting the same file after a reload or a dropped
-// connection resumes it: the server lists the chunks it has and only the others are sent.
+// open a session (no digest yet), send the chunks with several in flight while the file is
+// hashed alongside (SHA-256, incremental, vendored hash-wasm), then complete with the digest
+// (the server verifies it against what it stored). Chunks are retried with backoff on network
+// errors; the session id is kept in localStorage so re-selecting the same file after a reload
+// or a dropped connection resumes it: the server lists the chunks it has and only the others
+// are sent, while the whole file is hashed again locally (nothing but the id is remembered:
+// the digest is always of the file selected now, so a changed file cannot be completed).
 import { api, ApiError, describe, el, formatDuration, formatSize, say } from "./api.js";
 import { askConflict } from "./dialogs.js";
 
@@ -137,9 +140,7 @@ class Item {
       if (!this.session) localStorage.removeItem(key);
     }
     if (!this.session) {
-      this.setState("hashing", "Checking the file");
-      const digest = await sha256(this.file, (n) => { this.text.textContent = `Checking the file (${Math.floor((100 * n) / Math.max(1, this.file.size))} %)`; }, signal);
-      const up = await this.open(digest);
+      const up = await this.open();
       if (!up) return;
       this.session = up.id;
       this.chunkSize = up.chunk_size;
@@ -160,9 +161,21 @@ class Item {
         await this.sendChunk(i, signal);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, todo.length) }, worker));
+    // Hashing reads the file in order on the main thread between network callbacks; it
+    // overlaps the sending instead of delaying the first chunk.
+    const stopHash = new AbortController();
+    signal.addEventListener("abort", () => stopHash.abort(), { once: true });
+    const hashing = sha256(this.file, () => {}, stopHash.signal);
+    hashing.catch(() => {}); // a failed send rejects first; do not leave this one unhandled
+    try {
+      await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, todo.length) }, worker));
+    } catch (err) {
+      stopHash.abort(); // a retry starts over (and hashes again)
+      throw err;
+    }
     this.setState("finishing", "Verifying");
-    const result = await api("POST", `/api/drive/uploads/${this.session}/complete`, { signal });
+    const digest = await hashing;
+    const result = await api("POST", `/api/drive/uploads/${this.session}/complete`, { json: { sha256: digest }, signal });
     localStorage.removeItem(key);
     this.setState(result.skipped ? "skipped" : "done", result.skipped ? "Skipped (name taken)" : "Done");
     return result.file;
@@ -172,12 +185,12 @@ class Item {
     return i < this.chunkCount - 1 ? this.chunkSize : this.file.size - (this.chunkCount - 1) * this.chunkSize;
   }
 
-  async open(digest) {
+  async open() {
     let policy = this.policy || this.uploader.policyForAll || "fail";
     for (;;) {
       try {
         return await api("POST", "/api/drive/uploads", {
-          json: { folder_id: this.folderId, name: this.file.name, size: this.file.size, sha256: digest, mime_type: this.file.type || null, on_conflict: policy },
+          json: { folder_id: this.folderId, name: this.file.name, size: this.file.size, mime_type: this.file.type || null, on_conflict: policy },
           signal: this.controller.signal,
         });
       } catch (err) {
