@@ -350,13 +350,21 @@ def test_what_each_role_sees_in_listings_stat_zip_and_links(env: DriveEnv) -> No
     c.patch(f"/api/drive/files/{w.file}", json={"public": True}, headers=w.headers["owner"])
     assert c.get(f"/api/drive/files/{w.file}/content", headers=w.headers["other"]).content == SECRET
     assert c.get(f"/api/drive/files/{w.file}/content").status_code == 401
-    # Ownership transfer: the new owner reads, the old one no longer does.
+    # Ownership transfer: the new owner reads; the old one keeps only what her folder /o
+    # gives her (a folder's owner may write everything below it) ...
     c.patch(f"/api/drive/files/{w.file}", json={"public": False}, headers=w.headers["owner"])
     r = c.post(
         f"/api/drive/files/{w.file}/owner", json={"user": "oscar"}, headers=w.headers["owner"]
     )
-    assert r.json()["access"] == "none"
+    assert r.json()["access"] == "write"
     assert c.get(f"/api/drive/files/{w.file}/content", headers=w.headers["other"]).content == SECRET
+    # ... and nothing for a file in the root, which nobody owns.
+    top = env.put(w.headers["owner"], "/top-secret.bin", SECRET)
+    r = c.post(
+        f"/api/drive/files/{top['id']}/owner", json={"user": "oscar"}, headers=w.headers["owner"]
+    )
+    assert r.json()["access"] == "none"
     assert (
-        c.get(f"/api/drive/files/{w.file}/content", headers=w.headers["owner"]).status_code == 403
+        c.get(f"/api/drive/files/{top['id']}/content", headers=w.headers["owner"]).status_code
+        == 403
     )

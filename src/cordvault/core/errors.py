@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     UPLOAD_INCOMPLETE = "UPLOAD_INCOMPLETE"
     CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
     TREE_CORRUPT = "TREE_CORRUPT"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     # Discord REST client (the bot's own setup or Discord's answer, not the end user's input)
     DISCORD_AUTH_FAILED = "DISCORD_AUTH_FAILED"
     DISCORD_FORBIDDEN = "DISCORD_FORBIDDEN"
@@ -91,6 +92,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CORRUPT_BLOB: 422,
     ErrorCode.INTEGRITY_ERROR: 500,
     ErrorCode.TREE_CORRUPT: 500,
+    ErrorCode.QUOTA_EXCEEDED: 507,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UPSTREAM_ERROR: 502,
     ErrorCode.DOWNLOAD_FAILED: 502,
@@ -113,6 +115,7 @@ _EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_NAME: 3,
     ErrorCode.NAME_CONFLICT: 3,
     ErrorCode.UPLOAD_INCOMPLETE: 3,
+    ErrorCode.QUOTA_EXCEEDED: 3,
     ErrorCode.CHECKSUM_MISMATCH: 3,
     ErrorCode.NOT_A_ZIP: 3,
     ErrorCode.CORRUPT_ZIP: 3,

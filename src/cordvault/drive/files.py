@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access
+from cordvault.drive import access, quotas
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -29,7 +29,7 @@ MAX_SHARED_PAGE = 1000
 
 def get_file(db: Session, file_id: str, *, for_update: bool = False) -> DriveFile:
     row = repo.file(db, file_id, for_update=for_update)
-    if row is None:
+    if row is None or row.trash_id is not None:  # trashed: out of the drive until restored
         raise CordvaultError(ErrorCode.NOT_FOUND, "no such file")
     return row
 
@@ -64,7 +64,7 @@ def update_file(
             get_folder(db, folder_id) if folder_id is not None else get_folder(db, row.folder_id)
         )
         if target.id != row.folder_id:
-            access.require_add_to(actor, target)
+            access.require_add_to(db, actor, target)
         spot = place(db, target.id, new_name, on_conflict, ignore_id=row.id)
         if spot.skip:
             return None
@@ -83,29 +83,24 @@ def update_file(
 
 
 def share_levels(db: Session, actor: Actor, rows: list[DriveFile]) -> dict[str, Access]:
-    """The actor's access to each of ``rows`` (one query for the shares)."""
-    shared = repo.shares_for_user(db, actor.id, (r.id for r in rows if r.owner_id != actor.id))
-    out: dict[str, Access] = {}
-    for r in rows:
-        if r.owner_id == actor.id:
-            out[r.id] = Access.OWNER
-        elif shared.get(r.id) == "write":
-            out[r.id] = Access.WRITE
-        elif r.id in shared or r.public:
-            out[r.id] = Access.READ
-        else:
-            out[r.id] = Access.NONE
-    return out
+    """The actor's access to each of ``rows`` (own, shared or inherited: :mod:`access`)."""
+    return access.file_levels(db, actor, rows)
 
 
-def transfer_ownership(db: Session, actor: Actor, file_id: str, new_owner: str) -> DriveFile:
-    """Give a file to another user (owner only). The old owner keeps no access unless shared;
-    a share the new owner had is dropped (owning supersedes it)."""
+def transfer_ownership(
+    db: Session, actor: Actor, file_id: str, new_owner: str, ctx: DriveContext | None = None
+) -> DriveFile:
+    """Give a file to another user (owner only). The old owner keeps no access unless shared
+    (or inherited from a folder); a share the new owner had is dropped (owning supersedes it).
+    With ``ctx``, the file and its versions must fit the new owner's quota."""
     row = get_file(db, file_id, for_update=True)
     access.require_file(db, actor, row, Access.OWNER)
     user = get_user_by_name(db, new_owner)
     if user.disabled:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "that account is disabled")
+    if ctx is not None and user.id != row.owner_id:
+        size = row.size + sum(v.size for v in repo.versions_of(db, row.id))
+        quotas.reserve(ctx, db, user.id, size)
     repo.delete_share(db, row.id, user.id)
     row.owner_id = user.id
     row.updated_at = utcnow()

@@ -22,8 +22,9 @@ never runs inside a DB transaction, so these functions open their own short tran
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access, content
+from cordvault.drive import access, content, quotas, versions
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -43,6 +44,7 @@ from cordvault.drive.models import Chunk, DriveFile, Upload, utcnow
 from cordvault.drive.names import OnConflict, validate_name
 from cordvault.drive.placement import conflict, place, unique_names
 
+log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_FILE_SIZE = 1 << 50  # 1 PiB: a sanity bound on declared sizes, not a quota
 
@@ -84,7 +86,7 @@ def _precheck_target(
     if spot.existing_file is not None and policy is OnConflict.OVERWRITE:
         access.require_file(db, actor, spot.existing_file, Access.WRITE)
     else:
-        access.require_add_to(actor, folder)
+        access.require_add_to(db, actor, folder)
 
 
 def create_upload(
@@ -105,6 +107,8 @@ def create_upload(
         raise CordvaultError(ErrorCode.INVALID_INPUT, "size must be between 0 and 1 PiB")
     sha256 = _check_sha256(sha256)
     _precheck_target(db, actor, folder_id, name, on_conflict)
+    # The session reserves its declared size: refused here, before any chunk is sent.
+    quotas.reserve(ctx, db, actor.id, size)
     new = content.new_content(ctx)
     now = utcnow()
     up = Upload(
@@ -323,14 +327,14 @@ def finalize(
         row = repo.file(db, spot.existing_file.id, for_update=True)
         assert row is not None
         access.require_file(db, actor, row, Access.WRITE)
-        schedule_content(ctx, db, row.content_id)
+        versions.keep_previous(ctx, db, row)  # the old content stays as a version
         row.content_id, row.wrapped_key, row.chunk_size = content_id, wrapped_key, chunk_size
         row.size, row.sha256, row.mime_type = size, sha256, mime_type
         row.content_version += 1
         row.updated_at = now
         db.flush()
         return Completed(row, overwritten=True)
-    access.require_add_to(actor, folder)
+    access.require_add_to(db, actor, folder)
     row = DriveFile(
         id=new_id(),
         folder_id=folder.id,
@@ -373,15 +377,58 @@ async def stream_upload(
     name = validate_name(name)
     if expected_sha256 is not None:
         expected_sha256 = _check_sha256(expected_sha256)
+    new = content.new_content(ctx)
+    meter = quotas.StreamReservation(ctx, actor.id, new.content_id, ctx.chunk_size)
 
     def precheck() -> None:
-        with ctx.sessions() as db:
+        with ctx.sessions() as db, db.begin():
             _precheck_target(db, actor, folder_id, name, on_conflict)
+            # A known length is reserved whole, before the first body byte is read.
+            if expected_size is not None:
+                quotas.reserve(ctx, db, actor.id, expected_size)
+            now = utcnow()
+            repo.add(
+                db,
+                Upload(
+                    id=new.content_id,
+                    owner_id=actor.id,
+                    folder_id=folder_id,
+                    name=name,
+                    size=expected_size or 0,
+                    sha256="",
+                    mime_type=content.guess_mime(name, mime_type),
+                    on_conflict=str(on_conflict),
+                    chunk_size=ctx.chunk_size,
+                    chunk_count=0,
+                    wrapped_key=new.wrapped_key,
+                    state="streaming",
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=ctx.settings.drive_upload_ttl_seconds),
+                ),
+            )
+            meter.reserved = expected_size or 0
+
+    def release(db: Session, state: str) -> None:
+        row = repo.upload(db, new.content_id, for_update=True)
+        if row is not None:
+            row.state, row.expires_at = state, utcnow()
+
+    async def metered() -> AsyncIterator[bytes]:
+        received = 0
+        async for piece in data:
+            received += len(piece)
+            if received > meter.reserved:  # one short transaction per chunk, not per piece
+                await anyio.to_thread.run_sync(meter.cover, received)
+            yield piece
 
     await anyio.to_thread.run_sync(precheck)
-    new = content.new_content(ctx)
     writer = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size)
-    result = await writer.awrite_stream(data)
+    try:
+        result = await writer.awrite_stream(metered())
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_release_quietly, ctx, release)
+        raise
 
     def commit() -> Completed:
         rows = [
@@ -403,6 +450,7 @@ async def stream_upload(
                 raise CordvaultError(ErrorCode.CHECKSUM_MISMATCH, "content does not match sha256")
             with ctx.sessions() as db, db.begin():
                 db.add_all(rows)
+                release(db, "complete")  # the reservation becomes the file, atomically
                 return finalize(
                     ctx,
                     db,
@@ -420,6 +468,16 @@ async def stream_upload(
         except BaseException:
             with ctx.sessions() as db, db.begin():
                 repo.queue_garbage(db, [r.locator for r in result.chunks], utcnow())
+                release(db, "aborted")
             raise
 
     return await anyio.to_thread.run_sync(commit)
+
+
+def _release_quietly(ctx: DriveContext, release: Callable[[Session, str], None]) -> None:
+    """Drop a failed stream's reservation (the collector expires it if this fails too)."""
+    try:
+        with ctx.sessions() as db, db.begin():
+            release(db, "aborted")
+    except Exception as exc:  # the upload's own error is the one to report
+        log.warning("could not release a failed upload's reservation: %s", type(exc).__name__)

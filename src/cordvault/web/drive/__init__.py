@@ -10,6 +10,9 @@ rules and error codes are listed in ``docs/drive-api.md``.
 - :mod:`.accounts`: ``/api/auth/...``
 - :mod:`.files`: folders, files, shares, signed links
 - :mod:`.uploads`: resumable and streamed uploads
+- :mod:`.trash`: the trash, file versions
+- :mod:`.quotas`: quotas and name search
+- :mod:`.folder_sharing`: folder shares, folder links (public folders: ``PATCH`` in :mod:`.files`)
 
 ``install`` is what ``web/app.py`` calls; the garbage collector runs in the app's lifespan
 (``drive.gc.collector_loop``, started by ``Services.running``).
@@ -20,14 +23,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cordvault.runtime import Services
-from cordvault.web.drive import accounts, files, uploads
+from cordvault.web.drive import accounts, files, folder_sharing, quotas, trash, uploads
 from cordvault.web.middleware import allow_streaming, streaming_route
 
 
 def install(app: FastAPI, services: Services) -> None:
     """Add the drive routes. The drive context is opened now, so bad keys fail at start."""
     _ = services.drive
-    for router in (accounts.router, files.router, uploads.router):
+    routers = [accounts.router, files.router, uploads.router]
+    routers += [trash.router, quotas.router, folder_sharing.router]
+    for router in routers:
         app.include_router(router)
     # The upload routes stream their bodies (bounded by the chunk size / streamed to the
     # store); every other route is held to MAX_JSON_BODY_BYTES.

@@ -1,0 +1,133 @@
+"""Search files and folders by name: case- and accent-insensitive substring, paged.
+
+What is searched: every name in the live tree (trashed items never match), which is what any
+signed-in user may list (:mod:`cordvault.drive.access`); each file hit carries the caller's
+access level, as in a listing. Filters: ``kind`` (``file``/``folder``), ``type`` (a MIME major
+type such as ``image``, or a full type ``image/png``), ``min_size``/``max_size`` (files).
+
+The index (docs/drive-api.md shows both query plans): names are reduced to ``name_key``
+(:func:`cordvault.drive.names.search_key`: NFKD, combining marks dropped, case-folded), the
+query the same way, and
+- PostgreSQL: ``name_key LIKE '%q%'`` served by a ``pg_trgm`` GIN index on each table;
+- SQLite: an FTS5 ``trigram`` index (``drive_search_fts``) over ``drive_search`` (item id ->
+  name key, kept by triggers), queried with a phrase ``MATCH``, which for the trigram tokenizer
+  is a substring match.
+A query of 1-2 characters (after reduction) has no trigram: it scans the names (still bounded
+by the page size on a hit-rich tree). The query is 1-200 characters and always travels as a
+bound parameter, never formatted into SQL. Results come in name order, one page (``limit`` up
+to 200) plus ``has_more``: no total count, which would cost a full count on a broad query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, literal, select, text, union_all
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.drive import access
+from cordvault.drive.access import Access
+from cordvault.drive.auth import Actor
+from cordvault.drive.models import ROOT_ID, TRASH_ID, DriveFile, Folder
+from cordvault.drive.names import search_key
+from cordvault.drive.paging import check_page
+
+MAX_QUERY = 200
+MAX_PAGE = 200
+KINDS = ("file", "folder")
+
+
+@dataclass(frozen=True)
+class Hits:
+    folders: dict[str, Folder]
+    files: dict[str, DriveFile]
+    order: list[tuple[str, str]]
+    """``(kind, id)`` in result order."""
+    levels: dict[str, Access]
+    has_more: bool
+
+
+def _like_pattern(key: str) -> str:
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _matches(
+    db: Session, column: InstrumentedAttribute[str], id_column: InstrumentedAttribute[str], key: str
+) -> ColumnElement[bool]:
+    if db.get_bind().dialect.name == "sqlite" and len(key) >= 3:
+        # FTS5 phrase: the key in double quotes (inner quotes doubled), bound as a parameter.
+        phrase = '"' + key.replace('"', '""') + '"'
+        fts = text(
+            "SELECT s.item_id FROM drive_search AS s WHERE s.rowid IN "
+            "(SELECT rowid FROM drive_search_fts WHERE drive_search_fts MATCH :phrase)"
+        ).bindparams(phrase=phrase)
+        return id_column.in_(fts)
+    return column.like(_like_pattern(key), escape="\\")
+
+
+def search(
+    db: Session,
+    actor: Actor,
+    query: str,
+    *,
+    kind: str | None = None,
+    mime: str | None = None,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Hits:
+    """One page of the live entries whose name contains ``query`` (see the module docstring)."""
+    key = search_key(query or "").strip()
+    if not key or len(query) > MAX_QUERY:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, f"q must be 1-{MAX_QUERY} characters")
+    if kind is not None and kind not in KINDS:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "kind must be 'file' or 'folder'")
+    if mime is not None and not 1 <= len(mime) <= 255:
+        raise CordvaultError(ErrorCode.INVALID_INPUT, "type must be 1-255 characters")
+    for bound in (min_size, max_size):
+        if bound is not None and not 0 <= bound <= 1 << 62:
+            raise CordvaultError(ErrorCode.INVALID_INPUT, "sizes must be 0 to 2^62")
+    check_page(limit, offset, max_limit=MAX_PAGE)
+    parts: list[Select[str, str, str]] = []
+    files_only = mime is not None or min_size is not None or max_size is not None
+    if kind in (None, "folder") and not files_only:
+        parts.append(
+            select(Folder.name_key, literal("folder").label("kind"), Folder.id).where(
+                _matches(db, Folder.name_key, Folder.id, key),
+                Folder.trash_id.is_(None),
+                Folder.id.not_in((ROOT_ID, TRASH_ID)),
+            )
+        )
+    if kind in (None, "file"):
+        stmt = select(DriveFile.name_key, literal("file").label("kind"), DriveFile.id).where(
+            _matches(db, DriveFile.name_key, DriveFile.id, key), DriveFile.trash_id.is_(None)
+        )
+        if mime is not None:
+            mime = mime.lower()
+            stmt = stmt.where(
+                DriveFile.mime_type == mime
+                if "/" in mime
+                else DriveFile.mime_type.like(_like_pattern(mime)[1:-1] + "/%", escape="\\")
+            )
+        if min_size is not None:
+            stmt = stmt.where(DriveFile.size >= min_size)
+        if max_size is not None:
+            stmt = stmt.where(DriveFile.size <= max_size)
+        parts.append(stmt)
+    combined = parts[0].subquery() if len(parts) == 1 else union_all(*parts).subquery()
+    page = db.execute(
+        select(combined.c.kind, combined.c.id)
+        .order_by(combined.c.name_key, combined.c.id)
+        .limit(limit + 1)
+        .offset(offset)
+    ).all()
+    order = [(str(k), str(i)) for k, i in page[:limit]]
+    folder_ids = [i for k, i in order if k == "folder"]
+    file_ids = [i for k, i in order if k == "file"]
+    folders = {f.id: f for f in db.scalars(select(Folder).where(Folder.id.in_(folder_ids)))}
+    files = {f.id: f for f in db.scalars(select(DriveFile).where(DriveFile.id.in_(file_ids)))}
+    levels = access.file_levels(db, actor, list(files.values()))
+    return Hits(folders, files, order, levels, has_more=len(page) > limit)
