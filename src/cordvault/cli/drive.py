@@ -391,6 +391,10 @@ def _drive_app() -> typer.Typer:
                 size = client.download_zip(folder_id, output, progress=advance)
         out.print(f"wrote {output} ({size} bytes)", highlight=False)
 
+    # Trash, versions, quotas, search, folder sharing: their own module (issue 16).
+    from cordvault.cli import drive_features
+
+    drive_features.add_commands(app, _client, out)
     return app
 
 
