@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from tests.drive.support import DriveEnv, random_bytes, sha
 
 CHUNK = 64 * 1024
@@ -92,7 +93,15 @@ def test_concurrent_uploads_never_overshoot(make_env: Callable[..., DriveEnv]) -
     assert usage["used"] == 4 * CHUNK <= usage["limit"]
 
 
-def test_search_is_case_accent_insensitive_paged_and_filtered(env: DriveEnv) -> None:
+@pytest.mark.parametrize("broad", [2000, 1], ids=["trigram-plan", "name-walk-plan"])
+def test_search_is_case_accent_insensitive_paged_and_filtered(
+    env: DriveEnv, broad: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both plans of drive/search.py (the trigram index, the name-ordered walk taken for broad
+    queries) give the same answers."""
+    from cordvault.drive import search
+
+    monkeypatch.setattr(search, "BROAD", broad)
     h = env.register()
     env.mkdir(h, "/Résumés")
     env.put(h, "/Résumés/CAFÉ Crème.txt", b"x")

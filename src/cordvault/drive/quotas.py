@@ -35,6 +35,8 @@ from cordvault.drive.models import DriveUser, Upload, utcnow
 from cordvault.drive.users import get_user_by_name
 
 UNLIMITED = -1
+MAX_AHEAD_CHUNKS = 64
+"""A streamed upload reserves at most this many chunks ahead of what it received."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,13 @@ def reserve(ctx: DriveContext, db: Session, user_id: int, requested: int) -> Non
     account row until the transaction ends: record the reservation in the same transaction."""
     if requested <= 0:
         return
-    repo.lock_row(db, DriveUser, user_id)
     user = repo.user_by_id(db, user_id)
     if user is None:
         raise CordvaultError(ErrorCode.NOT_FOUND, "no such user")
+    if effective_limit(ctx, user) is None:
+        return  # unlimited: no lock, no sum (the common case costs one primary-key read)
+    repo.lock_row(db, DriveUser, user_id)
+    db.refresh(user)  # the limit as of the lock (an admin may just have changed it)
     limit = effective_limit(ctx, user)
     if limit is None:
         return
@@ -151,17 +156,23 @@ def reserve(ctx: DriveContext, db: Session, user_id: int, requested: int) -> Non
 class StreamReservation:
     """The quota reservation of a streamed upload of unknown length: an upload row in state
     ``streaming`` whose ``size`` is the bytes reserved so far. :meth:`cover` is called with the
-    bytes received so far before they are handed on to be stored; it reserves a chunk ahead (or
-    what is left of the quota), and refuses once the bytes exceed what may be reserved."""
+    bytes received so far before they are handed on to be stored; it reserves ahead (one chunk,
+    then twice as much each time, at most :data:`MAX_AHEAD_CHUNKS` chunks: a long upload pays
+    the check a logarithmic number of times, not once per chunk), or what is left of the quota
+    when that is less, and refuses once the bytes exceed what may be reserved. The stored bytes
+    never pass the reservation, so the quota is never overshot; the unused part of a reservation
+    is released when the upload ends (the file then counts at its real size)."""
 
     def __init__(self, ctx: DriveContext, user_id: int, row_id: str, step: int) -> None:
-        self.ctx, self.user_id, self.row_id, self.step = ctx, user_id, row_id, step
+        self.ctx, self.user_id, self.row_id = ctx, user_id, row_id
+        self.chunk, self.step = step, step
         self.reserved = 0
 
     def cover(self, received: int) -> None:
         if received <= self.reserved:
             return
-        want = max(received, self.reserved + self.step) - self.reserved
+        want = max(received - self.reserved, self.step)
+        self.step = min(self.step * 2, self.chunk * MAX_AHEAD_CHUNKS)
         with self.ctx.sessions() as db, db.begin():
             try:
                 reserve(self.ctx, db, self.user_id, want)

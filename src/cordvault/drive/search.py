@@ -16,13 +16,15 @@ A query of 1-2 characters (after reduction) has no trigram: it scans the names (
 by the page size on a hit-rich tree). The query is 1-200 characters and always travels as a
 bound parameter, never formatted into SQL. Results come in name order, one page (``limit`` up
 to 200) plus ``has_more``: no total count, which would cost a full count on a broad query.
+Each table is read with the cheaper of two plans (:func:`_page`), so a query matching a
+tenth of a million names is as quick as one matching ten.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, literal, select, text, union_all
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
@@ -67,6 +69,39 @@ def _matches(
     return column.like(_like_pattern(key), escape="\\")
 
 
+BROAD = 2000
+"""A query with at least this many matches in a table is *broad* (see :func:`_page`)."""
+
+
+def _page(
+    db: Session,
+    model: type[Folder] | type[DriveFile],
+    kind: str,
+    key: str,
+    filters: list[ColumnElement[bool]],
+    want: int,
+) -> list[tuple[str, str, str]]:
+    """The first ``want`` matches of one table in name order, ``(name_key, kind, id)``.
+
+    Two plans, picked per query by a bounded probe of the trigram index (at most
+    :data:`BROAD` index hits): a *narrow* query fetches its few matches from the trigram index
+    and sorts them; a *broad* one (thousands of matches: sorting them all would dominate)
+    walks the ``(name_key, id)`` B-tree index in name order and stops after ``want`` matches,
+    which dense hits make short. Either way the work is bounded, not proportional to the
+    table or to the number of matches."""
+    match = _matches(db, model.name_key, model.id, key)
+    probe = select(model.id).where(match, *filters).limit(BROAD).subquery()
+    broad = int(db.scalar(select(func.count()).select_from(probe)) or 0) >= BROAD
+    cond = model.name_key.like(_like_pattern(key), escape="\\") if broad else match
+    stmt = (
+        select(model.name_key, model.id)
+        .where(cond, *filters)
+        .order_by(model.name_key, model.id)
+        .limit(want)
+    )
+    return [(str(n), kind, str(i)) for n, i in db.execute(stmt)]
+
+
 def search(
     db: Session,
     actor: Actor,
@@ -91,40 +126,32 @@ def search(
         if bound is not None and not 0 <= bound <= 1 << 62:
             raise CordvaultError(ErrorCode.INVALID_INPUT, "sizes must be 0 to 2^62")
     check_page(limit, offset, max_limit=MAX_PAGE)
-    parts: list[Select[str, str, str]] = []
+    want = offset + limit + 1
+    found: list[tuple[str, str, str]] = []  # (name_key, kind, id)
     files_only = mime is not None or min_size is not None or max_size is not None
     if kind in (None, "folder") and not files_only:
-        parts.append(
-            select(Folder.name_key, literal("folder").label("kind"), Folder.id).where(
-                _matches(db, Folder.name_key, Folder.id, key),
-                Folder.trash_id.is_(None),
-                Folder.id.not_in((ROOT_ID, TRASH_ID)),
-            )
-        )
+        live: list[ColumnElement[bool]] = [
+            Folder.trash_id.is_(None),
+            Folder.id.not_in((ROOT_ID, TRASH_ID)),
+        ]
+        found += _page(db, Folder, "folder", key, live, want)
     if kind in (None, "file"):
-        stmt = select(DriveFile.name_key, literal("file").label("kind"), DriveFile.id).where(
-            _matches(db, DriveFile.name_key, DriveFile.id, key), DriveFile.trash_id.is_(None)
-        )
+        filters: list[ColumnElement[bool]] = [DriveFile.trash_id.is_(None)]
         if mime is not None:
             mime = mime.lower()
-            stmt = stmt.where(
+            filters.append(
                 DriveFile.mime_type == mime
                 if "/" in mime
                 else DriveFile.mime_type.like(_like_pattern(mime)[1:-1] + "/%", escape="\\")
             )
         if min_size is not None:
-            stmt = stmt.where(DriveFile.size >= min_size)
+            filters.append(DriveFile.size >= min_size)
         if max_size is not None:
-            stmt = stmt.where(DriveFile.size <= max_size)
-        parts.append(stmt)
-    combined = parts[0].subquery() if len(parts) == 1 else union_all(*parts).subquery()
-    page = db.execute(
-        select(combined.c.kind, combined.c.id)
-        .order_by(combined.c.name_key, combined.c.id)
-        .limit(limit + 1)
-        .offset(offset)
-    ).all()
-    order = [(str(k), str(i)) for k, i in page[:limit]]
+            filters.append(DriveFile.size <= max_size)
+        found += _page(db, DriveFile, "file", key, filters, want)
+    # Merge the tables' name-ordered pages; one more than asked tells whether more exist.
+    page = [(k, i) for _name, k, i in sorted(found, key=lambda r: (r[0], r[2]))[offset:want]]
+    order = page[:limit]
     folder_ids = [i for k, i in order if k == "folder"]
     file_ids = [i for k, i in order if k == "file"]
     folders = {f.id: f for f in db.scalars(select(Folder).where(Folder.id.in_(folder_ids)))}

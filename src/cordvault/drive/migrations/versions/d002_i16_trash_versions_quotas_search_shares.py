@@ -93,6 +93,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("name_key", sa.String(255), nullable=False, server_default=""))
         batch.add_column(sa.Column("trash_id", sa.String(32), nullable=True))
     op.create_index("ix_drive_folders_trash_id", "drive_folders", ["trash_id"])
+    # Search in name order: broad queries walk these (drive/search.py).
+    op.create_index("ix_drive_folders_name_key", "drive_folders", ["name_key", "id"])
+    op.create_index("ix_drive_files_name_key", "drive_files", ["name_key", "id"])
     op.create_index("ix_drive_files_trash_id", "drive_files", ["trash_id"])
     # Quota sums: SUM(size) per owner from the index alone.
     op.create_index("ix_drive_files_owner_size", "drive_files", ["owner_id", "size"])
@@ -259,6 +262,8 @@ def downgrade() -> None:
         op.drop_table(table)
     op.execute("DELETE FROM drive_folders WHERE id = 'trash'")
     op.drop_index("ix_drive_files_owner_size", "drive_files")
+    op.drop_index("ix_drive_files_name_key", "drive_files")
+    op.drop_index("ix_drive_folders_name_key", "drive_folders")
     op.drop_index("ix_drive_files_trash_id", "drive_files")
     op.drop_index("ix_drive_folders_trash_id", "drive_folders")
     with op.batch_alter_table("drive_files") as batch:
