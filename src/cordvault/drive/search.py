@@ -55,16 +55,19 @@ def _like_pattern(key: str) -> str:
     return f"%{escaped}%"
 
 
+def _phrase(key: str) -> str:
+    """An FTS5 phrase of the key: in double quotes, inner quotes doubled (bound, not SQL)."""
+    return '"' + key.replace('"', '""') + '"'
+
+
 def _matches(
     db: Session, column: InstrumentedAttribute[str], id_column: InstrumentedAttribute[str], key: str
 ) -> ColumnElement[bool]:
     if db.get_bind().dialect.name == "sqlite" and len(key) >= 3:
-        # FTS5 phrase: the key in double quotes (inner quotes doubled), bound as a parameter.
-        phrase = '"' + key.replace('"', '""') + '"'
         fts = text(
             "SELECT s.item_id FROM drive_search AS s WHERE s.rowid IN "
             "(SELECT rowid FROM drive_search_fts WHERE drive_search_fts MATCH :phrase)"
-        ).bindparams(phrase=phrase)
+        ).bindparams(phrase=_phrase(key))
         return id_column.in_(fts)
     return column.like(_like_pattern(key), escape="\\")
 
@@ -83,15 +86,20 @@ def _page(
 ) -> list[tuple[str, str, str]]:
     """The first ``want`` matches of one table in name order, ``(name_key, kind, id)``.
 
-    Two plans, picked per query by a bounded probe of the trigram index (at most
-    :data:`BROAD` index hits): a *narrow* query fetches its few matches from the trigram index
-    and sorts them; a *broad* one (thousands of matches: sorting them all would dominate)
-    walks the ``(name_key, id)`` B-tree index in name order and stops after ``want`` matches,
-    which dense hits make short. Either way the work is bounded, not proportional to the
-    table or to the number of matches."""
+    Two plans. On SQLite they are picked per query by a bounded probe of the trigram index
+    (at most :data:`BROAD` index hits); on PostgreSQL the planner picks between the same two
+    from its statistics (the SQL is the same for both there). A *narrow* query fetches its
+    few matches from the trigram index and sorts them; a *broad* one (thousands of matches:
+    sorting them all would dominate) walks the ``(name_key, id)`` B-tree index in name order
+    and stops after ``want`` matches, which dense hits make short. Either way the work is
+    bounded, not proportional to the table or to the number of matches."""
     match = _matches(db, model.name_key, model.id, key)
-    probe = select(model.id).where(match, *filters).limit(BROAD).subquery()
-    broad = int(db.scalar(select(func.count()).select_from(probe)) or 0) >= BROAD
+    if db.get_bind().dialect.name != "sqlite":
+        # PostgreSQL's planner makes this choice itself from the trigram statistics, on the
+        # one query below (docs/drive-api.md shows both plans): no probe needed.
+        broad = True
+    else:
+        broad = _hits_up_to(db, model, key, match, BROAD) >= BROAD
     cond = model.name_key.like(_like_pattern(key), escape="\\") if broad else match
     stmt = (
         select(model.name_key, model.id)
@@ -100,6 +108,27 @@ def _page(
         .limit(want)
     )
     return [(str(n), kind, str(i)) for n, i in db.execute(stmt)]
+
+
+def _hits_up_to(
+    db: Session,
+    model: type[Folder] | type[DriveFile],
+    key: str,
+    match: ColumnElement[bool],
+    cap: int,
+) -> int:
+    """How many names match (SQLite), counting no further than ``cap``: the FTS index itself
+    (it yields matches one by one, so ``LIMIT`` stops it early; files and folders together: an
+    estimate is all the plan choice needs); ``id IN (...)`` would first collect every match.
+    Queries under 3 characters have no trigram: a bounded scan."""
+    if db.get_bind().dialect.name == "sqlite" and len(key) >= 3:
+        probe = text(
+            "SELECT count(*) FROM (SELECT rowid FROM drive_search_fts "
+            "WHERE drive_search_fts MATCH :phrase LIMIT :cap)"
+        ).bindparams(phrase=_phrase(key), cap=cap)
+        return int(db.scalar(probe) or 0)
+    sub = select(model.id).where(match).limit(cap).subquery()
+    return int(db.scalar(select(func.count()).select_from(sub)) or 0)
 
 
 def search(
