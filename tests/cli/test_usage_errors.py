@@ -83,6 +83,6 @@ def test_usage_errors_exit_2(
 
 
 def test_unknown_command_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, text = _run(["drive", "recover"], tmp_path, monkeypatch)
+    code, text = _run(["drive", "frobnicate"], tmp_path, monkeypatch)
     assert code == 2
-    assert "No such command 'recover'" in text
+    assert "No such command 'frobnicate'" in text

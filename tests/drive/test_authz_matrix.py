@@ -1,8 +1,10 @@
 """The authorization matrix: every drive route x every role -> the expected status.
 
 Roles, relative to a file ``/o/f.txt`` of ``olga``: ``owner``; ``read`` and ``write`` (users
-the file is shared with); ``other`` (a plain user); ``admin`` (an administrator who is not the
-owner: admins manage accounts, they get no content access); ``anon`` (no token). Routes that
+the file is shared with; in the *inherited* run, users the folder ``/o`` is shared with
+instead, so every content rule is checked for inherited access too); ``other`` (a plain
+user); ``admin`` (an administrator who is not the owner: admins manage accounts, they get no
+content access); ``anon`` (no token). Routes that
 change things act on a fresh resource per case, so the cases are independent. Besides the
 status, every answer is checked not to carry content its caller may not read.
 """
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from tests.drive.support import DriveEnv, random_bytes, sha
 
 ROLES = ("owner", "read", "write", "other", "admin", "anon")
@@ -30,11 +33,15 @@ class World:
     upload: str
     link_token: str
     names: dict[str, str] = field(default_factory=dict)
+    via_folder: bool = False
 
     def fresh_file(self) -> str:
-        """A new private file of olga in /o, shared like /o/f.txt."""
+        """A new private file of olga in /o, shared like /o/f.txt (inherited: by /o itself)."""
         name = f"fresh-{next(_counter)}.txt"
         f = self.env.put(self.headers["owner"], f"/o/{name}", SECRET)
+        self.names["last_fresh"] = name
+        if self.via_folder:
+            return str(f["id"])
         for role, level in (("read", "read"), ("write", "write")):
             r = self.env.client.put(
                 f"/api/drive/files/{f['id']}/shares/{self.names[role]}",
@@ -42,11 +49,17 @@ class World:
                 headers=self.headers["owner"],
             )
             assert r.status_code == 200
-        self.names["last_fresh"] = name
         return str(f["id"])
 
     def fresh_folder(self) -> str:
         return str(self.env.mkdir(self.headers["owner"], f"/o/dir-{next(_counter)}")["id"])
+
+    def fresh_trash(self) -> str:
+        """A trash entry of olga's (a file of hers, deleted)."""
+        f = self.env.put(self.headers["owner"], f"/o/gone-{next(_counter)}.txt", SECRET)
+        self.env.client.delete(f"/api/drive/files/{f['id']}", headers=self.headers["owner"])
+        items = self.env.client.get("/api/drive/trash", headers=self.headers["owner"]).json()
+        return str(items["items"][0]["id"])
 
     def fresh_upload(self) -> str:
         body = {
@@ -59,7 +72,7 @@ class World:
         return str(r.json()["id"])
 
 
-def _world(env: DriveEnv) -> World:
+def _world(env: DriveEnv, *, via_folder: bool = False) -> World:
     admin = env.register("adam")
     names = {"owner": "olga", "read": "rita", "write": "will", "other": "oscar"}
     headers = {role: env.add_user(admin, name) for role, name in names.items()}
@@ -70,18 +83,18 @@ def _world(env: DriveEnv) -> World:
     owner = headers["owner"]
     f = env.put(owner, "/o/f.txt", SECRET)
     for role, level in (("read", "read"), ("write", "write")):
-        env.client.put(
-            f"/api/drive/files/{f['id']}/shares/{names[role]}",
-            json={"access": level},
-            headers=owner,
+        what = f"folders/{folder}" if via_folder else f"files/{f['id']}"
+        r = env.client.put(
+            f"/api/drive/{what}/shares/{names[role]}", json={"access": level}, headers=owner
         )
+        assert r.status_code == 200, r.text
     link = env.client.post(f"/api/drive/files/{f['id']}/links", json={}, headers=owner).json()
     up = env.client.post(
         "/api/drive/uploads",
         json={"folder_id": folder, "name": "up", "size": 3, "sha256": sha(b"abc")},
         headers=owner,
     ).json()
-    return World(env, headers, folder, f["id"], up["id"], link["token"], names)
+    return World(env, headers, folder, f["id"], up["id"], link["token"], names, via_folder)
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,7 @@ class Case:
     method: str
     path: str  # {folder} {file} {upload} {token} {fresh_file} {fresh_folder} {fresh_upload}
     expected: tuple[int, int, int, int, int, int]  # owner, read, write, other, admin, anon
+    inherited: tuple[int, int, int, int, int, int] | None = None  # when shared via /o
     body: Callable[[World], Any] | None = None
     content: bytes | None = None  # body sent raw
     headers: dict[str, str] = field(default_factory=dict)
@@ -168,6 +182,7 @@ CASES = [
         "DELETE",
         "/api/drive/files/{fresh_file}/shares/rita",
         (204, 204, 403, 403, 403, 401),
+        inherited=(404, 404, 403, 403, 403, 401),  # no file share to drop
     ),  # rita may drop her own share
     Case(
         "rename file",
@@ -211,6 +226,7 @@ CASES = [
         "POST",
         "/api/drive/folders",
         (201, 403, 403, 403, 403, 401),
+        inherited=(201, 403, 201, 403, 403, 401),  # a write share on /o adds below it
         body=lambda w: {"parent_id": w.folder, "name": f"sub-{next(_counter)}"},
     ),
     Case(
@@ -240,6 +256,7 @@ CASES = [
         "POST",
         "/api/drive/uploads",
         (201, 403, 403, 403, 403, 401),
+        inherited=(201, 403, 201, 403, 403, 401),
         body=lambda w: {
             "folder_id": w.folder,
             "name": f"n-{next(_counter)}",
@@ -267,6 +284,52 @@ CASES = [
         "/api/drive/uploads/{fresh_upload}",
         (204, 404, 404, 404, 404, 401),
     ),
+    # -- trash, versions, quotas, search, folder sharing (issue 16) --
+    Case("list own trash", "GET", "/api/drive/trash", ALL_200),
+    Case(
+        "restore from trash",
+        "POST",
+        "/api/drive/trash/{fresh_trash}/restore",
+        (200, 404, 404, 404, 404, 401),  # another user's trash entry is as good as absent
+        body=_json({}),
+    ),
+    Case("purge from trash", "DELETE", "/api/drive/trash/{fresh_trash}", UPLOADER),
+    Case("empty own trash", "DELETE", "/api/drive/trash", ALL_200),
+    Case("list versions", "GET", "/api/drive/files/{file}/versions", READERS),
+    Case("own quota", "GET", "/api/drive/quota", ALL_200),
+    Case("all quotas", "GET", "/api/drive/quotas", (403, 403, 403, 403, 200, 401)),
+    Case(
+        "set quota",
+        "PUT",
+        "/api/drive/quotas/oscar",
+        (403, 403, 403, 403, 200, 401),
+        body=_json({"limit": "default"}),
+    ),
+    Case("search", "GET", "/api/drive/search?q=f.txt", ALL_200),
+    Case("list folder shares", "GET", "/api/drive/folders/{folder}/shares", OWNER_ONLY),
+    Case(
+        "share folder",
+        "PUT",
+        "/api/drive/folders/{fresh_folder}/shares/oscar",
+        OWNER_ONLY,
+        body=_json({"access": "read"}),
+    ),
+    Case(
+        "publish folder",
+        "PATCH",
+        "/api/drive/folders/{fresh_folder}",
+        OWNER_ONLY,
+        body=_json({"public": True}),
+    ),
+    Case("folders shared with me", "GET", "/api/drive/shared/folders", ALL_200),
+    Case(
+        "create folder link",
+        "POST",
+        "/api/drive/folders/{folder}/links",
+        (201, 403, 403, 403, 403, 401),
+        body=_json({}),
+        inherited=(201, 201, 201, 403, 403, 401),  # read inherited at /o suffices
+    ),
     Case(
         "create user",
         "POST",
@@ -284,12 +347,14 @@ CASES = [
 ]
 
 
-def test_every_route_for_every_role(env: DriveEnv) -> None:
-    w = _world(env)
+@pytest.mark.parametrize("via_folder", [False, True], ids=["direct", "inherited"])
+def test_every_route_for_every_role(env: DriveEnv, via_folder: bool) -> None:
+    w = _world(env, via_folder=via_folder)
     other_id = env.client.get("/api/auth/me", headers=w.headers["other"]).json()["id"]
     failures: list[str] = []
     for case in CASES:
-        for role, expected in zip(ROLES, case.expected, strict=True):
+        expectations = case.inherited if via_folder and case.inherited else case.expected
+        for role, expected in zip(ROLES, expectations, strict=True):
             values: dict[str, Any] = {
                 "folder": w.folder,
                 "file": w.file,
@@ -306,6 +371,8 @@ def test_every_route_for_every_role(env: DriveEnv) -> None:
                 values["fresh_folder"] = w.fresh_folder()
             if "{fresh_upload}" in case.path:
                 values["fresh_upload"] = w.fresh_upload()
+            if "{fresh_trash}" in case.path:
+                values["fresh_trash"] = w.fresh_trash()
             kwargs: dict[str, Any] = {"headers": {**w.headers[role], **case.headers}}
             if case.body is not None:
                 kwargs["json"] = case.body(w)
@@ -350,13 +417,21 @@ def test_what_each_role_sees_in_listings_stat_zip_and_links(env: DriveEnv) -> No
     c.patch(f"/api/drive/files/{w.file}", json={"public": True}, headers=w.headers["owner"])
     assert c.get(f"/api/drive/files/{w.file}/content", headers=w.headers["other"]).content == SECRET
     assert c.get(f"/api/drive/files/{w.file}/content").status_code == 401
-    # Ownership transfer: the new owner reads, the old one no longer does.
+    # Ownership transfer: the new owner reads; the old one keeps only what her folder /o
+    # gives her (a folder's owner may write everything below it) ...
     c.patch(f"/api/drive/files/{w.file}", json={"public": False}, headers=w.headers["owner"])
     r = c.post(
         f"/api/drive/files/{w.file}/owner", json={"user": "oscar"}, headers=w.headers["owner"]
     )
-    assert r.json()["access"] == "none"
+    assert r.json()["access"] == "write"
     assert c.get(f"/api/drive/files/{w.file}/content", headers=w.headers["other"]).content == SECRET
+    # ... and nothing for a file in the root, which nobody owns.
+    top = env.put(w.headers["owner"], "/top-secret.bin", SECRET)
+    r = c.post(
+        f"/api/drive/files/{top['id']}/owner", json={"user": "oscar"}, headers=w.headers["owner"]
+    )
+    assert r.json()["access"] == "none"
     assert (
-        c.get(f"/api/drive/files/{w.file}/content", headers=w.headers["owner"]).status_code == 403
+        c.get(f"/api/drive/files/{top['id']}/content", headers=w.headers["owner"]).status_code
+        == 403
     )

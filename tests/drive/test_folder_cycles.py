@@ -23,7 +23,7 @@ from tests.drive.support import DriveEnv
 
 from cordvault.cli.app import main
 from cordvault.drive.folders import MAX_FOLDER_DEPTH
-from cordvault.drive.models import ROOT_ID, Folder
+from cordvault.drive.models import ROOT_ID, TRASH_ID, Folder
 
 PROMPT = 10.0  # seconds a request on corrupt data may take before the test calls it a hang
 
@@ -40,10 +40,10 @@ def _unreachable(env: DriveEnv) -> list[str]:
     for start in edges:
         current: str | None = start
         for _ in range(len(edges) + 1):
-            if current is None or current == ROOT_ID:
+            if current is None or current in (ROOT_ID, TRASH_ID):
                 break
             current = edges[current]
-        if current != ROOT_ID:
+        if current not in (ROOT_ID, TRASH_ID):
             bad.append(start)
     return bad
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from tests.drive.support import DriveEnv, random_bytes
 
@@ -161,9 +163,10 @@ def test_rename_move_and_cycles(env: DriveEnv) -> None:
     assert root_rename.status_code == 403
 
 
-def test_delete_is_recursive_and_queues_chunks(env: DriveEnv) -> None:
+def test_delete_is_recursive_and_queues_chunks(make_env: Callable[..., DriveEnv]) -> None:
     from cordvault.drive import repository as repo
 
+    env = make_env(drive_trash_retention_days=0)  # the trash off: deleting purges at once
     h = env.register()
     top = env.mkdir(h, "/top/mid/deep")
     env.put(h, "/top/one.bin", random_bytes(70_000))

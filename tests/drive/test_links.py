@@ -169,7 +169,9 @@ def test_a_link_dies_with_its_creators_access(env: DriveEnv) -> None:
     assert _status(env, own) == LIVE
 
 
-def test_deleted_and_replaced_content_is_garbage_collected(env: DriveEnv) -> None:
+def test_deleted_and_replaced_content_is_garbage_collected(make_env: object) -> None:
+    # Without trash and versions (tests/drive/test_trash_versions.py covers those).
+    env = make_env(drive_trash_retention_days=0, drive_file_versions_kept=0)  # type: ignore[operator]
     h = env.register()
     f = env.put(h, "/x.bin", random_bytes(150_000))  # 3 chunks
     env.put(h, "/x.bin", random_bytes(10), on_conflict="overwrite")  # old 3 chunks -> garbage
@@ -202,7 +204,7 @@ def test_abandoned_uploads_expire_and_are_collected(
 
 
 def test_gc_grace_keeps_chunks_for_running_downloads(make_env: object) -> None:
-    env = make_env(drive_gc_grace_seconds=600)  # type: ignore[operator]
+    env = make_env(drive_gc_grace_seconds=600, drive_trash_retention_days=0)  # type: ignore[operator]
     h = env.register()
     f = env.put(h, "/y.bin", b"abc")
     env.client.delete(f"/api/drive/files/{f['id']}", headers=h)
@@ -214,7 +216,7 @@ def test_gc_grace_keeps_chunks_for_running_downloads(make_env: object) -> None:
 def test_the_api_collects_garbage_in_the_background(make_env: object) -> None:
     import time
 
-    env = make_env(drive_gc_interval_seconds=0.05)  # type: ignore[operator]
+    env = make_env(drive_gc_interval_seconds=0.05, drive_trash_retention_days=0)  # type: ignore[operator]
     h = env.register()
     f = env.put(h, "/z.bin", random_bytes(100_000))
     objects = env.settings.data_dir / "chunks" / "objects"

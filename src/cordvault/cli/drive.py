@@ -414,6 +414,10 @@ def _drive_app() -> typer.Typer:
     drive_transfers.register(app, _client, _state_file)
     drive_manage.register(app, _client)
     add_drive_commands(app)
+    # Trash, versions, quotas, search, folder sharing: their own module (issue 16).
+    from cordvault.cli import drive_features
+
+    drive_features.add_commands(app, _client, out)
     return app
 
 

@@ -350,6 +350,24 @@ class DriveClient:
         os.replace(tmp, out)
         return total
 
+    # -- trash, versions, quotas, search, folder sharing (issue 16; cli/drive_features.py) --
+
+    def api(self, method: str, url: str, **kw: Any) -> Any:
+        """One JSON call of the drive API (``None`` for an empty answer), errors raised."""
+        response = self._call(method, url, **kw)
+        return response.json() if response.content else None
+
+    def save(self, url: str, out: Path) -> int:
+        """Stream ``url``'s body to ``out`` (via ``out.part``); returns the bytes written."""
+        tmp = out.with_name(out.name + ".part")
+        total = 0
+        with self._stream("GET", url, {}) as response, tmp.open("wb") as fh:
+            for piece in response.iter_bytes(1024 * 1024):
+                fh.write(piece)
+                total += len(piece)
+        os.replace(tmp, out)
+        return total
+
     @contextmanager
     def _stream(self, method: str, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
         try:

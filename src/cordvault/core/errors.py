@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     INVALID_PACKET = "INVALID_PACKET"
     UNKNOWN_PACKET = "UNKNOWN_PACKET"
     PACKET_TOO_LARGE = "PACKET_TOO_LARGE"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     # Discord REST client (the bot's own setup or Discord's answer, not the end user's input)
     DISCORD_AUTH_FAILED = "DISCORD_AUTH_FAILED"
     DISCORD_FORBIDDEN = "DISCORD_FORBIDDEN"
@@ -102,6 +103,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_PACKET: 400,
     ErrorCode.UNKNOWN_PACKET: 400,
     ErrorCode.PACKET_TOO_LARGE: 413,
+    ErrorCode.QUOTA_EXCEEDED: 507,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UPSTREAM_ERROR: 502,
     ErrorCode.DOWNLOAD_FAILED: 502,
@@ -124,6 +126,7 @@ _EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_NAME: 3,
     ErrorCode.NAME_CONFLICT: 3,
     ErrorCode.UPLOAD_INCOMPLETE: 3,
+    ErrorCode.QUOTA_EXCEEDED: 3,
     ErrorCode.CHECKSUM_MISMATCH: 3,
     ErrorCode.NOT_A_ZIP: 3,
     ErrorCode.CORRUPT_ZIP: 3,

@@ -289,6 +289,29 @@ class Settings(BaseSettings):
         description="Catalog snapshots kept; older snapshots and journal records are "
         "deleted from the store.",
     )
+    drive_trash_retention_days: int = Field(
+        30,
+        ge=0,
+        description="Days a deleted file or folder stays in its owner's trash before the "
+        "collector purges it; 0 deletes at once (no trash).",
+    )
+    drive_file_versions_kept: int = Field(
+        5,
+        ge=0,
+        description="Earlier contents kept per file when it is overwritten; 0 keeps none.",
+    )
+    drive_file_versions_days: int = Field(
+        30,
+        ge=0,
+        description="Earlier contents older than this many days are purged by the collector; "
+        "0: no age limit.",
+    )
+    drive_default_quota_bytes: int = Field(
+        0,
+        ge=0,
+        description="Storage quota of an account without its own (bytes, counting trash and "
+        "versions); 0 = unlimited.",
+    )
     drive_public_url: str | None = Field(
         None,
         description="Base URL put in signed download links (default: the URL of the request); "

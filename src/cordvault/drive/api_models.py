@@ -15,9 +15,11 @@ from cordvault.drive.models import (
     AppPassword,
     DriveFile,
     DriveUser,
+    FileVersion,
     Folder,
     SecurityEvent,
     SignInSession,
+    TrashEntry,
     Upload,
 )
 from cordvault.drive.names import OnConflict
@@ -150,6 +152,7 @@ class FolderIn(_In):
 class FolderPatch(_In):
     name: str | None = Field(None, max_length=4096)
     parent_id: str | None = None
+    public: bool | None = None
     on_conflict: OnConflict = OnConflict.FAIL
 
 
@@ -166,6 +169,7 @@ class FolderOut(BaseModel):
     parent_id: str | None
     name: str
     owner_id: int | None
+    public: bool = False
     created_at: datetime
     updated_at: datetime
 
@@ -361,3 +365,111 @@ class AppPasswordOut(BaseModel):
             last_used_at=row.last_used_at,
             password=secret,
         )
+
+
+# -- trash, versions, quotas, search, folder sharing (issue 16) ----------------------------
+
+
+class TrashEntryOut(BaseModel):
+    id: str
+    kind: str
+    item_id: str
+    name: str
+    path: str
+    """Where it was (restored there; missing parents are recreated)."""
+    files: int
+    size: int
+    trashed_at: datetime
+    purge_at: datetime | None
+
+    @classmethod
+    def of(cls, row: TrashEntry, purge_at: datetime | None) -> TrashEntryOut:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            item_id=row.item_id,
+            name=row.name,
+            path=row.path,
+            files=row.files,
+            size=row.size,
+            trashed_at=row.trashed_at,
+            purge_at=purge_at,
+        )
+
+
+class TrashPageOut(BaseModel):
+    items: list[TrashEntryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class RestoreIn(_In):
+    on_conflict: OnConflict = OnConflict.FAIL
+    folder_id: str | None = None
+
+
+class RestoredOut(BaseModel):
+    kind: str
+    id: str
+    name: str
+    folder_id: str
+    skipped: bool
+
+
+class VersionOut(BaseModel):
+    id: str
+    content_version: int
+    size: int
+    sha256: str
+    mime_type: str
+    modified_at: datetime
+    replaced_at: datetime
+
+    @classmethod
+    def of(cls, row: FileVersion) -> VersionOut:
+        return cls(
+            id=row.id,
+            content_version=row.content_version,
+            size=row.size,
+            sha256=row.sha256,
+            mime_type=row.mime_type,
+            modified_at=row.modified_at,
+            replaced_at=row.replaced_at,
+        )
+
+
+class QuotaOut(BaseModel):
+    user: str
+    user_id: int
+    limit: int | None
+    """Bytes; null = unlimited."""
+    setting: str
+    """``default`` (from DRIVE_DEFAULT_QUOTA_BYTES), ``unlimited`` or ``custom``."""
+    used: int
+    files: int
+    trash: int
+    versions: int
+    reserved: int
+    available: int | None
+
+
+class QuotaIn(_In):
+    limit: int | str = Field(description="bytes, 'unlimited' or 'default'")
+
+
+class SearchOut(BaseModel):
+    items: list[FolderOut | FileOut]
+    limit: int
+    offset: int
+    has_more: bool
+
+
+class FolderShareOut(BaseModel):
+    user: str
+    access: str
+
+
+class SharedFolderOut(BaseModel):
+    folder: FolderOut
+    access: str

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from cordvault.drive import repository as repo
-from cordvault.drive.models import ROOT_ID, utcnow
+from cordvault.drive.models import ROOT_ID, TRASH_ID, utcnow
 from cordvault.drive.names import OnConflict
 from cordvault.drive.placement import place, unique_names
 
@@ -42,6 +42,8 @@ def find_broken(db: Session) -> list[Broken]:
     parent = {row_id: parent_id for row_id, parent_id, _updated in rows}
     updated = {row_id: updated_at for row_id, _parent, updated_at in rows}
     reachable = {row_id for row_id, _parent in repo.subtree_edges(db, ROOT_ID)}
+    # Trashed folders hang from the trash folder, the tree's second (hidden) root.
+    reachable |= {row_id for row_id, _parent in repo.subtree_edges(db, TRASH_ID)}
     head_of: dict[str, str] = {}  # unreachable folder -> the id its group is known by
     groups: dict[str, tuple[str, list[str]]] = {}  # group id -> (kind, loop)
     for start in parent:

@@ -21,7 +21,7 @@ from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
 from cordvault.drive.files import get_file
-from cordvault.drive.folders import get_folder, subtree_ids
+from cordvault.drive.folders import get_folder, subtree_levels
 from cordvault.drive.models import DriveFile, Folder
 from cordvault.drive.streaming import ChunkReader, ChunkRef
 from cordvault.drive.zipstream import ZipEntry
@@ -52,9 +52,10 @@ def etag(file_id: str, content_version: int, sha256: str) -> str:
     return f"{file_id}-{content_version}-{sha256[:16]}"
 
 
-def _opener(ctx: DriveContext, row: DriveFile, refs: list[ChunkRef]) -> OpenRange:
-    key = content.file_key(ctx, row.content_id, row.wrapped_key)
-    content_id = row.content_id
+def _opener(
+    ctx: DriveContext, content_id: str, wrapped_key: bytes, refs: list[ChunkRef]
+) -> OpenRange:
+    key = content.file_key(ctx, content_id, wrapped_key)
 
     def open_range(start: int, end: int) -> Iterator[bytes | bytearray]:
         reader = ChunkReader(ctx.store, key, content_id, content.CRYPTO_VERSION, refs)
@@ -66,20 +67,47 @@ def _opener(ctx: DriveContext, row: DriveFile, refs: list[ChunkRef]) -> OpenRang
     return open_range
 
 
-def prepare(ctx: DriveContext, db: Session, row: DriveFile) -> Download:
-    """A :class:`Download` for a file the caller already may read."""
-    rows = repo.chunks(db, row.content_id)
-    refs = content.refs(rows)
-    if sum(r.plain_size for r in refs) != row.size:
+def prepare_content(
+    ctx: DriveContext,
+    db: Session,
+    *,
+    file_id: str,
+    name: str,
+    content_id: str,
+    wrapped_key: bytes,
+    size: int,
+    etag: str,
+    last_modified: datetime,
+    media_type: str,
+) -> Download:
+    """A :class:`Download` of one stored content (a file's, or a kept version's)."""
+    refs = content.refs(repo.chunks(db, content_id))
+    if sum(r.plain_size for r in refs) != size:
         raise CordvaultError(ErrorCode.INTEGRITY_ERROR, "the file's chunk list is inconsistent")
     return Download(
+        file_id=file_id,
+        name=name,
+        size=size,
+        etag=etag,
+        last_modified=last_modified,
+        media_type=media_type,
+        open_range=_opener(ctx, content_id, wrapped_key, refs),
+    )
+
+
+def prepare(ctx: DriveContext, db: Session, row: DriveFile) -> Download:
+    """A :class:`Download` for a file the caller already may read."""
+    return prepare_content(
+        ctx,
+        db,
         file_id=row.id,
         name=row.name,
+        content_id=row.content_id,
+        wrapped_key=row.wrapped_key,
         size=row.size,
         etag=etag_of(row),
         last_modified=row.updated_at,
         media_type=row.mime_type,
-        open_range=_opener(ctx, row, refs),
     )
 
 
@@ -158,7 +186,8 @@ def _tree_entries(
 ) -> tuple[list[ZipEntry], int]:
     """Members for ``root``'s tree under ``prefix`` (folders, readable files) and the number
     of unreadable files skipped."""
-    ids = subtree_ids(db, root.id)
+    levels = subtree_levels(db, root.id)
+    ids = [fid for level in levels for fid in level]
     paths: dict[str, str] = {root.id: prefix}
     entries: list[ZipEntry] = []
     for fid in ids[1:]:
@@ -167,7 +196,10 @@ def _tree_entries(
         paths[fid] = f"{paths[sub.parent_id]}{sub.name}/"
         entries.append(ZipEntry(paths[fid], 0, sub.updated_at, lambda: iter(())))
     rows = repo.files_in(db, ids)
-    readable = access.readable_ids(db, actor, rows)
+    # Inherited access for the whole subtree in a few queries (folder shares, public folders).
+    grants = access.subtree_grants(db, actor, levels)
+    levels_of = access.file_levels(db, actor, rows, grants)
+    readable = {fid for fid, lvl in levels_of.items() if access.at_least(lvl, Access.READ)}
     for row in sorted(rows, key=lambda r: (paths[r.folder_id], r.name)):
         if row.id in readable:
             entries.append(_file_entry(f"{paths[row.folder_id]}{row.name}", prepare(ctx, db, row)))

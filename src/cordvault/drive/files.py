@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access, events
+from cordvault.drive import access, events, quotas
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -32,7 +32,7 @@ MAX_SHARED_PAGE = 1000
 
 def get_file(db: Session, file_id: str, *, for_update: bool = False) -> DriveFile:
     row = repo.file(db, file_id, for_update=for_update)
-    if row is None:
+    if row is None or row.trash_id is not None:  # trashed: out of the drive until restored
         raise CordvaultError(ErrorCode.NOT_FOUND, "no such file")
     return row
 
@@ -67,7 +67,7 @@ def update_file(
             get_folder(db, folder_id) if folder_id is not None else get_folder(db, row.folder_id)
         )
         if target.id != row.folder_id:
-            access.require_add_to(actor, target)
+            access.require_add_to(db, actor, target)
         spot = place(db, target.id, new_name, on_conflict, ignore_id=row.id)
         if spot.skip:
             return None
@@ -97,9 +97,8 @@ def update_file(
 
 
 def share_levels(db: Session, actor: Actor, rows: list[DriveFile]) -> dict[str, Access]:
-    """The actor's access to each of ``rows`` (one query for the shares)."""
-    shared = repo.shares_for_user(db, actor.id, (r.id for r in rows if r.owner_id != actor.id))
-    return {r.id: _level(actor, r.owner_id, r.public, shared.get(r.id)) for r in rows}
+    """The actor's access to each of ``rows`` (own, shared or inherited: :mod:`access`)."""
+    return access.file_levels(db, actor, rows)
 
 
 def _level(actor: Actor, owner_id: int | None, public: bool, share: str | None) -> Access:
@@ -114,25 +113,36 @@ def _level(actor: Actor, owner_id: int | None, public: bool, share: str | None) 
 
 def folder_listing(db: Session, actor: Actor, folder_id: str) -> list[tuple[Any, Access]]:
     """Every file of a folder the actor may read, by name, with the actor's access: rows of
-    :func:`repository.listing_files` (two queries in all, whatever the folder's size; for
-    listings that show every entry at once, such as WebDAV's ``PROPFIND``)."""
-    shared = repo.folder_shares_for_user(db, actor.id, folder_id)
+    :func:`repository.listing_files` (a few queries in all, whatever the folder's size; for
+    listings that show every entry at once, such as WebDAV's ``PROPFIND``). Access is the
+    file's own (owner, share, public) combined with what the folder's chain grants
+    (:func:`access.folder_grant`: folder shares, public folders), as everywhere else."""
+    inherited = access.folder_grant(db, actor.id, folder_id).access
+    shared = repo.file_shares_in_folder(db, actor.id, folder_id)
     out: list[tuple[Any, Access]] = []
     for row in repo.listing_files(db, folder_id):
         level = _level(actor, row.owner_id, row.public, shared.get(row.id))
+        if level is not Access.OWNER:
+            level = access.best(level, inherited)
         if level is not Access.NONE:
             out.append((row, level))
     return out
 
 
-def transfer_ownership(db: Session, actor: Actor, file_id: str, new_owner: str) -> DriveFile:
-    """Give a file to another user (owner only). The old owner keeps no access unless shared;
-    a share the new owner had is dropped (owning supersedes it)."""
+def transfer_ownership(
+    db: Session, actor: Actor, file_id: str, new_owner: str, ctx: DriveContext | None = None
+) -> DriveFile:
+    """Give a file to another user (owner only). The old owner keeps no access unless shared
+    (or inherited from a folder); a share the new owner had is dropped (owning supersedes it).
+    With ``ctx``, the file and its versions must fit the new owner's quota."""
     row = get_file(db, file_id, for_update=True)
     access.require_file(db, actor, row, Access.OWNER)
     user = get_user_by_name(db, new_owner)
     if user.disabled:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "that account is disabled")
+    if ctx is not None and user.id != row.owner_id:
+        size = row.size + sum(v.size for v in repo.versions_of(db, row.id))
+        quotas.reserve(ctx, db, user.id, size)
     repo.delete_share(db, row.id, user.id)
     record(
         db, Kind.FILE_TRANSFERRED, user_id=user.id, actor=actor, file=row.id, from_user=row.owner_id

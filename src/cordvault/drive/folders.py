@@ -34,8 +34,7 @@ from cordvault.drive import access, events
 from cordvault.drive import repository as repo
 from cordvault.drive.auth import Actor
 from cordvault.drive.context import DriveContext
-from cordvault.drive.gc import schedule_content
-from cordvault.drive.models import ROOT_ID, DriveFile, Folder, utcnow
+from cordvault.drive.models import ROOT_ID, TRASH_ID, DriveFile, Folder, utcnow
 from cordvault.drive.names import OnConflict, split_path, validate_name
 from cordvault.drive.paging import check_page
 from cordvault.drive.placement import conflict, place, unique_names
@@ -56,8 +55,9 @@ def new_id() -> str:
 
 
 def get_folder(db: Session, folder_id: str) -> Folder:
+    """A live folder (trashed ones, and the trash itself, are ``NOT_FOUND``)."""
     row = repo.folder(db, folder_id)
-    if row is None:
+    if row is None or row.trash_id is not None or row.id == TRASH_ID:
         raise CordvaultError(ErrorCode.NOT_FOUND, "no such folder")
     return row
 
@@ -86,6 +86,8 @@ def ancestry(db: Session, folder_id: str) -> list[tuple[str, str]]:
     last_id, last_parent, _name = rows[-1]
     if last_parent is not None:
         raise tree_corrupt(f"a folder is more than {WALK_LIMIT} levels deep")
+    if last_id == TRASH_ID:  # inside a trashed folder: not part of the tree
+        raise CordvaultError(ErrorCode.NOT_FOUND, "no such folder (it is in the trash)")
     if last_id != ROOT_ID:
         raise tree_corrupt("a folder's parent chain does not reach the root")
     return [(row_id, name) for row_id, _parent, name in rows]
@@ -157,7 +159,7 @@ def create_folder(
     """A new folder; an existing folder of that name is returned for ``skip``/``overwrite``."""
     name = validate_name(name)
     parent = get_folder(db, parent_id)
-    access.require_add_to(actor, parent)
+    access.require_add_to(db, actor, parent)
     if len(ancestry(db, parent.id)) > MAX_FOLDER_DEPTH:
         raise CordvaultError(
             ErrorCode.INVALID_INPUT, f"folders nest at most {MAX_FOLDER_DEPTH} levels deep"
@@ -247,7 +249,7 @@ def child_folders(db: Session, folder_id: str) -> list[Folder]:
     return sorted(repo.subfolders(db, row.id), key=lambda f: (f.name, f.id))
 
 
-def _check_move(db: Session, folder_id: str, target_id: str, *, extra_depth: int = 1) -> None:
+def check_move(db: Session, folder_id: str, target_id: str, *, extra_depth: int = 1) -> None:
     """``INVALID_INPUT`` unless ``folder_id``'s subtree may go ``extra_depth`` levels below
     ``target_id``: the target is not inside it, and nothing ends deeper than
     :data:`MAX_FOLDER_DEPTH`. Call with the tree lock held (reads are then current)."""
@@ -285,8 +287,8 @@ def update_folder(
         else get_folder(db, row.parent_id or ROOT_ID)
     )
     if target.id != row.parent_id:
-        access.require_add_to(actor, target)
-        _check_move(db, row.id, target.id)
+        access.require_add_to(db, actor, target)
+        check_move(db, row.id, target.id)
     spot = place(db, target.id, new_name, on_conflict, ignore_id=row.id)
     if spot.skip:
         return row
@@ -330,10 +332,10 @@ def merge(
     repo.lock_folder_tree(db)  # moves the source's folders: serialised like any move
     source, target = get_folder(db, source_id), get_folder(db, target_id)
     access.require_folder_owner(actor, source)
-    access.require_add_to(actor, target)
+    access.require_add_to(db, actor, target)
     if source.id == target.id:
         raise CordvaultError(ErrorCode.INVALID_INPUT, "cannot merge a folder into itself")
-    _check_move(db, source.id, target.id, extra_depth=0)  # its entries go one level below
+    check_move(db, source.id, target.id, extra_depth=0)  # its entries go one level below
     for sub in repo.subfolders(db, source.id):
         existing = repo.child_folder(db, target.id, sub.name)
         if existing is not None:
@@ -369,29 +371,18 @@ def merge(
         report.moved += 1
     if repo.count_children(db, source.id) == (0, 0):
         events.folder_changed(db, source, "delete")
-        repo.delete_folders(db, [source.id])
+        repo.delete_folder_rows(db, [source.id])
     return report
 
 
 def delete_folder(ctx: DriveContext, db: Session, actor: Actor, folder_id: str) -> int:
-    """Delete a folder and everything below it (owner of every folder and file in it only);
-    the files' chunks are queued for GC. Returns the number of files deleted."""
-    row = get_folder(db, folder_id)
-    access.require_folder_owner(actor, row)
-    ids = subtree_ids(db, row.id)
-    for sub_id in ids[1:]:
-        sub = get_folder(db, sub_id)
-        if sub.owner_id != actor.id:
-            raise CordvaultError(ErrorCode.FORBIDDEN, "the folder contains folders of other users")
-    rows = repo.files_in(db, ids)
-    if any(f.owner_id != actor.id for f in rows):
-        raise CordvaultError(ErrorCode.FORBIDDEN, "the folder contains files of other users")
-    events.folder_changed(db, row, "delete")  # clients drop the subtree with it
-    for f in rows:
-        schedule_content(ctx, db, f.content_id)
-        repo.delete_file_row(db, f)
-    repo.delete_folders(db, ids)
-    return len(rows)
+    """Delete a folder and everything below it (owner of every folder and file in it only):
+    into the owner's trash (:mod:`cordvault.drive.trash`), or purged when the trash is off.
+    Returns the number of files."""
+    from cordvault.drive.trash import trash_folder  # trash builds on this module
+
+    events.folder_changed(db, get_folder(db, folder_id), "delete")  # clients drop the subtree
+    return trash_folder(ctx, db, actor, folder_id)
 
 
 @dataclass(frozen=True)

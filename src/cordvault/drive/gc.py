@@ -5,7 +5,10 @@ transaction (so a rollback keeps them referenced); :func:`collect` deletes due e
 store and then from the queue. The store's ``delete`` is idempotent, so two collectors racing on
 the same entry (PostgreSQL skips locked rows; SQLite serialises) do no harm. Entries become due
 after ``DRIVE_GC_GRACE_SECONDS`` so downloads already streaming the old chunks can finish.
-Abandoned upload sessions (older than ``DRIVE_UPLOAD_TTL_SECONDS``) are aborted here too.
+Abandoned upload sessions (older than ``DRIVE_UPLOAD_TTL_SECONDS``) are aborted here too, and
+each pass first purges trash entries older than ``DRIVE_TRASH_RETENTION_DAYS`` and file
+versions older than ``DRIVE_FILE_VERSIONS_DAYS`` (:mod:`cordvault.drive.trash`,
+:mod:`cordvault.drive.versions`), whose chunks then wait out the grace period like any other.
 
 :func:`collector_loop` runs :func:`collect` every ``DRIVE_GC_INTERVAL_SECONDS`` for as long as
 the server runs (entered by the composition root's ``Services.running``); it closes the chunk
@@ -44,12 +47,20 @@ class GcReport:
     deleted: int
     failed: int
     expired_uploads: int
+    purged_trash: int = 0
+    purged_versions: int = 0
 
 
 def collect(ctx: DriveContext, *, limit: int = 10_000) -> GcReport:
-    """One GC pass (own transactions): expire uploads, then delete due chunks; sign-in
-    housekeeping (throttle rows, ended sessions, security log retention) too."""
+    """One GC pass (own transactions): purge expired trash and versions, expire uploads, then
+    delete due chunks; sign-in housekeeping (throttle rows, ended sessions, security log
+    retention) too."""
+    # Imported here: both build on this module's schedule_content.
+    from cordvault.drive import trash, versions
+
     signin.housekeeping(ctx)
+    purged_trash = trash.purge_expired(ctx)
+    purged_versions = versions.purge_expired(ctx)
     expired = _expire_uploads(ctx)
     deleted = failed = 0
     while deleted + failed < limit:
@@ -72,9 +83,22 @@ def collect(ctx: DriveContext, *, limit: int = 10_000) -> GcReport:
             deleted += len(done)
         if failed:
             break
-    if deleted or expired:
-        log.info("drive gc: %d chunks deleted, %d uploads expired", deleted, expired)
-    return GcReport(deleted=deleted, failed=failed, expired_uploads=expired)
+    if deleted or expired or purged_trash or purged_versions:
+        log.info(
+            "drive gc: %d chunks deleted, %d uploads expired, %d trash entries and %d versions "
+            "purged",
+            deleted,
+            expired,
+            purged_trash,
+            purged_versions,
+        )
+    return GcReport(
+        deleted=deleted,
+        failed=failed,
+        expired_uploads=expired,
+        purged_trash=purged_trash,
+        purged_versions=purged_versions,
+    )
 
 
 def _expire_uploads(ctx: DriveContext) -> int:

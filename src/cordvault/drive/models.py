@@ -26,13 +26,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 from sqlalchemy.types import TypeDecorator
 
 from cordvault.db.base import Base
+from cordvault.drive.names import search_key
 
 ROOT_ID = "root"
 """Id of the one root folder (created by the first migration, owned by nobody)."""
+TRASH_ID = "trash"
+"""Id of the hidden folder trashed entries hang from (no parent, never listed; see
+:mod:`cordvault.drive.trash`). Created by the trash migration."""
 
 
 def utcnow() -> datetime:
@@ -72,6 +76,8 @@ class DriveUser(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Storage quota: None = ``DRIVE_DEFAULT_QUOTA_BYTES``, -1 = unlimited, else bytes."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -157,8 +163,19 @@ class Folder(Base):
     )
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("drive_users.id"), nullable=True)
     name: Mapped[str] = mapped_column(String(255))
+    name_key: Mapped[str] = mapped_column(String(255), default="")
+    """:func:`~cordvault.drive.names.search_key` of ``name``: what search matches."""
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Every signed-in user may read everything below (:mod:`cordvault.drive.access`)."""
+    trash_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    """The trash entry this folder went away with (None: live)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("name")
+    def _keep_key(self, _key: str, value: str) -> str:
+        self.name_key = search_key(value)
+        return value
 
 
 class DriveFile(Base):
@@ -179,8 +196,17 @@ class DriveFile(Base):
     content_version: Mapped[int] = mapped_column(Integer, default=1)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     chunk_size: Mapped[int] = mapped_column(Integer)
+    name_key: Mapped[str] = mapped_column(String(255), default="")
+    """:func:`~cordvault.drive.names.search_key` of ``name``: what search matches."""
+    trash_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    """The trash entry this file went away with (None: live)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("name")
+    def _keep_key(self, _key: str, value: str) -> str:
+        self.name_key = search_key(value)
+        return value
 
 
 class Chunk(Base):
@@ -285,3 +311,76 @@ class DavProperty(Base):
     resource_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(512), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class TrashEntry(Base):
+    """A file or folder (with everything below it) in its owner's trash.
+
+    The trashed row hangs from :data:`TRASH_ID` under the entry's id as its name (so the name is
+    free again where it was); every row that went with it carries ``trash_id``. ``name`` and
+    ``parent_id`` are where it came from; ``path`` is that place as text (for display and for
+    recreating a deleted parent)."""
+
+    __tablename__ = "drive_trash"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("drive_users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    item_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    parent_id: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(8192))
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    trashed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class FileVersion(Base):
+    """An earlier content of a file, kept when it was overwritten (its chunks stay stored)."""
+
+    __tablename__ = "drive_file_versions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    file_id: Mapped[str] = mapped_column(
+        ForeignKey("drive_files.id", ondelete="CASCADE"), index=True
+    )
+    content_id: Mapped[str] = mapped_column(String(32))
+    content_version: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime_type: Mapped[str] = mapped_column(String(255))
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """When this content was uploaded (the file's ``updated_at`` back then)."""
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class FolderShare(Base):
+    """A folder shared with a user: the access applies to everything below it."""
+
+    __tablename__ = "drive_folder_shares"
+
+    folder_id: Mapped[str] = mapped_column(
+        ForeignKey("drive_folders.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("drive_users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    access: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FolderLink(Base):
+    """A signed link to a folder (listing and zip), with its creator's authority."""
+
+    __tablename__ = "drive_folder_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    folder_id: Mapped[str] = mapped_column(
+        ForeignKey("drive_folders.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int] = mapped_column(ForeignKey("drive_users.id"))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -138,3 +138,16 @@ def candidate_names(name: str) -> Callable[[int], str]:
         return f"{trimmed}{suffix}{ext}"
 
     return make
+
+
+MAX_SEARCH_KEY = 255
+
+
+def search_key(text: str) -> str:
+    """The case- and accent-insensitive form of a name (or of a search query) that the search
+    index holds: compatibility-decomposed (NFKD, so "ﬁ" is "fi" and "①" is "1"), combining marks
+    dropped ("é" -> "e"), case-folded ("ß" -> "ss"), recomposed (NFC). A query is reduced the same
+    way, so a substring of the key is a case- and accent-insensitive substring of the name."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", bare.casefold())[:MAX_SEARCH_KEY]

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, delete, func, literal_column, or_, select, update
+from sqlalchemy import Integer, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from cordvault.drive.models import (
@@ -28,10 +28,14 @@ from cordvault.drive.models import (
     DriveBootstrap,
     DriveFile,
     DriveUser,
+    FileVersion,
     Folder,
+    FolderLink,
+    FolderShare,
     GarbageChunk,
     Link,
     Share,
+    TrashEntry,
     Upload,
 )
 
@@ -219,7 +223,7 @@ def listing_files(db: Session, folder_id: str) -> list[Any]:
     return list(db.execute(stmt).all())
 
 
-def folder_shares_for_user(db: Session, user_id: int, folder_id: str) -> dict[str, str]:
+def file_shares_in_folder(db: Session, user_id: int, folder_id: str) -> dict[str, str]:
     """``{file id: access}`` of the shares ``user_id`` holds on files of one folder."""
     stmt = (
         select(Share.file_id, Share.access)
@@ -247,6 +251,111 @@ def delete_folders(db: Session, folder_ids: Sequence[str]) -> None:
     """Delete folders, deepest first (``folder_ids`` parents before children)."""
     for folder_id in reversed(folder_ids):
         db.execute(delete(Folder).where(Folder.id == folder_id))
+
+
+def grant_chain(
+    db: Session, folder_id: str, limit: int
+) -> list[tuple[str, int | None, bool, str | None]]:
+    """``(id, owner_id, public, trash_id)`` of ``folder_id`` and its ancestors, in one bounded
+    recursive statement (what inherited access is computed from)."""
+    depth = literal_column("0", Integer).label("depth")
+    cols = (Folder.id, Folder.parent_id, Folder.owner_id, Folder.public, Folder.trash_id)
+    up = select(*cols, depth).where(Folder.id == folder_id).cte("grant_up", recursive=True)
+    up = up.union_all(
+        select(*cols, (up.c.depth + 1).label("depth"))
+        .join(up, Folder.id == up.c.parent_id)
+        .where(up.c.depth < limit)
+    )
+    rows = db.execute(select(up.c.id, up.c.owner_id, up.c.public, up.c.trash_id))
+    return [(str(i), o, bool(p), t) for i, o, p, t in rows]
+
+
+def folder_facts(
+    db: Session, folder_ids: Sequence[str]
+) -> dict[str, tuple[str | None, int | None, bool, str | None]]:
+    """``id -> (parent_id, owner_id, public, trash_id)`` for the given folders."""
+    out: dict[str, tuple[str | None, int | None, bool, str | None]] = {}
+    for start in range(0, len(folder_ids), 500):
+        part = folder_ids[start : start + 500]
+        stmt = select(
+            Folder.id, Folder.parent_id, Folder.owner_id, Folder.public, Folder.trash_id
+        ).where(Folder.id.in_(part))
+        for i, p, o, pub, t in db.execute(stmt):
+            out[str(i)] = (p, o, bool(pub), t)
+    return out
+
+
+def folder_shares_for_user(db: Session, user_id: int, folder_ids: Sequence[str]) -> dict[str, str]:
+    """``folder_id -> access`` of the user's folder shares among ``folder_ids``."""
+    out: dict[str, str] = {}
+    for start in range(0, len(folder_ids), 500):
+        part = folder_ids[start : start + 500]
+        stmt = select(FolderShare.folder_id, FolderShare.access).where(
+            FolderShare.user_id == user_id, FolderShare.folder_id.in_(part)
+        )
+        out.update({str(f): str(a) for f, a in db.execute(stmt)})
+    return out
+
+
+def folder_share(db: Session, folder_id: str, user_id: int) -> FolderShare | None:
+    return db.get(FolderShare, (folder_id, user_id))
+
+
+def folder_shares_of(db: Session, folder_id: str) -> list[tuple[FolderShare, str]]:
+    stmt = (
+        select(FolderShare, DriveUser.name)
+        .join(DriveUser, DriveUser.id == FolderShare.user_id)
+        .where(FolderShare.folder_id == folder_id)
+        .order_by(DriveUser.name)
+    )
+    return [(s, n) for s, n in db.execute(stmt).all()]
+
+
+def delete_folder_share(db: Session, folder_id: str, user_id: int) -> bool:
+    result = db.execute(
+        delete(FolderShare).where(
+            FolderShare.folder_id == folder_id, FolderShare.user_id == user_id
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def folders_shared_with(db: Session, user_id: int, limit: int, offset: int) -> list[Folder]:
+    stmt = (
+        select(Folder)
+        .join(FolderShare, FolderShare.folder_id == Folder.id)
+        .where(FolderShare.user_id == user_id, Folder.trash_id.is_(None))
+        .order_by(Folder.name, Folder.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.scalars(stmt))
+
+
+def folder_link(db: Session, link_id: str) -> FolderLink | None:
+    return db.get(FolderLink, link_id)
+
+
+def active_folder_links(db: Session, folder_id: str, now: datetime) -> list[FolderLink]:
+    stmt = (
+        select(FolderLink)
+        .where(
+            FolderLink.folder_id == folder_id,
+            FolderLink.revoked_at.is_(None),
+            or_(FolderLink.expires_at.is_(None), FolderLink.expires_at > now),
+        )
+        .order_by(FolderLink.created_at)
+    )
+    return list(db.scalars(stmt))
+
+
+def delete_folder_rows(db: Session, folder_ids: Sequence[str]) -> None:
+    """Delete folders and what hangs off them (shares, links), deepest first."""
+    for start in range(0, len(folder_ids), 500):
+        part = folder_ids[start : start + 500]
+        db.execute(delete(FolderShare).where(FolderShare.folder_id.in_(part)))
+        db.execute(delete(FolderLink).where(FolderLink.folder_id.in_(part)))
+    delete_folders(db, folder_ids)
 
 
 # -- files, chunks -------------------------------------------------------------------------
@@ -300,7 +409,172 @@ def delete_file_row(db: Session, row: DriveFile) -> None:
     # foreign keys on, and a missed cascade would leave live shares/links pointing nowhere.
     db.execute(delete(Share).where(Share.file_id == row.id))
     db.execute(delete(Link).where(Link.file_id == row.id))
+    db.execute(delete(FileVersion).where(FileVersion.file_id == row.id))
     db.execute(delete(DriveFile).where(DriveFile.id == row.id))
+
+
+# -- versions ------------------------------------------------------------------------------
+
+
+def versions_of(db: Session, file_id: str) -> list[FileVersion]:
+    """A file's kept versions, newest first."""
+    stmt = (
+        select(FileVersion)
+        .where(FileVersion.file_id == file_id)
+        .order_by(FileVersion.replaced_at.desc(), FileVersion.content_version.desc())
+    )
+    return list(db.scalars(stmt))
+
+
+def version(db: Session, version_id: str) -> FileVersion | None:
+    return db.get(FileVersion, version_id)
+
+
+def versions_replaced_before(db: Session, before: datetime, limit: int) -> list[FileVersion]:
+    stmt = (
+        select(FileVersion)
+        .where(FileVersion.replaced_at < before)
+        .order_by(FileVersion.replaced_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(db.scalars(stmt))
+
+
+# -- trash ---------------------------------------------------------------------------------
+
+
+def lock_row(db: Session, table: type[TrashEntry] | type[DriveUser], key: object) -> bool:
+    """Lock one row until the transaction ends, whatever the database: a no-op ``UPDATE``
+    (PostgreSQL: a row lock; SQLite: the database's write lock, so reads after it are fresh).
+    False when the row does not exist (any more)."""
+    pk = table.id  # both tables have an ``id`` primary key
+    result = db.execute(
+        update(table).where(pk == key).values(id=pk).execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def trash_entry(db: Session, entry_id: str) -> TrashEntry | None:
+    return db.scalar(
+        select(TrashEntry)
+        .where(TrashEntry.id == entry_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def trash_of(db: Session, owner_id: int, limit: int, offset: int) -> list[TrashEntry]:
+    stmt = (
+        select(TrashEntry)
+        .where(TrashEntry.owner_id == owner_id)
+        .order_by(TrashEntry.trashed_at.desc(), TrashEntry.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.scalars(stmt))
+
+
+def count_trash(db: Session, owner_id: int) -> int:
+    stmt = select(func.count()).where(TrashEntry.owner_id == owner_id)
+    return int(db.scalar(stmt) or 0)
+
+
+def trash_ids_before(db: Session, before: datetime, limit: int) -> list[str]:
+    stmt = (
+        select(TrashEntry.id)
+        .where(TrashEntry.trashed_at < before)
+        .order_by(TrashEntry.trashed_at)
+        .limit(limit)
+    )
+    return [str(i) for i in db.scalars(stmt)]
+
+
+def trash_ids_of(db: Session, owner_id: int) -> list[str]:
+    return [
+        str(i) for i in db.scalars(select(TrashEntry.id).where(TrashEntry.owner_id == owner_id))
+    ]
+
+
+def delete_entry(db: Session, entry: TrashEntry) -> None:
+    db.execute(delete(TrashEntry).where(TrashEntry.id == entry.id))
+
+
+def mark_trashed(db: Session, folder_ids: Sequence[str], entry_id: str | None) -> None:
+    """Set (or, with None, clear) ``trash_id`` on the folders and the files in them."""
+    for start in range(0, len(folder_ids), 500):
+        part = folder_ids[start : start + 500]
+        db.execute(
+            update(Folder)
+            .where(Folder.id.in_(part))
+            .values(trash_id=entry_id)
+            .execution_options(synchronize_session=False)
+        )
+        db.execute(
+            update(DriveFile)
+            .where(DriveFile.folder_id.in_(part))
+            .values(trash_id=entry_id)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# -- quotas --------------------------------------------------------------------------------
+
+
+def stored_bytes(db: Session, owner_ids: Sequence[int] | None = None) -> dict[int, tuple[int, int]]:
+    """``owner -> (bytes of files, bytes of those in the trash)``."""
+    trashed = func.coalesce(
+        func.sum(case((DriveFile.trash_id.is_not(None), DriveFile.size), else_=0)), 0
+    )
+    stmt = select(DriveFile.owner_id, func.coalesce(func.sum(DriveFile.size), 0), trashed)
+    if owner_ids is not None:
+        stmt = stmt.where(DriveFile.owner_id.in_(owner_ids))
+    rows = db.execute(stmt.group_by(DriveFile.owner_id))
+    return {int(o): (int(s), int(t)) for o, s, t in rows}
+
+
+def version_bytes(db: Session, owner_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """``owner -> bytes of the kept versions of their files``."""
+    stmt = select(DriveFile.owner_id, func.coalesce(func.sum(FileVersion.size), 0)).join(
+        DriveFile, DriveFile.id == FileVersion.file_id
+    )
+    if owner_ids is not None:
+        stmt = stmt.where(DriveFile.owner_id.in_(owner_ids))
+    return {int(o): int(s) for o, s in db.execute(stmt.group_by(DriveFile.owner_id))}
+
+
+def reserved_bytes(db: Session, owner_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """``owner -> bytes declared by open upload sessions and received by streaming ones``."""
+    stmt = select(Upload.owner_id, func.coalesce(func.sum(Upload.size), 0)).where(
+        Upload.state.in_(("open", "streaming"))
+    )
+    if owner_ids is not None:
+        stmt = stmt.where(Upload.owner_id.in_(owner_ids))
+    return {int(o): int(s) for o, s in db.execute(stmt.group_by(Upload.owner_id))}
+
+
+def usage_snapshot(db: Session, owner_id: int) -> int:
+    """Files + versions + reserved bytes of one owner, in **one** statement (one snapshot)."""
+    files = (
+        select(func.coalesce(func.sum(DriveFile.size), 0))
+        .where(DriveFile.owner_id == owner_id)
+        .scalar_subquery()
+    )
+    versions = (
+        select(func.coalesce(func.sum(FileVersion.size), 0))
+        .join(DriveFile, DriveFile.id == FileVersion.file_id)
+        .where(DriveFile.owner_id == owner_id)
+        .scalar_subquery()
+    )
+    reserved = (
+        select(func.coalesce(func.sum(Upload.size), 0))
+        .where(Upload.owner_id == owner_id, Upload.state.in_(("open", "streaming")))
+        .scalar_subquery()
+    )
+    return int(db.scalar(select(files + versions + reserved)) or 0)
+
+
+def all_users(db: Session) -> list[DriveUser]:
+    return list(db.scalars(select(DriveUser).order_by(DriveUser.name)))
 
 
 # -- uploads -------------------------------------------------------------------------------
@@ -313,7 +587,7 @@ def upload(db: Session, upload_id: str, *, for_update: bool = False) -> Upload |
 def expired_uploads(db: Session, now: datetime, limit: int) -> list[Upload]:
     stmt = (
         select(Upload)
-        .where(Upload.state == "open", Upload.expires_at < now)
+        .where(Upload.state.in_(("open", "streaming")), Upload.expires_at < now)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

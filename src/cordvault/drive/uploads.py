@@ -28,8 +28,9 @@ commit rules kept here; splitting them would export those internals.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access, content, events
+from cordvault.drive import access, content, events, quotas, versions
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -50,6 +51,7 @@ from cordvault.drive.names import OnConflict, validate_name
 from cordvault.drive.placement import conflict, place, unique_names
 from cordvault.drive.streaming import WriteResult
 
+log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_FILE_SIZE = 1 << 50  # 1 PiB: a sanity bound on declared sizes, not a quota
 
@@ -91,7 +93,7 @@ def _precheck_target(
     if spot.existing_file is not None and policy is OnConflict.OVERWRITE:
         access.require_file(db, actor, spot.existing_file, Access.WRITE)
     else:
-        access.require_add_to(actor, folder)
+        access.require_add_to(db, actor, folder)
 
 
 def create_upload(
@@ -113,6 +115,8 @@ def create_upload(
         raise CordvaultError(ErrorCode.INVALID_INPUT, "size must be between 0 and 1 PiB")
     sha256 = "" if sha256 is None else _check_sha256(sha256)
     _precheck_target(db, actor, folder_id, name, on_conflict)
+    # The session reserves its declared size: refused here, before any chunk is sent.
+    quotas.reserve(ctx, db, actor.id, size)
     new = content.new_content(ctx)
     now = utcnow()
     up = Upload(
@@ -359,7 +363,7 @@ def finalize(
         row = repo.file(db, spot.existing_file.id, for_update=True)
         assert row is not None
         access.require_file(db, actor, row, Access.WRITE)
-        schedule_content(ctx, db, row.content_id)
+        versions.keep_previous(ctx, db, row)  # the old content stays as a version
         row.content_id, row.wrapped_key, row.chunk_size = content_id, wrapped_key, chunk_size
         row.size, row.sha256, row.mime_type = size, sha256, mime_type
         row.content_version += 1
@@ -367,7 +371,7 @@ def finalize(
         db.flush()
         events.file_changed(db, row, "modify", "content")
         return Completed(row, overwritten=True)
-    access.require_add_to(actor, folder)
+    access.require_add_to(db, actor, folder)
     row = DriveFile(
         id=new_id(),
         folder_id=folder.id,
@@ -404,23 +408,33 @@ async def stream_upload(
 ) -> Completed:
     """One-request upload of a byte stream of unknown length (``curl -T``).
 
-    Checks run before the body is read; the stream is split, encrypted and stored as it
-    arrives (bounded memory, backpressure on the client). A failure, a disconnect or a
+    Checks run before the body is read (a known length is reserved against the quota whole);
+    the stream is split, encrypted and stored as it arrives (bounded memory, backpressure on
+    the client), reserving quota ahead of the bytes stored. A failure, a disconnect or a
     mismatching ``expected_sha256``/``expected_size`` deletes what was stored.
     """
     name = validate_name(name)
     if expected_sha256 is not None:
         expected_sha256 = _check_sha256(expected_sha256)
-
-    def precheck() -> None:
-        with ctx.sessions() as db:
-            _precheck_target(db, actor, folder_id, name, on_conflict)
-
-    await anyio.to_thread.run_sync(precheck)
     new = content.new_content(ctx)
-    writer = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size)
-    result = await writer.awrite_stream(data)
     target = _StreamTarget(folder_id, name, content.guess_mime(name, mime_type), on_conflict)
+    meter = await anyio.to_thread.run_sync(_open_stream, ctx, actor, new, target, expected_size)
+
+    async def metered() -> AsyncIterator[bytes]:
+        received = 0
+        async for piece in data:
+            received += len(piece)
+            if received > meter.reserved:  # one short transaction per chunk, not per piece
+                await anyio.to_thread.run_sync(meter.cover, received)
+            yield piece
+
+    writer = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size)
+    try:
+        result = await writer.awrite_stream(metered())
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_release_quietly, ctx, new.content_id)
+        raise
     return await anyio.to_thread.run_sync(
         lambda: _commit_stream(ctx, actor, new, result, target, expected_size, expected_sha256)
     )
@@ -437,14 +451,28 @@ def write_upload(
     on_conflict: OnConflict = OnConflict.FAIL,
 ) -> Completed:
     """:func:`stream_upload` for a synchronous byte stream (a WebDAV ``PUT`` runs in a WSGI
-    thread): the same checks first, the same bounded streaming into the chunk writer, the same
-    commit; a failure deletes what was stored."""
+    thread): the same checks first, the same quota reservation ahead of the bytes, the same
+    bounded streaming into the chunk writer, the same commit; a failure deletes what was
+    stored."""
     name = validate_name(name)
-    with ctx.sessions() as db:
-        _precheck_target(db, actor, folder_id, name, on_conflict)
     new = content.new_content(ctx)
-    result = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size).write_stream(data)
     target = _StreamTarget(folder_id, name, content.guess_mime(name, mime_type), on_conflict)
+    meter = _open_stream(ctx, actor, new, target, None)
+
+    def metered() -> Iterator[bytes | bytearray]:
+        received = 0
+        for piece in data:
+            received += len(piece)
+            if received > meter.reserved:
+                meter.cover(received)
+            yield piece
+
+    writer = content.writer(ctx, new.content_id, new.file_key, ctx.chunk_size)
+    try:
+        result = writer.write_stream(metered())
+    except BaseException:
+        _release_quietly(ctx, new.content_id)
+        raise
     return _commit_stream(ctx, actor, new, result, target, None, None)
 
 
@@ -456,6 +484,51 @@ class _StreamTarget:
     on_conflict: OnConflict
 
 
+def _open_stream(
+    ctx: DriveContext,
+    actor: Actor,
+    new: content.NewContent,
+    target: _StreamTarget,
+    expected_size: int | None,
+) -> quotas.StreamReservation:
+    """Check the target, then record the stream as an upload row in state ``streaming``: its
+    ``size`` is the quota reserved so far (a known length is reserved whole, at once)."""
+    meter = quotas.StreamReservation(ctx, actor.id, new.content_id, ctx.chunk_size)
+    with ctx.sessions() as db, db.begin():
+        _precheck_target(db, actor, target.folder_id, target.name, target.on_conflict)
+        if expected_size is not None:
+            quotas.reserve(ctx, db, actor.id, expected_size)
+        now = utcnow()
+        repo.add(
+            db,
+            Upload(
+                id=new.content_id,
+                owner_id=actor.id,
+                folder_id=target.folder_id,
+                name=target.name,
+                size=expected_size or 0,
+                sha256="",
+                mime_type=target.mime_type,
+                on_conflict=str(target.on_conflict),
+                chunk_size=ctx.chunk_size,
+                chunk_count=0,
+                wrapped_key=new.wrapped_key,
+                state="streaming",
+                created_at=now,
+                expires_at=now + timedelta(seconds=ctx.settings.drive_upload_ttl_seconds),
+            ),
+        )
+    meter.reserved = expected_size or 0
+    return meter
+
+
+def _release(db: Session, content_id: str, state: str) -> None:
+    """End a stream's reservation: its upload row becomes ``complete`` or ``aborted``."""
+    row = repo.upload(db, content_id, for_update=True)
+    if row is not None:
+        row.state, row.expires_at = state, utcnow()
+
+
 def _commit_stream(
     ctx: DriveContext,
     actor: Actor,
@@ -465,8 +538,9 @@ def _commit_stream(
     expected_size: int | None,
     expected_sha256: str | None,
 ) -> Completed:
-    """Record a streamed content's chunks and make it a file, in one transaction; on any
-    failure the stored chunks are queued for collection."""
+    """Record a streamed content's chunks and make it a file, in one transaction (its quota
+    reservation becomes the file, atomically); on any failure the stored chunks are queued
+    for collection and the reservation is released."""
     rows = [
         Chunk(
             content_id=new.content_id,
@@ -486,6 +560,7 @@ def _commit_stream(
             raise CordvaultError(ErrorCode.CHECKSUM_MISMATCH, "content does not match sha256")
         with ctx.sessions() as db, db.begin():
             db.add_all(rows)
+            _release(db, new.content_id, "complete")
             return finalize(
                 ctx,
                 db,
@@ -503,4 +578,14 @@ def _commit_stream(
     except BaseException:
         with ctx.sessions() as db, db.begin():
             repo.queue_garbage(db, [r.locator for r in result.chunks], utcnow())
+            _release(db, new.content_id, "aborted")
         raise
+
+
+def _release_quietly(ctx: DriveContext, content_id: str) -> None:
+    """Drop a failed stream's reservation (the collector expires it if this fails too)."""
+    try:
+        with ctx.sessions() as db, db.begin():
+            _release(db, content_id, "aborted")
+    except Exception as exc:  # the upload's own error is the one to report
+        log.warning("could not release a failed upload's reservation: %s", type(exc).__name__)

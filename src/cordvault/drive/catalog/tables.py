@@ -47,11 +47,21 @@ def catalog_tables() -> list[Table]:
     ]
 
 
+DERIVED_PREFIXES = ("drive_search",)
+"""Tables that are indexes derived from catalog rows, not data: SQLite's FTS5 name index and
+its shadow tables (``drive/search.py``). Triggers fill them when recovered rows are inserted."""
+
+
 def unlisted_tables(conn: Connection) -> list[str]:
-    """``drive_`` tables in the database that the metadata does not know (never snapshotted)."""
+    """``drive_`` tables in the database that the metadata does not know (never snapshotted),
+    derived index tables (:data:`DERIVED_PREFIXES`) aside."""
     known = set(Base.metadata.tables)
     names = inspect(conn).get_table_names()
-    return sorted(n for n in names if n.startswith(PREFIX) and n not in known)
+    return sorted(
+        n
+        for n in names
+        if n.startswith(PREFIX) and n not in known and not n.startswith(DERIVED_PREFIXES)
+    )
 
 
 def key_columns(table: Table) -> list[str]:

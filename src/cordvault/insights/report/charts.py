@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 import pygal
 from markupsafe import Markup
+from pygal.etree import etree as pygal_etree
 from pygal.style import Style
 
 from cordvault.insights.report.queries import OsUsage, Ranked
@@ -29,6 +30,9 @@ from cordvault.insights.report.queries import OsUsage, Ranked
 sys.meta_path[:] = [
     finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"
 ]
+# pygal builds its trees with lxml whenever lxml is importable (WebDAV brings it); the report
+# is serialised, sanitised and tested with the standard library's ElementTree: use that.
+pygal_etree.to_etree()
 
 # System fonts only: a pygal style using "googlefont:" would @import from the network.
 _STYLE = Style(

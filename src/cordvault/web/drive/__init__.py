@@ -13,6 +13,9 @@ rules and error codes are listed in ``docs/drive-api.md``.
 - :mod:`.files`: folders, files, shares, signed links
 - :mod:`.uploads`: resumable and streamed uploads
 - :mod:`.previews`: thumbnails
+- :mod:`.trash`: the trash, file versions
+- :mod:`.quotas`: quotas and name search
+- :mod:`.folder_sharing`: folder shares, folder links (public folders: ``PATCH`` in :mod:`.files`)
 
 ``install`` is what ``web/app.py`` calls; the garbage collector runs in the app's lifespan
 (``drive.gc.collector_loop``, started by ``Services.running``).
@@ -23,7 +26,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cordvault.runtime import Services
-from cordvault.web.drive import accounts, app_passwords, files, previews, security, uploads
+from cordvault.web.drive import (
+    accounts,
+    app_passwords,
+    files,
+    folder_sharing,
+    previews,
+    quotas,
+    security,
+    trash,
+    uploads,
+)
 from cordvault.web.middleware import allow_streaming, streaming_route
 
 
@@ -37,6 +50,9 @@ def install(app: FastAPI, services: Services) -> None:
         files.router,
         previews.router,
         uploads.router,
+        trash.router,
+        quotas.router,
+        folder_sharing.router,
     )
     for router in routers:
         app.include_router(router)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from cordvault.drive import downloads, files, folders, removal, signed_links
+from cordvault.drive import downloads, files, folder_shares, folders, removal, signed_links
 from cordvault.drive.api_models import (
     FileOut,
     FilePatch,
@@ -100,7 +100,12 @@ def list_folder(
 def update_folder(
     folder_id: str, body: FolderPatch, actor: CurrentUser, drive: DriveDep, db: SessionDep
 ) -> FolderOut:
-    """Rename and/or move (``overwrite`` on a clash with a folder merges into it)."""
+    """Rename and/or move (``overwrite`` on a clash with a folder merges into it); ``public``
+    publishes the folder and everything below it to every signed-in user (owner)."""
+    if body.public is not None:
+        folder_shares.set_public(db, actor, folder_id, body.public)
+    if body.name is None and body.parent_id is None:
+        return FolderOut.of(folders.get_folder(db, folder_id))
     row = folders.update_folder(
         drive,
         db,
@@ -117,7 +122,7 @@ def update_folder(
 def delete_folder(
     folder_id: str, actor: CurrentUser, drive: DriveDep, db: SessionDep
 ) -> dict[str, int]:
-    """Delete recursively; the files' chunks are collected in the background."""
+    """Delete recursively: into the caller's trash (purged at once when the trash is off)."""
     return {"deleted_files": folders.delete_folder(drive, db, actor, folder_id)}
 
 
@@ -239,8 +244,10 @@ router.add_api_route("/files/{file_id}/content", content, methods=["HEAD"], incl
 
 
 @router.post("/files/{file_id}/owner")
-def transfer(file_id: str, body: OwnerIn, actor: CurrentUser, db: SessionDep) -> FileOut:
-    row = files.transfer_ownership(db, actor, file_id, body.user)
+def transfer(
+    file_id: str, body: OwnerIn, actor: CurrentUser, drive: DriveDep, db: SessionDep
+) -> FileOut:
+    row = files.transfer_ownership(db, actor, file_id, body.user, drive)
     return FileOut.of(row, files.stat(db, actor, row.id)[1])
 
 

@@ -132,6 +132,7 @@ async def stream_upload(
     on_conflict: Annotated[OnConflict, Query()] = OnConflict.FAIL,
     content_type: Annotated[str | None, Header(alias="content-type")] = None,
     sha256: Annotated[str | None, Header(alias="x-content-sha256")] = None,
+    content_length: Annotated[int | None, Header(alias="content-length", ge=0)] = None,
 ) -> CompletedOut:
     """One-request upload (``curl -T FILE URL?path=/dir/name``): streamed to the store."""
     target_folder, target_name = await run_in_threadpool(
@@ -146,6 +147,8 @@ async def stream_upload(
         mime_type=None if content_type in _GENERIC_BODY_TYPES else content_type,
         on_conflict=on_conflict,
         expected_sha256=sha256,
+        # A declared length is checked against the quota before the body is read.
+        expected_size=content_length,
     )
     return await run_in_threadpool(_completed_out, drive, actor, done)
 
