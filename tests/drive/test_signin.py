@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from tests.drive.support import PASSWORD, DriveEnv
 from tests.drive.test_cli import _Cli
 
+from cordvault.core import metrics
 from cordvault.drive import passwords
 
 FAST = {
@@ -205,12 +206,14 @@ def test_many_failures_across_clients_alert_but_never_lock(
 ) -> None:
     env = make_env(drive_login_alert_failures=6)
     admin = env.register("admin")
+    alerts_before = metrics.SIGNIN_ALERTS._value.get()
     with caplog.at_level(logging.WARNING, logger="cordvault.drive.signin"):
         for i in range(12):  # a botnet: one guess from each address
             assert login(env.from_address(f"127.0.3.{i}"), "admin", "guess").status_code == 401
     alerts = events(env, admin, "signin.alert")
     assert len(alerts) == 1
     assert alerts[0]["user_id"] == 1
+    assert metrics.SIGNIN_ALERTS._value.get() == alerts_before + 1  # the alert's metric
     assert [r.getMessage() for r in caplog.records if "sign-in alert" in r.getMessage()]
     assert "guess" not in caplog.text
     assert login(env.from_address("127.0.0.8"), "admin", PASSWORD).status_code == 200

@@ -54,6 +54,11 @@ STORAGE_BYTES = Counter(
     "(uploaded, downloaded).",
     ["backend", "direction"],
 )
+SIGNIN_ALERTS = Counter(
+    "cordvault_signin_alerts_total",
+    "Sign-in alerts: an account crossed DRIVE_LOGIN_ALERT_FAILURES failures within the window "
+    "across all clients (never a lock; details in the security log, kind signin.alert).",
+)
 URL_CACHE_LOOKUPS = Counter(
     "cordvault_discord_url_cache_lookups_total",
     "Lookups of signed attachment URLs in the Discord backend's cache, by result (hit, miss).",

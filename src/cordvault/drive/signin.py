@@ -41,6 +41,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cordvault.core import metrics
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.drive import passwords, security_log, throttle
 from cordvault.drive import repository as repo
@@ -179,6 +180,7 @@ def _record_failure(
         if failure.alert:
             record(db, Kind.SIGNIN_ALERT, user_id=user_id, client=client, via=via)
     if failure.alert:
+        metrics.SIGNIN_ALERTS.inc()
         # Names are not logged (they may be mistyped passwords); the account id when known.
         log.warning(
             "sign-in alert: %d failed sign-ins within %d s for one account (id %s); "
