@@ -114,9 +114,12 @@ def test_thumbnails_of_images_videos_and_pdfs(penv: DriveEnv) -> None:
     im = Image.open(io.BytesIO(env.client.get(url, headers=alice).content))
     assert im.size == (480, 480)
 
-    # Deleted with the file: the sweep forgets the row and queues its chunks.
+    # Deleted with the file: in the trash the thumbnail stays (a restore brings it back); once
+    # the trash is emptied, the sweep forgets the row and queues its chunks.
     gone = env.client.delete(f"/api/drive/files/{ids['clip.mp4']}", headers=alice)
     assert gone.status_code == 204
+    assert sweep(env.drive) == 0
+    assert env.client.delete("/api/drive/trash", headers=alice).status_code == 200
     assert sweep(env.drive) == 1
     with env.drive.sessions() as db:
         assert prepo.preview(db, ids["clip.mp4"]) is None

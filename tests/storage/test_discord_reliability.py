@@ -79,6 +79,7 @@ def _drive_settings(tmp_path: Path, emu: EmulatorHandle) -> Settings:
         # The test counts every message left in the channels against the files' chunks; the
         # catalog's records (tests/drive/test_catalog*.py) would be extra messages.
         drive_catalog=False,
+        drive_trash_retention_days=0,  # deletes purge at once: the test follows their messages
         storage_backend="discord",
         discord_api_base=emu.api_base,
         discord_bot_token=TOKEN,  # type: ignore[arg-type]

@@ -90,7 +90,7 @@ def normalise_timestamp(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     n = len(raw)
-    utc_shape = n == 19 or (raw.endswith("+00:00") and (n == 25 or raw[19] == "."))
+    utc_shape = n == 19 or (raw.endswith("+00:00") and (n == 25 or (n > 25 and raw[19] == ".")))
     if n >= 19 and utc_shape and _plain_utc(raw[:19]):
         return raw[:19]
     try:
