@@ -58,6 +58,7 @@ def legacy_copy(new: Path, old: Path) -> None:
         conn.execute("ATTACH ? AS new", (str(new),))
         for name, ddl in conn.execute(
             "SELECT name, sql FROM new.sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%'"
         ).fetchall():
             conn.execute(LEGACY_ACTIVITY if name == "activity" else ddl)
         cols = ", ".join(COLUMNS["activity"])

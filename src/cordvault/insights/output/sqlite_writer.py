@@ -24,8 +24,9 @@ import orjson
 
 from cordvault.insights.output.sqlite_schema import COLUMNS, INDEXES, TABLES
 
-# ~150k activity rows with both secondary indexes is ~25 MB: the most that still leaves the
-# client room for everything else.
+# The activity table's two secondary indexes are built up to this many rows. At 127k rows
+# (a realistic 500k-message package) table + indexes are 19.6 MB, stored by the client in
+# 2.19 M localStorage characters (WebKit's quota is ~2.62 M); see docs/benchmarks.md.
 ACTIVITY_INDEX_MAX_ROWS = 150_000
 
 Row = tuple[object, ...]
@@ -238,13 +239,16 @@ class SqliteWriter:
     def finish(self) -> tuple[int, dict[str, int]]:
         """Build indexes, compact, close, rename into place; return (size, row counts).
 
-        Compacting is ``VACUUM INTO`` a second file (one copy; a plain VACUUM copies twice):
-        it packs the b-tree pages the staged inserts left partly filled (~6% of the file).
+        ``ANALYZE activity`` writes the planner statistics sql.js needs to answer the
+        client's daily charts quickly. Compacting is ``VACUUM INTO`` a second file (one copy;
+        a plain VACUUM copies twice): it packs the b-tree pages the staged inserts left
+        partly filled (~6% of the file).
 
         The activity table's secondary indexes are built only while the table is small
         enough for the client: they speed up guild/channel-scoped queries, but a database the
-        client cannot load (its localStorage budget is ~35 MB in Chromium, ~18 MB in WebKit)
-        helps no one.
+        client cannot store (localStorage: 5 Mi characters in Chromium, ~2.62 M in WebKit,
+        of its LZString-encoded bytes; docs/insights-semantics.md "Physical layout") helps
+        no one.
         """
         assert self._conn is not None, "writer already finished"
         conn, self._conn = self._conn, None
@@ -255,6 +259,14 @@ class SqliteWriter:
                     if " ON activity " in ddl and big:
                         continue
                     conn.execute(ddl)
+                # Statistics for the client's query planner (sqlite_stat1, a few hundred
+                # bytes): with them it reaches one day's activity rows by skip-scanning the
+                # clustered key over the ~17 event names, where it would otherwise scan the
+                # whole table once per day of the app's daily charts (SQLite builds no
+                # automatic index on a WITHOUT ROWID table): 48 s -> 0.06 s for the "year"
+                # chart of a 1 M-row table. Only activity: statistics on the small tables
+                # change the plans of the top lists, and with them the order of ties.
+                conn.execute("ANALYZE activity")
             conn.execute("VACUUM INTO ?", (str(self.compacted),))
         finally:
             conn.close()
