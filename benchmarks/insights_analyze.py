@@ -199,6 +199,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--variant", default="modern")
     parser.add_argument(
+        "--profile",
+        choices=("uniform", "realistic"),
+        default="uniform",
+        help="generator profile (realistic: see cordvault/insights/generator/realism.py)",
+    )
+    parser.add_argument(
         "--pss-every",
         type=int,
         default=5,
@@ -216,14 +222,21 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    package = args.out / f"pkg-{args.variant}-{args.messages}-{args.events}.zip"
+    suffix = "" if args.profile == "uniform" else f"-{args.profile}"
+    package = args.out / f"pkg-{args.variant}-{args.messages}-{args.events}{suffix}.zip"
     if not package.exists():
         from cordvault.insights.generator import GenOptions, generate_package
 
         t = time.perf_counter()
         generate_package(
             package,
-            GenOptions(variant=args.variant, seed=7, messages=args.messages, events=args.events),
+            GenOptions(
+                variant=args.variant,
+                seed=7,
+                messages=args.messages,
+                events=args.events,
+                profile=args.profile,
+            ),
         )
         print(f"generated {package} in {time.perf_counter() - t:.1f} s")
     # The machine's speed drifts (shared host): the baseline and the analysis are measured

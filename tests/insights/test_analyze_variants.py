@@ -102,6 +102,16 @@ def test_variant_matches_expected(tmp_path: Path, variant: str) -> None:
     conn.close()
 
 
+def test_realistic_profile_matches_expected(tmp_path: Path) -> None:
+    package = tmp_path / "realistic.zip"
+    expected_path = tmp_path / "realistic.expected.json"
+    options = GenOptions(variant="mixed", seed=6, messages=3000, events=4000, profile="realistic")
+    generate_package(package, options, expected_path)
+    out = tmp_path / "out.sqlite"
+    analyze_package(package, out, settings=Settings(data_dir=tmp_path, analyze_workers=1))
+    assert_tables_match(out, orjson.loads(expected_path.read_bytes()))
+
+
 @pytest.mark.parametrize("variant", ["mixed", "modern"])
 def test_parallel_and_inline_runs_agree(
     tmp_path: Path, variant: str, monkeypatch: pytest.MonkeyPatch

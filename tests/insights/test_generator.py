@@ -25,6 +25,7 @@ from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.insights.generator import VARIANTS, GenOptions, generate_package
 from cordvault.insights.generator.contents import load_lexicon
 from cordvault.insights.generator.expected import classify
+from cordvault.insights.generator.options import Profile
 from cordvault.insights.generator.pairing import app_sessions, voice_sessions
 from cordvault.insights.generator.plan import build_plan
 from cordvault.insights.generator.scenarios import TimedEvent
@@ -411,7 +412,8 @@ def test_payments_follow_the_rules(packages: dict[str, tuple[Path, dict[str, Any
 
 def test_bad_options_are_rejected(tmp_path: Path) -> None:
     for options in (GenOptions(variant="nope"), GenOptions(messages=3),
-                    GenOptions(compress_level=12), GenOptions(events=10)):  # fmt: skip
+                    GenOptions(compress_level=12), GenOptions(events=10),
+                    GenOptions(profile="bursty")):  # type: ignore[arg-type]  # fmt: skip
         with pytest.raises(CordvaultError) as info:
             generate_package(tmp_path / "x.zip", options)
         assert info.value.code == ErrorCode.INVALID_INPUT
@@ -445,3 +447,23 @@ def test_cli_gen_package(tmp_path: Path) -> None:
     with zipfile.ZipFile(out) as zf:
         assert zf.testzip() is None
         assert any(n.startswith("messages/") and n.endswith(".csv") for n in zf.namelist())
+
+
+def test_realistic_profile_is_heavy_tailed_and_bursty(tmp_path: Path) -> None:
+    """The realistic profile adds Zipf-sized channels and packs messages into conversations:
+    far fewer (channel, hour) buckets per message than the uniform profile, evening-heavy."""
+    rows: dict[str, list[list[Any]]] = {}
+    profiles: tuple[Profile, ...] = ("uniform", "realistic")
+    for profile in profiles:
+        expected = generate_package(
+            tmp_path / f"{profile}.zip",
+            GenOptions(seed=3, messages=20_000, events=3000, profile=profile),
+        )
+        rows[profile] = [r for r in expected.rows("activity") if r[0] == "message_sent"]
+    uniform, realistic = rows["uniform"], rows["realistic"]
+    assert len({r[5] for r in realistic}) > 2 * len({r[5] for r in uniform})  # channels
+    assert len(realistic) < len(uniform) / 2  # messages share their hours
+    by_hour = [0] * 24
+    for r in realistic:
+        by_hour[r[2]] += r[3]
+    assert sum(by_hour[18:22]) > 3 * sum(by_hour[2:6])

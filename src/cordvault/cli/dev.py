@@ -35,9 +35,19 @@ def register(app: typer.Typer) -> None:
         compress_level: Annotated[
             int, typer.Option(min=0, max=9, help="Deflate level (1 is fastest).")
         ] = 6,
+        realistic: Annotated[
+            bool,
+            typer.Option(
+                "--realistic/--uniform",
+                help="Realistic profile (heavy-tailed channels, conversations, diurnal hours,"
+                " real-world event mix) or the uniform worst case.",
+            ),
+        ] = False,
     ) -> None:
         """Write a deterministic synthetic package and the aggregates it must produce."""
-        options = GenOptions(variant, seed, messages, events, compress_level)
+        options = GenOptions(
+            variant, seed, messages, events, compress_level, "realistic" if realistic else "uniform"
+        )
         options.check()
         expected_path = expected or out.with_name(out.stem + ".expected.json")
         columns = (

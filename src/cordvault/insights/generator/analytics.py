@@ -20,6 +20,7 @@ import orjson
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.insights.generator.clock import Clock
 from cordvault.insights.generator.plan import Plan
+from cordvault.insights.generator.realism import at_diurnal_hour, realistic_event, realistic_plain
 from cordvault.insights.generator.scenarios import TimedEvent, session_timeline, voice_timeline
 
 PLAIN_EVENTS = (
@@ -119,8 +120,17 @@ class AnalyticsLines:
     ``count`` False produces the same kind of lines without tallying (reporting/ copies).
     """
 
-    def __init__(self, rng: random.Random, plan: Plan, start: int, end: int, total: int) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        plan: Plan,
+        start: int,
+        end: int,
+        total: int,
+        realistic: bool = False,
+    ) -> None:
         self.rng = rng
+        self.realistic = realistic
         self.start = start
         self.span = max(end - start, 1)
         self.total = total
@@ -129,8 +139,10 @@ class AnalyticsLines:
         self.tally = EventTally()
         extra_guilds = [str(rng.getrandbits(60)) for _ in range(3)]
         self.guild_ids = [g.id for g in plan.guilds] + extra_guilds
-        text = [c.id for c in plan.channels if c.kind in ("guild", "dm", "group")][:8]
-        self.channel_ids = [*text, str(rng.getrandbits(60))]
+        text = [c.id for c in plan.channels if c.kind in ("guild", "dm", "group")]
+        self.channel_ids = [*text[:8], str(rng.getrandbits(60))]
+        # Realistic reactions land in the user's channels, busier ones more often.
+        self._reaction_channels = text[:8] + text[-60:] if realistic else self.channel_ids
         self.app_ids = [str(rng.getrandbits(59)) for _ in range(4)]
         budget = max(total // 300, 1)
         timed: list[TimedEvent] = []
@@ -190,7 +202,10 @@ class AnalyticsLines:
 
     def _time(self) -> tuple[int, int]:
         rand = self.rng.random
-        return self.start + int(rand() * self.span), int(rand() * 1000)
+        t = self.start + int(rand() * self.span)
+        if self.realistic:
+            t = max(at_diurnal_hour(self.rng, t), self.start)
+        return t, int(rand() * 1000)
 
     # -- counted events ------------------------------------------------------------------
 
@@ -226,7 +241,10 @@ class AnalyticsLines:
         """``mode``: custom / empty-id / no-id / no-emoji / no-channel."""
         t, ms = self._time()
         name, custom_id = self.rng.choice(EMOJIS)
-        cid = self.rng.choice(self.channel_ids)
+        pool = self._reaction_channels
+        # Realistic: a skewed pick (the first channels, the busiest, most often).
+        cid = pool[int(len(pool) * self.rng.random() ** 3)] if self.realistic else (
+            self.rng.choice(pool))  # fmt: skip
         fields = "" if mode == "no-channel" else f'"channel_id":"{cid}",'
         if mode != "no-emoji":
             fields += f'"emoji_name":"{name}",'
@@ -281,8 +299,28 @@ class AnalyticsLines:
         lines += [self._irrelevant(n) for n in NEAR_MISSES]
         return lines
 
+    def _realistic_filler(self) -> str:
+        rng = self.rng
+        kind = realistic_event(rng)
+        if kind == "irrelevant":
+            return self._irrelevant(IRRELEVANT_EVENTS[int(rng.random() * len(IRRELEVANT_EVENTS))])
+        if kind == "app_opened":
+            return self._app_opened(rng.random() < 0.97)
+        if kind == "reaction":
+            q = rng.random()
+            return self._reaction("custom" if q < 0.25 else "no-id")
+        if kind == "plain":
+            return self._plain(realistic_plain(rng))
+        if kind == "command":
+            return self._command(rng.choice(self.app_ids), True)
+        if kind == "guild_joined":
+            return self._guild_joined(True)
+        return self._unnamed()
+
     def _filler(self) -> str:
         rng = self.rng
+        if self.realistic:
+            return self._realistic_filler()
         r = rng.random()
         if r < 0.66:
             return self._irrelevant(IRRELEVANT_EVENTS[int(rng.random() * len(IRRELEVANT_EVENTS))])

@@ -16,6 +16,7 @@ from typing import IO, Literal
 from cordvault.insights.generator.clock import SNOWFLAKE_EPOCH_MS, Clock
 from cordvault.insights.generator.contents import ContentPool
 from cordvault.insights.generator.plan import Channel
+from cordvault.insights.generator.realism import MessageGaps
 
 FileFormat = Literal["json", "csv"]
 CSV_HEADER = "ID,Timestamp,Contents,Attachments\r\n"
@@ -40,9 +41,10 @@ class ChannelStats:
 class MessageWriter:
     """Writes channels' message files from a shared content pool."""
 
-    def __init__(self, pool: ContentPool, rng: random.Random) -> None:
+    def __init__(self, pool: ContentPool, rng: random.Random, realistic: bool = False) -> None:
         self.pool = pool
         self.rng = rng
+        self.realistic = realistic  # conversations at diurnal hours (generator/realism.py)
         self.clock = Clock()
         self._seq = 0
 
@@ -91,9 +93,10 @@ class MessageWriter:
         compound_sum = 0.0
         cid = channel.id
         ticked = 0
+        gaps = MessageGaps(rng, span, n) if self.realistic else None
         for i in range(n):
             if i:
-                t -= int(rand() * mean2)
+                t = gaps.back(t) if gaps is not None else t - int(rand() * mean2)
             ms = int(rand() * 1000)
             self._seq += 1
             mid = ((t * 1000 + ms - SNOWFLAKE_EPOCH_MS) << 22) | (self._seq & 0x3FFFFF)

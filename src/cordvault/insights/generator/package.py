@@ -18,6 +18,7 @@ from cordvault.insights.generator.expected import TYPE_NAMES, Expected, build_ex
 from cordvault.insights.generator.messages import ChannelStats, FileFormat, MessageWriter
 from cordvault.insights.generator.options import GenOptions
 from cordvault.insights.generator.plan import Channel, Payment, Plan, build_plan
+from cordvault.insights.generator.realism import extra_channels
 from cordvault.insights.generator.variants import ALL_SECTIONS, VariantSpec
 from cordvault.insights.generator.zipout import PackageZip
 
@@ -43,7 +44,8 @@ def generate_package(
     Invalid options raise CordvaultError(INVALID_INPUT) before anything is written.
     """
     spec = options.check()
-    plan = build_plan(options.seed, spec)
+    realistic = options.profile == "realistic"
+    plan = build_plan(options.seed, spec, extra_channels(options.messages) if realistic else 0)
     analytics = _analytics(options, spec, plan)
     stats: dict[str, ChannelStats] = {}
     meta: dict[str, object] = {}
@@ -96,7 +98,9 @@ def generate_package(
 def _analytics(options: GenOptions, spec: VariantSpec, plan: Plan) -> AnalyticsLines | None:
     rng = random.Random(f"cordvault-analytics:{options.seed}")
     if spec.analytics == "events":
-        return AnalyticsLines(rng, plan, spec.start, spec.end, options.events)
+        return AnalyticsLines(
+            rng, plan, spec.start, spec.end, options.events, options.profile == "realistic"
+        )
     if spec.analytics in ("empty", "opt-out"):
         # Only reporting/ gets lines (never counted): enough to hold every case.
         return AnalyticsLines(rng, plan, spec.start, spec.end, REPORTING_ONLY_LINES)
@@ -193,7 +197,11 @@ def _write_messages(
         index[plan.orphan_folder] = "Unknown channel"
     zf.write_json(f"{base}index.json", dict(sorted(index.items())))
     rng = random.Random(f"cordvault-messages:{options.seed}")
-    writer = MessageWriter(ContentPool(random.Random(f"cordvault-pool:{options.seed}")), rng)
+    writer = MessageWriter(
+        ContentPool(random.Random(f"cordvault-pool:{options.seed}")),
+        rng,
+        realistic=options.profile == "realistic",
+    )
     done = 0
 
     def tick(n: int) -> None:

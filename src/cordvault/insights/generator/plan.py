@@ -14,6 +14,7 @@ from typing import Literal
 
 from cordvault.insights.generator.clock import Clock, snowflake
 from cordvault.insights.generator.people import Person
+from cordvault.insights.generator.realism import zipf_weight
 from cordvault.insights.generator.variants import VariantSpec
 
 Kind = Literal["dm", "group", "guild", "other"]
@@ -92,8 +93,10 @@ class _Ids:
         return ("a_" if animated else "") + f"{self.rng.getrandbits(128):032x}"
 
 
-def build_plan(seed: int, spec: VariantSpec) -> Plan:
-    """The deterministic plan for a seed and variant."""
+def build_plan(seed: int, spec: VariantSpec, extra: int = 0) -> Plan:
+    """The deterministic plan for a seed and variant; ``extra`` more channels (the realistic
+    profile: guild channels and DMs with Zipf-like shares) come after every other draw, so
+    the rest of the plan is the same with or without them."""
     rng = random.Random(f"cordvault-plan:{seed}")
     ids = _Ids(rng)
     user_span = (1_451_606_400, 1_609_459_200)  # accounts created 2016-2020
@@ -196,6 +199,15 @@ def build_plan(seed: int, spec: VariantSpec) -> Plan:
 
     payments = _payments(ids, rng, spec)
     stray_voice = ids.make(*span)
+    for rank in range(extra):
+        weight = zipf_weight(rank)
+        if rank % 3 == 2:
+            peer = ids.make(*user_span)
+            chan(1, "dm", None, None, (o, peer), f"{dm}pal{rank}#0", weight)
+        elif rank % 3 == 1:
+            chan(0, "guild", f"topic-{rank}", g2_ref, None, f"topic-{rank} in Rust Fans", weight)
+        else:
+            chan(0, "guild", f"room-{rank}", g1_old, None, None, weight)
     return Plan(
         owner=owner,
         relationships=relationships,

@@ -7,23 +7,31 @@ value: ``docs/insights-semantics.md``. Bump :data:`SCHEMA_VERSION` on any change
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "cordvault-1"
+SCHEMA_VERSION = "cordvault-2"
 
 TABLES: dict[str, str] = {
+    # Clustered on its key (WITHOUT ROWID): one b-tree instead of a table plus a primary-key
+    # index that repeated every column but the count. Such a key cannot hold NULLs, and the
+    # user/channel/guild/extra_field_1 columns are NULL where they do not apply, so the key is
+    # (event_name, day, hour, cordvault_order): cordvault_order numbers the rows of one
+    # (event_name, day, hour) in the order of (associated_channel_id, associated_guild_id,
+    # associated_user_id, extra_field_1), NULLs first. The rows sit in the same order as in
+    # the reference's index and every value the client reads is unchanged; the writer keeps
+    # the reference's key unique. See docs/insights-semantics.md "Physical layout".
     "activity": """
         CREATE TABLE activity (
             event_name TEXT NOT NULL,
             day TEXT NOT NULL,
-            hour INTEGER,
+            hour INTEGER NOT NULL,
             occurence_count INTEGER NOT NULL,
             associated_user_id TEXT,
             associated_channel_id TEXT,
             associated_guild_id TEXT,
             extra_field_1 TEXT,
             extra_field_2 TEXT,
-            PRIMARY KEY (event_name, day, hour, associated_channel_id, associated_guild_id,
-                         associated_user_id, extra_field_1)
-        )""",
+            cordvault_order INTEGER NOT NULL,
+            PRIMARY KEY (event_name, day, hour, cordvault_order)
+        ) WITHOUT ROWID""",
     "dm_channels_data": """
         CREATE TABLE dm_channels_data (
             channel_id TEXT NOT NULL PRIMARY KEY,
@@ -160,7 +168,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 # Built after the bulk inserts (cheaper than maintaining them row by row); chosen against the
-# client's read queries. The PK indexes already cover activity(event_name, day, ...).
+# client's read queries. The clustered activity key already serves activity(event_name, day).
 INDEXES: tuple[str, ...] = (
     "CREATE INDEX idx_activity_event_guild_day ON activity (event_name, associated_guild_id, day)",
     "CREATE INDEX idx_activity_event_channel_day"

@@ -24,8 +24,9 @@ import orjson
 
 from cordvault.insights.output.sqlite_schema import COLUMNS, INDEXES, TABLES
 
-# ~150k activity rows with both secondary indexes is ~25 MB: the most that still leaves the
-# client room for everything else.
+# The activity table's two secondary indexes are built up to this many rows. At 127k rows
+# (a realistic 500k-message package) table + indexes are 19.6 MB, stored by the client in
+# 2.19 M localStorage characters (WebKit's quota is ~2.62 M); see docs/benchmarks.md.
 ACTIVITY_INDEX_MAX_ROWS = 150_000
 
 Row = tuple[object, ...]
@@ -63,6 +64,10 @@ class SqliteWriter:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
         self.counts: dict[str, int] = dict.fromkeys(TABLES, 0)
+        # Event names whose activity rows are written (each exactly once: cordvault_order
+        # numbers the rows of one write, so a second write of the same event would collide).
+        self._written_events: set[str] = set()
+        self._staged_written = False
         self._conn: sqlite3.Connection | None = sqlite3.connect(self.tmp, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=DELETE")
         self._conn.execute("PRAGMA synchronous=OFF")
@@ -80,8 +85,14 @@ class SqliteWriter:
         )
 
     def insert(self, table: str, rows: Iterable[Row]) -> int:
-        """Insert ``rows`` (consumed lazily) into ``table``; return how many."""
+        """Insert ``rows`` (consumed lazily) into ``table``; return how many.
+
+        Not for ``activity``: its rows come through :meth:`insert_hourly` and
+        :meth:`stage_activity`, which number them (``cordvault_order``).
+        """
         assert self._conn is not None, "writer already finished"
+        if table == "activity":
+            raise ValueError("activity rows go through insert_hourly or stage_activity")
         cols = COLUMNS[table]
         counter = _Counted(rows)
         with self._conn:
@@ -114,14 +125,29 @@ class SqliteWriter:
 
     def insert_staged_activity(self) -> int:
         """Write the staged activity rows (already one per primary key, in key order) into
-        ``activity``; return how many."""
+        ``activity``, numbered within each (event_name, day, hour); return how many.
+
+        Called once, after every stage; its event names must not be written by
+        :meth:`insert_hourly` (ValueError otherwise).
+        """
         assert self._conn is not None, "writer already finished"
+        if self._staged_written:
+            raise ValueError("the staged activity rows are written once")
+        self._staged_written = True
+        staged = {name for (name,) in self._conn.execute(
+            "SELECT DISTINCT event_name FROM activity_stage")}  # fmt: skip
+        self._claim_events(staged)
         with self._conn:
+            # '' < any other text, as NULL sorts first in the reference's index: the number
+            # follows the reference's row order. The window reads the staging table in its
+            # key order (no sort).
             cursor = self._conn.execute(
                 "INSERT INTO activity (event_name, day, hour, associated_channel_id,"
                 " associated_guild_id, associated_user_id, extra_field_1, occurence_count,"
-                " extra_field_2) SELECT event_name, day, hour, nullif(channel, ''),"
-                " nullif(guild, ''), nullif(user, ''), nullif(extra1, ''), n, extra2"
+                " extra_field_2, cordvault_order) SELECT event_name, day, hour,"
+                " nullif(channel, ''), nullif(guild, ''), nullif(user, ''), nullif(extra1, ''),"
+                " n, extra2, row_number() OVER (PARTITION BY event_name, day, hour"
+                " ORDER BY channel, guild, user, extra1) - 1"
                 " FROM activity_stage"
                 " ORDER BY event_name, day, hour, channel, guild, user, extra1"  # (no sort)
             )
@@ -136,21 +162,31 @@ class SqliteWriter:
         in primary-key order; return how many. ``day_text(n)`` is the ``day`` column of day
         number ``n`` (days since 1970-01-01).
 
+        All of an event's series come in one call (ValueError for an event already written,
+        or a channel given twice): ``cordvault_order`` is the channel's rank among the
+        call's channel ids, so rows of one hour follow the channel order.
+
         Why not :meth:`insert`: a million rows built as Python tuples cost ~4 us each. Here
         each channel's arrays go to SQLite as one JSON array (unpacked by ``json_each`` in C)
         into a temporary table, and a single INSERT ... SELECT sorts and writes them: ~1.2 us
         a row, and the primary-key index is filled in order.
         """
         assert self._conn is not None, "writer already finished"
+        self._claim_events({event_name})
         conn = self._conn
         days: set[int] = set()
+        every = list(series)
+        ranks = {cid: rank for rank, cid in enumerate(sorted({one.channel_id for one in every}))}
+        if len(ranks) != len(every):
+            raise ValueError(f"a channel's {event_name} series was given twice")
         with conn:
             conn.execute("CREATE TEMP TABLE hourly_stage (k INTEGER, ch INTEGER, n INTEGER)")
             conn.execute(
                 "CREATE TEMP TABLE hourly_channel (ch INTEGER PRIMARY KEY, cid TEXT, gid TEXT)"
             )
             conn.execute("CREATE TEMP TABLE hourly_day (d INTEGER PRIMARY KEY, txt TEXT)")
-            for ch, one in enumerate(series):
+            for one in every:
+                ch = ranks[one.channel_id]
                 conn.execute(
                     "INSERT INTO hourly_channel VALUES (?, ?, ?)",
                     (ch, one.channel_id, one.guild_id),
@@ -179,12 +215,12 @@ class SqliteWriter:
             # that hours before 1970 land on the right day.
             cursor = conn.execute(
                 "INSERT INTO activity (event_name, day, hour, occurence_count,"
-                " associated_channel_id, associated_guild_id)"
-                " SELECT ?, d.txt, s.h, s.n, c.cid, c.gid FROM"
+                " associated_channel_id, associated_guild_id, cordvault_order)"
+                " SELECT ?, d.txt, s.h, s.n, c.cid, c.gid, s.ch FROM"
                 " (SELECT ((k % 24) + 24) % 24 AS h, (k - ((k % 24) + 24) % 24) / 24 AS d,"
                 " k, ch, n FROM hourly_stage) AS s"
                 " JOIN hourly_day AS d ON d.d = s.d JOIN hourly_channel AS c ON c.ch = s.ch"
-                " ORDER BY s.k, c.cid",
+                " ORDER BY s.k, s.ch",
                 (event_name,),
             )
             count = cursor.rowcount
@@ -193,16 +229,26 @@ class SqliteWriter:
         self.counts["activity"] += count
         return count
 
+    def _claim_events(self, names: set[str]) -> None:
+        """Record that ``names`` are being written; ValueError if one already was."""
+        again = names & self._written_events
+        if again:
+            raise ValueError(f"activity rows of {sorted(again)} were already written")
+        self._written_events |= names
+
     def finish(self) -> tuple[int, dict[str, int]]:
         """Build indexes, compact, close, rename into place; return (size, row counts).
 
-        Compacting is ``VACUUM INTO`` a second file (one copy; a plain VACUUM copies twice):
-        it packs the b-tree pages the staged inserts left partly filled (~6% of the file).
+        ``ANALYZE activity`` writes the planner statistics sql.js needs to answer the
+        client's daily charts quickly. Compacting is ``VACUUM INTO`` a second file (one copy;
+        a plain VACUUM copies twice): it packs the b-tree pages the staged inserts left
+        partly filled (~6% of the file).
 
         The activity table's secondary indexes are built only while the table is small
         enough for the client: they speed up guild/channel-scoped queries, but a database the
-        client cannot load (its localStorage budget is ~35 MB in Chromium, ~18 MB in WebKit)
-        helps no one.
+        client cannot store (localStorage: 5 Mi characters in Chromium, ~2.62 M in WebKit,
+        of its LZString-encoded bytes; docs/insights-semantics.md "Physical layout") helps
+        no one.
         """
         assert self._conn is not None, "writer already finished"
         conn, self._conn = self._conn, None
@@ -213,6 +259,14 @@ class SqliteWriter:
                     if " ON activity " in ddl and big:
                         continue
                     conn.execute(ddl)
+                # Statistics for the client's query planner (sqlite_stat1, a few hundred
+                # bytes): with them it reaches one day's activity rows by skip-scanning the
+                # clustered key over the ~17 event names, where it would otherwise scan the
+                # whole table once per day of the app's daily charts (SQLite builds no
+                # automatic index on a WITHOUT ROWID table): 48 s -> 0.06 s for the "year"
+                # chart of a 1 M-row table. Only activity: statistics on the small tables
+                # change the plans of the top lists, and with them the order of ties.
+                conn.execute("ANALYZE activity")
             conn.execute("VACUUM INTO ?", (str(self.compacted),))
         finally:
             conn.close()
