@@ -26,9 +26,13 @@ def _create(path: Path, rows: dict[str, Iterable[Sequence[object]]]) -> Path:
             conn.execute(ddl)
         for table, table_rows in rows.items():
             cols = COLUMNS[table]
+            values = [tuple(row) for row in table_rows]
+            if table == "activity":  # the physical order key: unique per row is enough here
+                cols = (*cols, "cordvault_order")
+                values = [(*row, i) for i, row in enumerate(values)]
             conn.executemany(
                 f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                list(table_rows),
+                values,
             )
         for index in INDEXES:
             conn.execute(index)
