@@ -211,8 +211,9 @@ def test_big_folder_is_virtualised_and_keyboard_filter_select_and_drag_still_wor
     sign_in(page, live.base, "admin")
     _open(page, live, work)
     rows = page.locator("#entries li")
-    expect(rows.first).to_have_attribute("aria-setsize", "200")  # the first page
-    assert rows.count() < 100
+    # The first page (200), or both when the next page has already been fetched: a race.
+    expect(rows.first).to_have_attribute("aria-setsize", re.compile(r"^(200|260)$"))
+    assert rows.count() < 100  # virtualised: far fewer rows in the DOM than entries
 
     page.get_by_role("link", name="f-000", exact=True).focus()
     page.keyboard.press("End")  # the last loaded row; reaching it loads the next page
