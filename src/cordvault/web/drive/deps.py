@@ -71,6 +71,11 @@ SessionDep = Annotated[Session, Depends(_request_transaction, scope="function")]
 
 async def request_client(request: Request) -> ClientInfo:
     """The calling client (no I/O: runs on the event loop)."""
+    return client_of(request)
+
+
+def client_of(request: Request) -> ClientInfo:
+    """The calling client of ``request``, by the ``TRUSTED_PROXIES`` rule (pages use it too)."""
     services: Services = request.app.state.services
     return client_info(
         request.client.host if request.client else None,

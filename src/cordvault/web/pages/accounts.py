@@ -17,7 +17,8 @@ from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.drive import sessions, signin, users
 from cordvault.drive.auth import TOKEN_BROWSER, Actor, IssuedToken, issue_token
 from cordvault.web import csrf
-from cordvault.web.pages.render import client_of, drive_of, form_csrf_ok, render, visitor
+from cordvault.web.drive.deps import client_of
+from cordvault.web.pages.render import drive_of, form_csrf_ok, render, visitor
 from cordvault.web.session_cookie import end_session, start_session
 
 router = APIRouter(include_in_schema=False)

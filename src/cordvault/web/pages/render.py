@@ -20,10 +20,10 @@ import cordvault
 from cordvault.core.errors import CordvaultError
 from cordvault.drive import repository as repo
 from cordvault.drive.auth import Actor, verify_token
-from cordvault.drive.clients import ClientInfo, client_info
 from cordvault.drive.context import DriveContext
 from cordvault.runtime import Services
 from cordvault.web import csrf
+from cordvault.web.drive.deps import client_of
 from cordvault.web.session_cookie import session_token, set_private_cookie
 
 HERE = Path(__file__).parent
@@ -55,17 +55,6 @@ class Visitor:
 
     actor: Actor | None
     has_users: bool
-
-
-def client_of(request: Request) -> ClientInfo:
-    """The calling client, by the same rule as the API (``TRUSTED_PROXIES``)."""
-    services: Services = request.app.state.services
-    return client_info(
-        request.client.host if request.client else None,
-        ", ".join(request.headers.getlist("x-forwarded-for")) or None,
-        request.headers.get("user-agent"),
-        services.settings.trusted_proxy_networks,
-    )
 
 
 def visitor(request: Request) -> Visitor:
