@@ -310,3 +310,36 @@ def test_a_folder_listing_answers_what_wsgidav_answers_for_each_member(dav: Dav)
                 alone = dav.req(who, "PROPFIND", path, headers={"depth": "0"}, content=body)
                 assert alone.status_code == 207
                 assert _responses(alone.content) == [response], path
+
+
+def test_basic_failures_name_the_client_as_the_rest_api_does(db_url: str, data_dir: Path) -> None:
+    """Behind a trusted proxy, a WebDAV sign-in failure is logged against the same client
+    address as a REST one with the same headers: every ``X-Forwarded-For`` line is read, not
+    only the last (a proxy that appends its own line must not hide the real client)."""
+    from tests.web.dav.support import PASSWORD
+
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=db_url,
+        drive_catalog=False,
+        drive_secret_key=None,
+        message_encryption_key=None,
+        storage_backend="local",
+        storage_path=None,
+        trusted_proxies="127.0.0.1",
+    )
+    app = create_app(settings, domains=("cordvault.web.drive", "cordvault.web.dav"))
+    forwarded = [("x-forwarded-for", "203.0.113.7"), ("x-forwarded-for", "127.0.0.1")]
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+        alice = Accounts(client).register("alice")
+        dav_fail = client.request("PROPFIND", "/dav/", auth=("alice", "wrong"), headers=forwarded)
+        assert dav_fail.status_code == 401
+        rest_fail = client.post(
+            "/api/auth/login", json={"name": "alice", "password": "wrong"}, headers=forwarded
+        )
+        assert rest_fail.status_code == 401
+        log = client.get("/api/auth/security-log", headers=alice).json()
+    failures = [e for e in log if e["kind"] == "signin.failure"]
+    assert len(failures) == 2, log
+    assert {e["client_address"] for e in failures} == {"203.0.113.7"}
+    assert PASSWORD not in str(log)

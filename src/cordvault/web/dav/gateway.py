@@ -32,11 +32,12 @@ from cordvault.drive import access, app_passwords, downloads, folders
 from cordvault.drive.access import Access
 from cordvault.drive.app_passwords import CredentialCache
 from cordvault.drive.auth import Actor
-from cordvault.drive.clients import ClientInfo, client_info
+from cordvault.drive.clients import ClientInfo
 from cordvault.drive.context import DriveContext
 from cordvault.drive.models import DriveFile
 from cordvault.web.dav.provider import DriveDavProvider
 from cordvault.web.dav.support import ACTOR_KEY, transaction
+from cordvault.web.drive.deps import client_of
 from cordvault.web.ranges import ranged_response
 
 PREFIX = "/dav"
@@ -70,12 +71,9 @@ class DavGateway:
         scope = {**scope, "root_path": PREFIX, "path": PREFIX + (dav_path or "/")}
         headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope["headers"]}
         try:
-            client = client_info(
-                scope["client"][0] if scope.get("client") else None,
-                headers.get("x-forwarded-for"),
-                headers.get("user-agent"),
-                self.drive.settings.trusted_proxy_networks,
-            )
+            # The one client-address rule of every front door (TRUSTED_PROXIES, every
+            # X-Forwarded-For line): the same answer the REST API and the pages give.
+            client = client_of(Request(scope))
             actor = await run_in_threadpool(
                 self._authenticate, headers.get("authorization"), client
             )
