@@ -10,7 +10,11 @@ and never log a UPN, link or signed URL.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -18,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from cordvault.core.errors import CordvaultError
 from cordvault.insights.api_models import (
@@ -36,6 +41,12 @@ from cordvault.insights.jobs.package_links import bearer_token
 from cordvault.runtime import Services
 from cordvault.web.middleware import allow_streaming, streaming_route
 from cordvault.web.ranges import FILE_HEADERS
+
+log = logging.getLogger(__name__)
+
+HEALTH_MAX_AGE = 1.0
+"""Seconds a ``/health`` snapshot is served before a refresh starts (its queue depth may lag
+the database by about this much)."""
 
 PackageId = Annotated[str, PathParam(max_length=64)]
 
@@ -59,6 +70,45 @@ _PROCESS_REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
+class _HealthCache:
+    """The newest ``/health`` answer, refreshed in a worker thread when older than
+    :data:`HEALTH_MAX_AGE` seconds (stale-while-revalidate, one refresh at a time).
+
+    Why: computing the answer reads the database (the queue's depth), which must not run on
+    the event loop, and a thread-pool hop waits behind every transfer's pieces: four
+    concurrent downloads put ``/health``'s p99 at 87-174 ms (docs/benchmarks.md, issue 15).
+    Only the first call of a process waits for a computation.
+    """
+
+    def __init__(self, compute: Callable[[], HealthOut]) -> None:
+        self._compute = compute
+        self._value: HealthOut | None = None
+        self._at = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
+
+    async def get(self) -> HealthOut:
+        if self._value is None:
+            await self._refresh()
+        elif time.monotonic() - self._at > HEALTH_MAX_AGE and self._refreshing is None:
+            self._refreshing = asyncio.create_task(self._refresh())
+        assert self._value is not None
+        return self._value
+
+    async def _refresh(self) -> None:
+        try:
+            value = await run_in_threadpool(self._compute)
+        except Exception:
+            if self._value is None:
+                raise  # nothing to serve: the caller's request fails as it always did
+            # A background refresh: keep serving the last answer, retry on the next call.
+            log.warning("health: refreshing the snapshot failed", exc_info=True)
+            return
+        else:
+            self._value, self._at = value, time.monotonic()
+        finally:
+            self._refreshing = None
+
+
 def install(app: FastAPI, services: Services) -> None:
     """Add the insights routes (the app's lifespan runs the job queue)."""
     api = InsightsApi(services.jobs, services.status_engine, lambda: services.queue)
@@ -79,16 +129,24 @@ def _router(api: InsightsApi, services: Services) -> APIRouter:
     def base_url(request: Request) -> str:
         return settings.public_url or str(request.base_url)
 
-    @router.get("/health")
-    def health() -> HealthOut:
-        """Liveness: ``{"status": "alive", "hostname", "version", "queue", "queueDepth",
-        "storage"}`` (the drive's chunk store: its backend and whether it is usable)."""
+    def health_now() -> HealthOut:
         backend = settings.storage_backend.strip().lower()
         try:
             state = services.drive.storage_state()
         except CordvaultError:  # the drive's keys could not be loaded
             state = "unavailable"
         return api.health(StorageOut(backend=backend, state=state))
+
+    health_cache = _HealthCache(health_now)
+
+    @router.get("/health")
+    async def health() -> HealthOut:
+        """Liveness: ``{"status": "alive", "hostname", "version", "queue", "queueDepth",
+        "storage"}`` (the drive's chunk store: its backend and whether it is usable).
+
+        Answered on the event loop from a snapshot at most ~1 s old (see :class:`_HealthCache`),
+        so a probe does not queue behind downloads in the thread pool."""
+        return await health_cache.get()
 
     @router.post(
         "/process",
