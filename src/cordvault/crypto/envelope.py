@@ -136,7 +136,7 @@ def encrypt_chunk(file_key: bytes, ctx: ChunkContext, plaintext: bytes) -> bytes
     return _encrypt(file_key, ctx, plaintext, os.urandom)
 
 
-def _check_header(ctx: ChunkContext, header: bytes) -> int:
+def _check_header(ctx: ChunkContext, header: bytes | bytearray) -> int:
     if len(header) < HEADER_SIZE or header[: len(MAGIC)] != MAGIC:
         raise _integrity_error(ctx, "not a cordvault chunk envelope")
     version = header[len(MAGIC)]
@@ -175,7 +175,7 @@ def _open_segments(
     return out
 
 
-def decrypt_chunk(file_key: bytes, ctx: ChunkContext, envelope: bytes) -> bytes:
+def decrypt_chunk(file_key: bytes, ctx: ChunkContext, envelope: bytes | bytearray) -> bytes:
     """Decrypt a whole envelope written for ``ctx``; all-or-nothing.
 
     Raises :class:`~cordvault.crypto.errors.DecryptionFailed` on any mismatch (see the module

@@ -24,6 +24,7 @@ garbage collector finds orphans by listing the channel) or lists recent messages
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -53,7 +54,7 @@ class Backoff:
         return jittered
 
 
-def retry_after_header(headers: httpx.Headers) -> float | None:
+def retry_after_header(headers: Mapping[str, str]) -> float | None:
     """A numeric ``Retry-After`` (seconds), if the answer carried one."""
     value = headers.get("retry-after")
     if value is None:

@@ -269,7 +269,7 @@ class ChunkReader:
         data, offset = self._fetch(ref, lo, hi)
         return self._pools.crypto.submit(self._decrypt, ref, lo, hi, data, offset)
 
-    def _fetch(self, ref: ChunkRef, lo: int, hi: int) -> tuple[bytes, int]:
+    def _fetch(self, ref: ChunkRef, lo: int, hi: int) -> tuple[bytes | bytearray, int]:
         """The stored bytes needed for plaintext ``[lo, hi)`` and their offset in the envelope:
         the whole chunk when it is wholly covered, else the segment span of the range."""
         if lo == 0 and hi == ref.plain_size:
@@ -299,7 +299,7 @@ class ChunkReader:
         return data, cstart
 
     def _decrypt(
-        self, ref: ChunkRef, lo: int, hi: int, data: bytes, offset: int
+        self, ref: ChunkRef, lo: int, hi: int, data: bytes | bytearray, offset: int
     ) -> list[bytearray]:
         """Plaintext ``[lo, hi)`` of the chunk from its stored bytes, in pieces of at most
         :data:`PIECE_SIZE`, each authenticated before it is kept.

@@ -94,8 +94,11 @@ class ChunkStore(Protocol):
         """Store several chunks (at most ``capabilities.max_batch``); locators in order."""
         ...
 
-    def get(self, locator: str, start: int = 0, end: int | None = None) -> bytes:
-        """Return bytes ``[start, end)`` of the chunk (``end=None``: to the end)."""
+    def get(self, locator: str, start: int = 0, end: int | None = None) -> bytes | bytearray:
+        """Return bytes ``[start, end)`` of the chunk (``end=None``: to the end).
+
+        A store may hand back a fresh ``bytearray`` it read into (the Discord store does: no
+        copy into ``bytes``); the caller owns it and must not expect it to be hashable."""
         ...
 
     def delete(self, locator: str) -> None:

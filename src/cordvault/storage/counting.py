@@ -62,7 +62,7 @@ class CountingChunkStore:
             self.counters.bytes_written += sum(len(c) for c in chunks)
         return locators
 
-    def get(self, locator: str, start: int = 0, end: int | None = None) -> bytes:
+    def get(self, locator: str, start: int = 0, end: int | None = None) -> bytes | bytearray:
         data = self.inner.get(locator, start, end)
         with self._lock:
             self.counters.gets += 1

@@ -327,6 +327,7 @@ class _Cdn:
         attachment_id = str(request.path_params["attachment_id"])
         filename = str(request.path_params["filename"])
         state.count_request(f"{request.method} /cdn/attachments")
+        state.note_cdn_range(request.headers.get("range"))
         if "authorization" in request.headers:
             state.count_cdn_authorization()
         query = request.query_params

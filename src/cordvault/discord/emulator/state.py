@@ -168,6 +168,8 @@ class EmulatorState:
         self._stats = Stats()
         self._signing_key = secrets.token_bytes(32)
         self._invalid: deque[float] = deque()
+        # Range headers of CDN GETs, for tests that check only the needed bytes are asked for.
+        self.cdn_ranges: deque[str | None] = deque(maxlen=1000)
         self.banned_until = 0.0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if config.storage_dir is None:
@@ -205,6 +207,11 @@ class EmulatorState:
             else:
                 self._stats.rate_limited[label] += 1
             self._note_invalid()
+
+    def note_cdn_range(self, value: str | None) -> None:
+        """Remember a CDN GET's ``Range`` header (None: the whole file); the newest 1,000."""
+        with self.lock:
+            self.cdn_ranges.append(value)
 
     def count_cdn_authorization(self) -> None:
         with self.lock:

@@ -222,7 +222,7 @@ def store_record(
     return locator
 
 
-def open_head(keys: CatalogKeys, name: str, sealed: bytes) -> tuple[Header, bytes]:
+def open_head(keys: CatalogKeys, name: str, sealed: bytes | bytearray) -> tuple[Header, bytes]:
     """Authenticate and split a head: its header and inline body."""
     try:
         plain = _decrypt(keys.record, _head_context(name), sealed)

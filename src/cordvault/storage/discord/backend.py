@@ -342,7 +342,7 @@ class DiscordChunkStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get(self, locator: str, start: int = 0, end: int | None = None) -> bytes:
+    def get(self, locator: str, start: int = 0, end: int | None = None) -> bytes | bytearray:
         loc = Locator.parse(locator)
         if loc is None:
             raise ChunkNotFound()

@@ -144,7 +144,7 @@ class UrlCache:
                 return attachment.url
         raise ChunkNotFound()
 
-    def fetch(self, loc: Locator, start: int, end: int | None) -> bytes:
+    def fetch(self, loc: Locator, start: int, end: int | None) -> bytearray:
         """Bytes ``[start, end)`` of the chunk's attachment (``end=None``: to its end), asking
         the CDN for those only (no Range header for the whole attachment)."""
         client = self.client_for(loc)
