@@ -42,7 +42,7 @@ function renderEntry(entry) {
       el("span", { class: "hint" }, purgeText)),
     el("span", { class: "row-actions" },
       el("button", { type: "button", "aria-label": `Restore ${entry.name}`, onclick: () => restore([entry]) }, "Restore"),
-      el("button", { type: "button", "aria-label": `Delete ${entry.name} forever`, onclick: () => purge([entry]) }, "Delete forever")));
+      el("button", { type: "button", "aria-label": `Delete forever: ${entry.name}`, onclick: () => purge([entry]) }, "Delete forever")));
 }
 
 async function load({ append = false } = {}) {
