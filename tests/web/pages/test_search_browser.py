@@ -67,16 +67,16 @@ def test_search_box_results_paths_shared_private_and_paging(
     page.wait_for_url(f"{live.base}/view/{deep['id']}")
     expect(page.locator(".text-preview")).to_have_text("deep content\n")
     page.go_back()
-    results.filter(has_text="report-NEEDLE-deep.txt").get_by_role("link", name="/t-search/a/b").click()
+    deep_row.get_by_role("link", name="/t-search/a/b").click()
     expect(page.locator("#crumbs")).to_contain_text("b")
     expect(page.get_by_role("link", name="report-NEEDLE-deep.txt")).to_be_visible()
 
     # The shared file opens; the private one shows no content, by page or by fetch.
     page.goto(f"{live.base}/search?q=needle")
-    results.filter(has_text="needle-shared.txt").get_by_role("link", name="needle-shared.txt").click()
+    results.get_by_role("link", name="needle-shared.txt").click()
     expect(page.locator(".text-preview")).to_have_text("shared content\n")
     page.go_back()
-    results.filter(has_text="needle-private.txt").get_by_role("link", name="needle-private.txt").click()
+    results.get_by_role("link", name="needle-private.txt").click()
     expect(page.get_by_role("alert")).to_contain_text("not shared with you")
     expect(page.locator(".text-preview")).to_have_count(0)
     refused = page.request.get(f"{live.base}/api/drive/files/{private['id']}/content")
@@ -100,13 +100,13 @@ def test_search_box_results_paths_shared_private_and_paging(
     with live.api(sam) as c:
         c.post("/api/drive/mkdir", params={"path": "/t-search/many"}).raise_for_status()
         for i in range(55):
-            c.put(
-                "/api/drive/upload", params={"path": f"/t-search/many/pg-item-{i:02}.txt"}, content=b"p"
-            ).raise_for_status()
+            path = f"/t-search/many/pg-item-{i:02}.txt"
+            c.put("/api/drive/upload", params={"path": path}, content=b"p").raise_for_status()
     page.goto(f"{live.base}/search?q=pg-item")
     expect(page.locator("#search-summary")).to_contain_text("Results 1–50 for")
     expect(results).to_have_count(50)
-    page.get_by_role("navigation", name="Result pages").get_by_role("link", name="Next page").click()
+    pager = page.get_by_role("navigation", name="Result pages")
+    pager.get_by_role("link", name="Next page").click()
     expect(page.locator("#search-summary")).to_contain_text("Results 51–55 of 55")
     expect(results).to_have_count(5)
     expect(results.first).to_contain_text("pg-item-50.txt")

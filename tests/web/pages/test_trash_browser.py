@@ -91,7 +91,7 @@ def test_trash_restore_conflict_delete_forever_and_empty(
     expect(docs_row).to_contain_text("Was at /t-trash/docs")
     expect(docs_row).to_contain_text("1 file, 4 B")
     expect(docs_row).to_contain_text("Deleted ")
-    expect(docs_row).to_contain_text("deleted forever ")  # purge date: 30 days by default
+    expect(docs_row).to_contain_text("Kept until ")  # the purge date: 30 days by default
     expect(page.locator("#trash-rule")).to_contain_text("30 days")
 
     # Restore the folder: everything below comes back.
@@ -109,7 +109,9 @@ def test_trash_restore_conflict_delete_forever_and_empty(
     clash.get_by_role("button", name="Keep both").click()
     expect(page.get_by_role("status")).to_contain_text("Restored clash")
     expect(rows).to_have_count(3)
-    listing = _get(live, tina, f"/api/drive/folders/{_resolve(live, tina, '/t-trash')['folder']['id']}")  # type: ignore[index]
+    work = _resolve(live, tina, "/t-trash")
+    assert work is not None
+    listing = _get(live, tina, f"/api/drive/folders/{work['folder']['id']}")
     clashes = {i["name"]: i["id"] for i in listing["items"] if i["name"].startswith("clash")}
     assert len(clashes) == 2, clashes
     assert _content(live, tina, clashes.pop("clash.txt")) == b"new clash"

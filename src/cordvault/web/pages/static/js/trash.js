@@ -29,7 +29,7 @@ function renderEntry(entry) {
     else state.selected.delete(entry.id);
     updateSelection();
   });
-  const purgeText = entry.purge_at ? `deleted forever ${formatDate(entry.purge_at)}` : "kept until you delete it";
+  const purgeText = entry.purge_at ? `Kept until ${formatDate(entry.purge_at)}` : "Kept until you delete it";
   return el("li", { class: "trash-entry", dataset: { id: entry.id, kind: entry.kind } },
     check,
     el("span", { class: "icon" }, el("img", { src: `/static/img/${entry.kind === "folder" ? "folder" : "file"}.svg`, alt: entry.kind === "folder" ? "Folder" : "File", width: 22, height: 22 })),
