@@ -94,10 +94,12 @@ def test_trash_restore_conflict_delete_forever_and_empty(
     expect(docs_row).to_contain_text("Kept until ")  # the purge date: 30 days by default
     expect(page.locator("#trash-rule")).to_contain_text("30 days")
 
-    # Restore the folder: everything below comes back.
-    page.get_by_role("button", name="Restore docs").click()
+    # Restore the folder (by keyboard): everything below comes back; focus stays on the page.
+    page.get_by_role("button", name="Restore docs").focus()
+    page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Restored docs.")
     expect(rows).to_have_count(4)
+    expect(page.get_by_role("heading", name="Trash")).to_be_focused()
     found = _resolve(live, tina, "/t-trash/docs/inner/deep.txt")
     assert found is not None
     assert _content(live, tina, found["file"]["id"]) == b"deep"

@@ -76,6 +76,13 @@ function updateSelection() {
   for (const box of list.querySelectorAll(".pick")) box.checked = state.selected.has(box.closest("li").dataset.id);
 }
 
+/** After an action re-drew the list, keep keyboard focus on the page (not lost on <body>). */
+function refocus() {
+  if (!document.activeElement || document.activeElement === document.body || !document.activeElement.isConnected) {
+    document.getElementById("trash-title").focus();
+  }
+}
+
 function what(entries) {
   return entries.length === 1 ? `“${entries[0].name}”` : `${entries.length} items`;
 }
@@ -86,6 +93,7 @@ async function restore(entries) {
   say(restoreSummary(result), result.failed.length > 0);
   await load();
   if (result.failed.length) showError(errorBox, result.failed.map((f) => f.message).join(" "));
+  refocus();
 }
 
 async function purge(entries) {
@@ -103,6 +111,7 @@ async function purge(entries) {
   else say(`Deleted ${what(entries)} forever.`);
   await load();
   if (failures.length) showError(errorBox, `Not deleted: ${failures.join(" ")}`);
+  refocus();
 }
 
 buttons.restore.addEventListener("click", () => restore([...state.selected.values()]));
@@ -117,6 +126,7 @@ buttons.empty.addEventListener("click", async () => {
     say(`Could not empty the trash: ${describe(err)}`, true);
   }
   await load();
+  refocus();
 });
 selectAll.addEventListener("change", () => {
   for (const entry of state.items) {
