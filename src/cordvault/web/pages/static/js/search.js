@@ -66,7 +66,7 @@ function pageLink(node, offset) {
 }
 
 async function main() {
-  const q = (params.get("q") || "").trim();
+  const q = (params.get("q") || "").trim().slice(0, 200); // the API's limit (as the page's field)
   if (!q) {
     summary.textContent = "Type a name (or part of one) to search.";
     return;
