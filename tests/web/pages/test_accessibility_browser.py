@@ -47,6 +47,10 @@ def test_every_page_passes_axe(
     with live.api(token) as c:
         c.post("/api/drive/mkdir", params={"path": "/t-a11y/sub"}).raise_for_status()
     note = upload_bytes(live, token, "/t-a11y/note.txt", b"hello\n")
+    upload_bytes(live, token, "/t-a11y/note.txt", b"hello again\n")  # a version of note.txt
+    old = upload_bytes(live, token, "/t-a11y/old.txt", b"old\n")
+    with live.api(token) as c:
+        c.delete(f"/api/drive/files/{old['id']}").raise_for_status()  # something in the trash
     ctx = context_factory(bypass_csp=True, **options)
     page = ctx.new_page()
     page.goto(f"{live.base}/login")
@@ -61,8 +65,19 @@ def test_every_page_passes_axe(
     expect(page.get_by_role("dialog")).to_be_visible()
     _check(page, "share dialog")
     page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    page.get_by_label("Actions for note.txt").click()
+    page.get_by_role("button", name="Versions").click()
+    expect(page.get_by_role("dialog").locator(".versions li").first).to_contain_text("Version")
+    _check(page, "versions dialog")
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
     page.get_by_role("button", name="Grid").click()
     _check(page, "drive, grid")
+    page.goto(f"{live.base}/trash")
+    expect(page.get_by_role("button", name="Restore old.txt").first).to_be_visible()
+    _check(page, "/trash")
+    page.goto(f"{live.base}/search?q=note")
+    expect(page.locator(".result-path").first).to_contain_text("/t-a11y")
+    _check(page, "/search")
     for path in ("/shared", "/account", f"/view/{note['id']}"):
         page.goto(f"{live.base}{path}")
         page.wait_for_load_state("networkidle")

@@ -129,7 +129,7 @@ def test_drop_and_pick_folders_then_rename_move_delete_and_zip(
     # Delete the selection, after confirming.
     page.get_by_role("button", name="Delete", exact=True).first.click()
     confirm = page.get_by_role("dialog")
-    expect(confirm).to_contain_text("cannot be undone")
+    expect(confirm).to_contain_text("moved to the trash")
     confirm.get_by_role("button", name="Delete").click()
     expect(entries.get_by_role("link", name="album", exact=True)).to_have_count(0)
     assert not _exists(live, "/t-browse/album")

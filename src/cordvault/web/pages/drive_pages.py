@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from cordvault.web.pages.render import Visitor, render, visitor
+from cordvault.web.pages.render import Visitor, drive_of, render, visitor
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,7 +36,10 @@ async def home(request: Request) -> Response:
 async def drive_page(request: Request) -> Response:
     who = await run_in_threadpool(visitor, request)
     folder = request.query_params.get("folder", "root")[:64]
-    return _gate(who) or render(request, "drive.html", actor=who.actor, folder=folder)
+    days = drive_of(request).settings.drive_trash_retention_days  # "moved to trash" or final
+    return _gate(who) or render(
+        request, "drive.html", actor=who.actor, folder=folder, trash_days=days
+    )
 
 
 @router.get("/shared")

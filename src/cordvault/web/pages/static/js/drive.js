@@ -12,6 +12,8 @@
 import { api, describe, el, formatDate, formatSize, say, showError } from "./api.js";
 import { askName, confirmAction, pickFolder } from "./dialogs.js";
 import { openShare } from "./share.js";
+import { offerUndo } from "./restore.js";
+import { openVersions } from "./versions.js";
 import { droppedEntries, pendingUploads, pickedEntries, Uploader } from "./upload.js";
 
 const PAGE = 200;
@@ -145,6 +147,7 @@ function renderEntry(item) {
   if (!isFolder) {
     actions.push(el("a", { href: `/api/drive/files/${item.id}/content`, download: item.name, class: "button" }, "Download"));
     actions.push(el("button", { type: "button", onclick: () => openShare(item, refreshSoon) }, "Share"));
+    if (item.access !== "none") actions.push(el("button", { type: "button", onclick: () => openVersions(item, refreshSoon) }, "Versions"));
   }
   actions.push(el("button", { type: "button", onclick: () => rename(item) }, "Rename"));
   actions.push(el("button", { type: "button", onclick: () => move([item]) }, "Move"));
@@ -343,17 +346,25 @@ async function moveTo(items, target) {
 async function remove(items) {
   const what = items.length === 1 ? `“${items[0].name}”` : `${items.length} items`;
   const folders = items.some((i) => i.kind === "folder");
-  if (!(await confirmAction(`Delete ${what}?`, `${what} will be deleted${folders ? ", with everything inside the folders" : ""}. This cannot be undone.`))) return;
+  const inside = folders ? ", with everything inside the folders" : "";
+  const toTrash = Number(root.dataset.trashDays) > 0; // 0: the server has no trash
+  const text = toTrash
+    ? `${what} will be moved to the trash${inside}. You can restore ${items.length === 1 ? "it" : "them"} from the trash for ${root.dataset.trashDays} days.`
+    : `${what} will be deleted${inside}. This cannot be undone.`;
+  if (!(await confirmAction(`Delete ${what}?`, text))) return;
   const failures = [];
+  const done = [];
   for (const item of items) {
     try {
       await api("DELETE", `/api/drive/${kindPath(item)}/${item.id}`);
+      done.push(item);
     } catch (err) {
       failures.push(`${item.name}: ${describe(err)}`);
     }
   }
   if (failures.length) say(`Not deleted: ${failures.join(" ")}`, true);
-  else say(`Deleted ${what}.`);
+  else if (!toTrash) say(`Deleted ${what}.`);
+  if (toTrash && done.length) offerUndo(`Moved ${done.length === 1 ? `“${done[0].name}”` : `${done.length} items`} to the trash.`, done, refreshSoon);
   refreshSoon();
 }
 

@@ -3,6 +3,7 @@
 // new tab. Active types (HTML, SVG, XML) are never rendered: they are offered as downloads.
 import { api, describe, el, formatDate, formatSize, showError } from "./api.js";
 import { openShare } from "./share.js";
+import { openVersions } from "./versions.js";
 
 const TEXT_CAP = 1024 * 1024;
 const ACTIVE = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml)/;
@@ -43,6 +44,12 @@ async function main() {
     el("a", { class: "button primary", href: url, download: file.name }, "Download"));
   if (Number(document.body.dataset.userId) === file.owner_id) {
     actions.append(el("button", { type: "button", onclick: () => openShare(file, () => {}) }, "Share"));
+  }
+  if (file.access !== "none") {
+    actions.append(el("button", { type: "button", onclick: () => {
+      let changed = false; // a restored version: show the new content once the dialog closes
+      openVersions(file, () => { changed = true; }, () => { if (changed) location.reload(); });
+    } }, "Versions"));
   }
   if (file.access === "none") {
     showError(errorBox, "You can see this file's name but not its content (it was not shared with you).");
