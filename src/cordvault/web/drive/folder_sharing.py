@@ -113,12 +113,13 @@ def revoke_link(link_id: str, actor: CurrentUser, db: SessionDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/fl/{token}", response_model=ListingOut)
 def _wants_page(request: Request) -> bool:
+    """A browser navigating (it asks for HTML and not JSON), not a script or the CLI."""
     accept = request.headers.get("accept", "")
     return "text/html" in accept and "application/json" not in accept
 
 
+@router.get("/fl/{token}", response_model=ListingOut)
 def open_listing(
     request: Request,
     token: str,
