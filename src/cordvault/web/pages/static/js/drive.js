@@ -45,7 +45,7 @@ const uploader = new Uploader(document.getElementById("uploads"), () => {
 
 async function open(folderId, { push = false } = {}) {
   clearTimeout(refreshTimer); // this load supersedes a pending refresh
-  state.generation++;
+  const generation = ++state.generation;
   state.items = [];
   state.view = [];
   state.total = 0;
@@ -55,6 +55,7 @@ async function open(folderId, { push = false } = {}) {
   list.dataset.loaded = "0";
   showError(errorBox, "");
   await loadMore(folderId);
+  if (generation === state.generation) list.removeAttribute("aria-busy");
   if (!state.folder) return;
   const url = `/drive?folder=${encodeURIComponent(state.folder.id)}`;
   if (push) history.pushState({ folder: state.folder.id }, "", url);
