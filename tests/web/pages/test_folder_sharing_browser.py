@@ -64,11 +64,12 @@ def test_share_a_folder_with_a_user_who_opens_a_file_inside_then_loses_it(
     expect(folders.get_by_role("link", name="proj")).to_be_visible()
     expect(folders).to_contain_text("can view")
     folders.get_by_role("link", name="proj").click()
-    expect(bert.locator("#entries").get_by_role("link", name="plan.txt", exact=True)).to_be_visible()
-    bert.locator("#entries").get_by_role("link", name="sub", exact=True).click()
-    expect(bert.locator("#entries").get_by_role("link", name="deep.txt", exact=True)).to_be_visible()
+    listing = bert.locator("#entries")
+    expect(listing.get_by_role("link", name="plan.txt", exact=True)).to_be_visible()
+    listing.get_by_role("link", name="sub", exact=True).click()
+    expect(listing.get_by_role("link", name="deep.txt", exact=True)).to_be_visible()
     bert.go_back()
-    bert.locator("#entries").get_by_role("link", name="plan.txt").click()
+    listing.get_by_role("link", name="plan.txt", exact=True).click()
     expect(bert.locator(".text-preview")).to_have_text("the plan\n")
     content = f"{live.base}/api/drive/files/{plan['id']}/content"
     assert bert.request.get(content).status == 200

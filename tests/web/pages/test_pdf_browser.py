@@ -50,7 +50,9 @@ _CENTRE = """() => {
   const d = ctx.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data;
   const all = ctx.getImageData(0, 0, c.width, c.height).data;
   let painted = 0;
-  for (let i = 0; i < all.length; i += 4 * 97) if (all[i] < 250 || all[i + 1] < 250 || all[i + 2] < 250) painted++;
+  for (let i = 0; i < all.length; i += 4 * 97) {
+    if (all[i] < 250 || all[i + 1] < 250 || all[i + 2] < 250) painted++;
+  }
   return { r: d[0], g: d[1], b: d[2], painted, width: c.width };
 }"""
 
@@ -85,7 +87,8 @@ def test_pdf_renders_inline_pages_zoom_keyboard_and_no_script(
     expect(page.locator("canvas.pdf-page")).to_have_attribute("data-page", "1")
     first = _centre(page)
     assert first["painted"] > 100, first
-    assert first["r"] > 200 and first["g"] < 60 and first["b"] < 60, first  # red
+    assert first["r"] > 200, first  # red
+    assert max(first["g"], first["b"]) < 60, first
     expect(page.locator("#pdf-text")).to_contain_text("Page 1")
     expect(page.get_by_label("Page", exact=True)).to_have_value("1")
     expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
@@ -94,12 +97,13 @@ def test_pdf_renders_inline_pages_zoom_keyboard_and_no_script(
     expect(page.locator("canvas.pdf-page")).to_have_attribute("data-page", "2")
     expect(page.get_by_role("img", name="Page 2 of 2")).to_be_visible()
     second = _centre(page)
-    assert second["b"] > 200 and second["r"] < 60 and second["g"] < 60, second  # blue
+    assert second["b"] > 200, second  # blue
+    assert max(second["r"], second["g"]) < 60, second
     expect(page.get_by_role("button", name="Next page")).to_be_disabled()
     expect(page.get_by_role("status")).to_contain_text("Page 2 of 2.")
 
     # Keyboard: the page stage takes arrows and +/-.
-    page.get_by_role("region", name="two.pdf: use the arrow keys to change page, plus and minus to zoom").focus()
+    page.get_by_role("region", name="two.pdf: use the arrow keys").focus()
     page.keyboard.press("ArrowLeft")
     expect(page.locator("canvas.pdf-page")).to_have_attribute("data-page", "1")
     page.keyboard.press("End")
@@ -120,7 +124,7 @@ def test_pdf_renders_inline_pages_zoom_keyboard_and_no_script(
 
     # pdf.js came from our origin, only on this page; the PDF's script never ran.
     assert any("/static/vendor/pdfjs/pdf.worker.min.mjs" in u for u in requests)
-    assert all(u.startswith(live.base) or u.startswith(("data:", "blob:")) for u in requests)
+    assert all(u.startswith((live.base, "data:", "blob:")) for u in requests)
     assert not dialogs
     assert "pwned" not in page.title()
     assert not [m for m in console if "Content Security Policy" in m or "unsafe-eval" in m], console
