@@ -130,6 +130,21 @@ def test_pdf_renders_inline_pages_zoom_keyboard_and_no_script(
     assert not [m for m in console if "Content Security Policy" in m or "unsafe-eval" in m], console
 
 
+def test_a_damaged_pdf_says_so(live: Live, context_factory: ContextFactory) -> None:
+    token = live.user("petra")
+    with live.api(token) as c:
+        c.post("/api/drive/mkdir", params={"path": "/bad"}).raise_for_status()
+    bad = upload_bytes(live, token, "/bad/broken.pdf", b"%PDF-1.4\nnot really a pdf\n")
+    page = context_factory().new_page()
+    sign_in(page, live.base, "petra")
+    page.goto(f"{live.base}/view/{bad['id']}")
+    expect(page.locator("#preview").get_by_role("alert")).to_have_text(
+        "This PDF cannot be shown in the page: it is damaged or not really a PDF."
+        " Download it to open it."
+    )
+    expect(page.get_by_role("link", name="Download")).to_be_visible()
+
+
 def test_pdf_js_is_loaded_only_for_pdfs(live: Live, context_factory: ContextFactory) -> None:
     token = live.user("paul")
     with live.api(token) as c:

@@ -13,11 +13,20 @@ const LIB = `/static/vendor/pdfjs/pdf.min.mjs${VERSION}`;
 const WORKER = `/static/vendor/pdfjs/pdf.worker.min.mjs${VERSION}`;
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 
-/** Render the PDF at ``url`` into ``container``; resolves once page 1 is drawn. */
+/** Render the PDF at ``url`` into ``container``; resolves once page 1 is drawn (null, with a
+ * sentence in ``container``, when the file cannot be opened). */
 export async function showPdf(container, url, name) {
   const pdfjs = await import(LIB);
   pdfjs.GlobalWorkerOptions.workerSrc = WORKER;
-  const doc = await pdfjs.getDocument({ url, isEvalSupported: false, enableXfa: false, disableAutoFetch: true }).promise;
+  let doc;
+  try {
+    doc = await pdfjs.getDocument({ url, isEvalSupported: false, enableXfa: false, disableAutoFetch: true }).promise;
+  } catch (err) {
+    // A damaged or password-protected file: say so (not "network error"), offer the download.
+    const why = err && err.name === "PasswordException" ? "it is protected by a password" : "it is damaged or not really a PDF";
+    container.replaceChildren(el("p", { class: "error", role: "alert" }, `This PDF cannot be shown in the page: ${why}. Download it to open it.`));
+    return null;
+  }
   const count = doc.numPages;
   let current = 1;
   let zoom = null; // null: fit the width of the stage
