@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 from tests.web.pages.conftest import ContextFactory, Live, sign_in, upload_bytes
+from tests.web.pages.test_pdf_browser import two_page_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +52,16 @@ def test_every_page_passes_axe(
     old = upload_bytes(live, token, "/t-a11y/old.txt", b"old\n")
     with live.api(token) as c:
         c.delete(f"/api/drive/files/{old['id']}").raise_for_status()  # something in the trash
+    pdf = upload_bytes(live, token, "/t-a11y/two.pdf", two_page_pdf())
+    with live.api(token) as c:
+        sub = c.get("/api/drive/resolve", params={"path": "/t-a11y/sub"}).json()["folder"]
+        link = c.post(f"/api/drive/folders/{sub['id']}/links", json={}).json()
+    live.user("ally-friend")
+    with live.api(token) as c:
+        shared = c.put(
+            f"/api/drive/folders/{sub['id']}/shares/ally-friend", json={"access": "read"}
+        )
+        shared.raise_for_status()
     ctx = context_factory(bypass_csp=True, **options)
     page = ctx.new_page()
     page.goto(f"{live.base}/login")
@@ -70,6 +81,16 @@ def test_every_page_passes_axe(
     expect(page.get_by_role("dialog").locator(".versions li").first).to_contain_text("Version")
     _check(page, "versions dialog")
     page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    page.get_by_label("Actions for sub").click()
+    page.get_by_role("button", name="Share").click()
+    expect(page.get_by_role("dialog").get_by_role("list", name="Folder links")).to_contain_text(
+        "expires"
+    )
+    _check(page, "folder share dialog")
+    page.get_by_role("dialog").get_by_role("button", name="Create link").click()
+    expect(page.get_by_role("dialog").get_by_label("New link")).to_be_visible()
+    _check(page, "folder share dialog, new link")
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
     page.get_by_role("button", name="Grid").click()
     _check(page, "drive, grid")
     page.goto(f"{live.base}/trash")
@@ -82,12 +103,33 @@ def test_every_page_passes_axe(
         page.goto(f"{live.base}{path}")
         page.wait_for_load_state("networkidle")
         _check(page, path)
+    page.goto(f"{live.base}/account")
+    page.get_by_label("Device name").fill("phone")
+    page.get_by_role("button", name="Create app password").click()
+    expect(page.locator("#app-password-how")).to_be_visible()
+    _check(page, "account, app password created")
+    page.goto(f"{live.base}/view/{pdf['id']}")
+    expect(page.locator("canvas.pdf-page")).to_have_attribute("data-page", "1")
+    _check(page, "PDF view")
+    friend = ctx.new_page()
+    friend.context.clear_cookies()
+    friend.goto(f"{live.base}{link['url'].split('/api/drive', 1)[1]}")
+    expect(friend.get_by_role("link", name="Download this folder as zip")).to_be_visible()
+    _check(friend, "folder link page (no account)")
+    friend.close()
     admin = ctx.new_page()
     ctx.clear_cookies()
     sign_in(admin, live.base, "admin")
     admin.goto(f"{live.base}/admin")
     expect(admin.locator("tr[data-user=ally]")).to_be_visible()
+    expect(admin.locator("tr[data-quota-user=ally]")).to_be_visible()
     _check(admin, "admin")
+    ctx.clear_cookies()
+    sign_in(admin, live.base, "ally-friend")
+    admin.goto(f"{live.base}/shared")
+    folders = admin.get_by_role("list", name="Folders")
+    expect(folders.get_by_role("link", name="sub")).to_be_visible()
+    _check(admin, "shared with me, a folder")
 
 
 def test_first_run_page_passes_axe(fresh_server: str, context_factory: ContextFactory) -> None:

@@ -27,6 +27,7 @@ PAGES = [
     "/account",
     "/admin",
     "/view/x",
+    "/fl/x",
     "/docs",
     "/redoc",
 ]
@@ -85,6 +86,19 @@ def test_forms_and_cookie_fetches_need_the_csrf_token(client: TestClient) -> Non
     r = client.post("/api/drive/folders", json={"name": "x"}, headers={"x-csrf-token": meta[1]})
     assert r.status_code == 201
     assert client.get("/api/auth/me").json()["name"] == "admin"  # reads need no token
+    # The newer pages' writes too: app passwords, quotas, folder shares and links.
+    folder_id = r.json()["id"]
+    for method, path, body in (
+        ("POST", "/api/auth/app-passwords", {"name": "laptop"}),
+        ("PUT", "/api/drive/quotas/admin", {"limit": 10}),
+        ("PATCH", f"/api/drive/folders/{folder_id}", {"public": True}),
+        ("POST", f"/api/drive/folders/{folder_id}/links", {}),
+    ):
+        refused = client.request(method, path, json=body)
+        assert refused.status_code == 403, path
+        assert refused.json()["errorMessageCode"] == "CSRF_FAILED"
+        done = client.request(method, path, json=body, headers={"x-csrf-token": meta[1]})
+        assert done.status_code in (200, 201), (path, done.text)
     # Forms of a signed-in user: password change and sign-out refuse a missing token.
     r = client.post(
         "/account/password",
@@ -146,9 +160,37 @@ def test_headers_no_inline_script_no_other_origin(client: TestClient) -> None:
     assert "frame-ancestors 'none'" in api.headers["content-security-policy"]
 
 
+def test_folder_link_page_needs_no_account_and_browsers_get_it(client: TestClient) -> None:
+    _setup(client)
+    meta = _CSRF_META.search(client.get("/drive").text)
+    assert meta is not None
+    csrf = {"x-csrf-token": meta[1]}
+    folder = client.post("/api/drive/folders", json={"name": "pub"}, headers=csrf).json()
+    link = client.post(f"/api/drive/folders/{folder['id']}/links", json={}, headers=csrf).json()
+    token = link["token"]
+    client.cookies.clear()
+    page = client.get(f"/fl/{token}")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert f'data-token="{token}"' in page.text
+    assert "folder_link.js" in page.text
+    # A browser following the API URL lands on the page (path kept); scripts get JSON.
+    browser = client.get(f"/api/drive/fl/{token}?path=/a b", headers={"accept": "text/html"})
+    assert browser.status_code == 303
+    assert browser.headers["location"] == f"/fl/{token}?path=/a%20b"
+    listing = client.get(f"/api/drive/fl/{token}", headers={"accept": "application/json"})
+    assert listing.status_code == 200
+    assert listing.json()["folder"]["name"] == "pub"
+    # A token is echoed escaped and bounded, never as markup.
+    hostile = client.get("/fl/%22%3E%3Cb%3Ehi")
+    assert hostile.status_code == 200
+    assert "<b>hi" not in hostile.text
+    assert 'data-token="&#34;&gt;&lt;b&gt;hi"' in hostile.text
+
+
 def test_vendored_assets_carry_their_licences() -> None:
     vendor = STATIC_DIR / "vendor"
-    for folder in ("hash-wasm", "swagger-ui", "redoc"):
+    for folder in ("hash-wasm", "swagger-ui", "redoc", "pdfjs"):
         assert (vendor / folder / "LICENSE").stat().st_size > 500
         assert folder in (vendor / "README.md").read_text()
 

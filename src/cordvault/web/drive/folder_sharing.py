@@ -8,8 +8,10 @@ shapes: ``docs/drive-api.md`` (Folder sharing).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from cordvault.drive import downloads, folder_links, folder_shares, folders
 from cordvault.drive.access import file_levels
@@ -111,17 +113,28 @@ def revoke_link(link_id: str, actor: CurrentUser, db: SessionDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/fl/{token}")
+def _wants_page(request: Request) -> bool:
+    """A browser navigating (it asks for HTML and not JSON), not a script or the CLI."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+@router.get("/fl/{token}", response_model=ListingOut)
 def open_listing(
+    request: Request,
     token: str,
     drive: DriveDep,
     db: SessionDep,
     path: str = Query("", max_length=65536),
     limit: int = Query(100, ge=1, le=folders.MAX_PAGE),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-) -> ListingOut:
+) -> ListingOut | Response:
     """A page of the linked folder (or of ``path`` below it), as the link's creator sees it;
-    ``path`` in the answer is relative to the linked folder."""
+    ``path`` in the answer is relative to the linked folder. A browser navigating to it (it
+    asks for HTML, not JSON) is sent to the link's page ``/fl/{token}``."""
+    if _wants_page(request):
+        query = f"?path={quote(path)}" if path.strip("/") else ""
+        return RedirectResponse(f"/fl/{quote(token, safe='')}{query}", status_code=303)
     opened = folder_links.resolve(drive, db, token)
     target = folder_links.subfolder(db, opened, path)
     page = folders.list_children(db, opened.actor, target.id, limit=limit, offset=offset)

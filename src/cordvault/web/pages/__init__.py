@@ -8,6 +8,7 @@ No build step and no Node at run time: every asset (our JS and CSS, and the vend
   account page's sessions and security log sections (``static/js/account.js``, REST).
 - :mod:`.drive_pages`: ``/`` (app shell), ``/drive``, ``/shared``, ``/view/{id}``, ``/admin``.
 - :mod:`.conveniences_pages`: ``/trash`` and ``/search`` (versions are a dialog, ``versions.js``).
+- :mod:`.folder_links`: ``/fl/{token}``, the account-less page of a folder link.
 - :mod:`.docs_pages`: ``/docs`` and ``/redoc`` from vendored assets.
 - :mod:`.headers`: the CSP and friends on every answer.
 - :mod:`.render`: templates, the page's visitor, CSRF tokens.
@@ -25,7 +26,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordvault.runtime import Services
-from cordvault.web.pages import accounts, conveniences_pages, docs_pages, drive_pages
+from cordvault.web.pages import (
+    accounts,
+    conveniences_pages,
+    docs_pages,
+    drive_pages,
+    folder_links,
+)
 from cordvault.web.pages.headers import SecurityHeaders
 from cordvault.web.pages.render import STATIC_DIR
 
@@ -49,7 +56,13 @@ class _Cached:
 def install(app: FastAPI, services: Services) -> None:
     """Add the pages, ``/static`` (gzip-compressed) and the security headers."""
     _ = services
-    routers = (accounts.router, drive_pages.router, conveniences_pages.router, docs_pages.router)
+    routers = (
+        accounts.router,
+        drive_pages.router,
+        conveniences_pages.router,
+        folder_links.router,
+        docs_pages.router,
+    )
     for router in routers:
         app.include_router(router)
     static = StaticFiles(directory=STATIC_DIR)

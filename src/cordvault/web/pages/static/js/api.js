@@ -35,12 +35,19 @@ export class ApiError extends Error {
 /** A readable sentence for an error (ApiError, network failure or anything else). */
 export function describe(err) {
   if (err instanceof ApiError) {
+    if (err.code === "QUOTA_EXCEEDED") return quotaExceeded(err.details);
     const base = MESSAGES[err.code];
     if (err.code === "INVALID_INPUT" || !base) return sentence(err.message || "The request was refused.");
     return base;
   }
   if (err && err.name === "AbortError") return "Cancelled.";
   return MESSAGES.NETWORK;
+}
+
+/** QUOTA_EXCEEDED's details (quota, used, requested, available: bytes) as one sentence. */
+function quotaExceeded(d) {
+  if (!d || d.quota === undefined) return "Your storage quota is full.";
+  return `Not enough space in your quota: this needs ${formatSize(d.requested)}, and you use ${formatSize(d.used)} of ${formatSize(d.quota)} (${formatSize(d.available)} left). Delete files or empty the trash, or ask an administrator for more.`;
 }
 
 function sentence(text) {

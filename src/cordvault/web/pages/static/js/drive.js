@@ -11,6 +11,7 @@
 // keyboard reaches every entry although most are not in the DOM.
 import { api, describe, el, formatDate, formatSize, say, showError } from "./api.js";
 import { askName, confirmAction, pickFolder } from "./dialogs.js";
+import { openFolderShare } from "./folder_share.js";
 import { openShare } from "./share.js";
 import { offerUndo } from "./restore.js";
 import { openVersions } from "./versions.js";
@@ -21,6 +22,7 @@ const FILTER_PAGE = 1000;
 const DRAG_TYPE = "application/x-cordvault-entries";
 const BUFFER_ROWS = 15;
 const root = document.getElementById("drive");
+const me = Number(document.body.dataset.userId);
 const list = document.getElementById("entries");
 const errorBox = document.getElementById("listing-error");
 const state = {
@@ -36,12 +38,16 @@ const state = {
   selected: new Map(),
 };
 
-const uploader = new Uploader(document.getElementById("uploads"), () => refreshSoon());
+const uploader = new Uploader(document.getElementById("uploads"), () => {
+  refreshSoon();
+  document.dispatchEvent(new Event("cordvault:stored")); // the quota line (quota.js) follows
+});
 
 // -- listing ---------------------------------------------------------------------------------
 
 async function open(folderId, { push = false } = {}) {
-  state.generation++;
+  clearTimeout(refreshTimer); // this load supersedes a pending refresh
+  const generation = ++state.generation;
   state.items = [];
   state.view = [];
   state.total = 0;
@@ -51,6 +57,7 @@ async function open(folderId, { push = false } = {}) {
   list.dataset.loaded = "0";
   showError(errorBox, "");
   await loadMore(folderId);
+  if (generation === state.generation) list.removeAttribute("aria-busy");
   if (!state.folder) return;
   const url = `/drive?folder=${encodeURIComponent(state.folder.id)}`;
   if (push) history.pushState({ folder: state.folder.id }, "", url);
@@ -80,8 +87,7 @@ function loadMore(folderId = state.folder?.id, limit = PAGE) {
     }
     list.dataset.loaded = String(state.items.length);
     paint(true);
-    document.getElementById("empty").hidden = state.total > 0;
-    document.getElementById("count").textContent = `${state.total} item${state.total === 1 ? "" : "s"}${state.items.length < state.total ? ` (${state.items.length} shown; scroll for more)` : ""}`;
+    showCount();
   }).catch((err) => {
     showError(errorBox, `Could not open the folder: ${describe(err)}`);
   }).finally(() => {
@@ -93,10 +99,61 @@ function loadMore(folderId = state.folder?.id, limit = PAGE) {
   return state.loading;
 }
 
+// A refresh (after an upload, move, rename...) reloads the folder's data and swaps it in at once;
+// rows whose entry did not change are kept as they are (see sync), so a refresh never detaches
+// the row a user is clicking or dragging, and none runs while a row menu, a dialog or a drag is
+// open. The list is aria-busy from the moment a refresh is due until it is painted.
 let refreshTimer = 0;
+let dragging = false;
 function refreshSoon() {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => { if (state.folder) open(state.folder.id); }, 300);
+  list.setAttribute("aria-busy", "true");
+  refreshTimer = setTimeout(refresh, 300);
+}
+
+function userIsActing() {
+  return dragging || Boolean(list.querySelector("details[open]")) || Boolean(document.querySelector("dialog[open]"));
+}
+
+async function refresh() {
+  if (!state.folder) { list.removeAttribute("aria-busy"); return; }
+  if (userIsActing()) { refreshTimer = setTimeout(refresh, 300); return; }
+  const generation = ++state.generation;
+  const folderId = state.folder.id;
+  const limit = String(Math.min(FILTER_PAGE, Math.max(PAGE, state.items.length)));
+  const params = new URLSearchParams({ sort: state.sort, order: state.desc ? "desc" : "asc", limit, offset: "0" });
+  try {
+    const data = await api("GET", `/api/drive/folders/${encodeURIComponent(folderId)}?${params}`);
+    if (generation !== state.generation) return;
+    state.folder = { ...data.folder, path: data.path };
+    state.total = data.total;
+    state.items = data.items;
+    state.view = state.items.filter(matches);
+    const fresh = new Map(state.items.map((it) => [it.id, it]));
+    for (const id of [...state.selected.keys()]) {
+      if (fresh.has(id)) state.selected.set(id, fresh.get(id));
+      else state.selected.delete(id);
+    }
+    list.dataset.loaded = String(state.items.length);
+    paint(true);
+    updateSelection();
+    showCount();
+    if (document.getElementById("usage").open) loadUsage();
+  } catch (err) {
+    if (generation === state.generation) showError(errorBox, `Could not refresh the folder: ${describe(err)}`);
+  } finally {
+    if (generation === state.generation) list.removeAttribute("aria-busy");
+  }
+}
+
+function showCount() {
+  document.getElementById("empty").hidden = state.total > 0;
+  document.getElementById("count").textContent = `${state.total} item${state.total === 1 ? "" : "s"}${state.items.length < state.total ? ` (${state.items.length} shown; scroll for more)` : ""}`;
+}
+
+/** What a row shows: a row is rebuilt when this changes, and kept as it is otherwise. */
+function signature(item) {
+  return [item.name, item.size, item.updated_at, item.public, item.access].join("\u0000");
 }
 
 new IntersectionObserver((records) => {
@@ -148,6 +205,8 @@ function renderEntry(item) {
     actions.push(el("a", { href: `/api/drive/files/${item.id}/content`, download: item.name, class: "button" }, "Download"));
     actions.push(el("button", { type: "button", onclick: () => openShare(item, refreshSoon) }, "Share"));
     if (item.access !== "none") actions.push(el("button", { type: "button", onclick: () => openVersions(item, refreshSoon) }, "Versions"));
+  } else if (item.owner_id === me) {
+    actions.push(el("button", { type: "button", onclick: () => openFolderShare(item, refreshSoon) }, "Share"));
   }
   actions.push(el("button", { type: "button", onclick: () => rename(item) }, "Rename"));
   actions.push(el("button", { type: "button", onclick: () => move([item]) }, "Move"));
@@ -155,9 +214,9 @@ function renderEntry(item) {
   const menu = el("details", { class: "menu" }, el("summary", { "aria-label": `Actions for ${item.name}` }, "⋯"), el("div", { class: "menu-items" }, ...actions));
   menu.addEventListener("click", (e) => { if (e.target.closest(".menu-items")) menu.open = false; });
   const badges = [];
-  if (!isFolder && item.public) badges.push(el("span", { class: "badge" }, "public"));
+  if (item.public) badges.push(el("span", { class: "badge" }, "public"));
   if (!isFolder && item.access === "none") badges.push(el("span", { class: "badge" }, "private"));
-  const li = el("li", { class: `entry ${isFolder ? "is-folder" : "is-file"}${check.checked ? " is-selected" : ""}`, draggable: "true", dataset: { id: item.id, kind: item.kind, name: item.name.toLowerCase() } },
+  const li = el("li", { class: `entry ${isFolder ? "is-folder" : "is-file"}${check.checked ? " is-selected" : ""}`, draggable: "true", dataset: { id: item.id, kind: item.kind, name: item.name.toLowerCase(), sig: signature(item) } },
     check,
     el("span", { class: "icon" }, icon(item)),
     el("span", { class: "label" }, name, ...badges),
@@ -169,6 +228,7 @@ function renderEntry(item) {
     const picked = state.selected.has(item.id) ? [...state.selected.values()] : [item];
     e.dataTransfer.setData(DRAG_TYPE, JSON.stringify(picked.map((p) => p.id)));
     e.dataTransfer.effectAllowed = "move";
+    dragging = true;
   });
   if (isFolder) {
     li.addEventListener("dragover", (e) => { if (e.dataTransfer.types.includes(DRAG_TYPE)) { e.preventDefault(); e.stopPropagation(); li.classList.add("is-target"); } });
@@ -249,7 +309,8 @@ function sync(from, to) {
   const want = [];
   for (let i = from; i < to; i++) {
     const item = state.view[i];
-    const li = rendered.get(item.id) || renderEntry(item);
+    const kept = rendered.get(item.id);
+    const li = kept && kept.dataset.sig === signature(item) ? kept : renderEntry(item);
     li.setAttribute("aria-posinset", String(i + 1));
     li.setAttribute("aria-setsize", String(n));
     want.push(li);
@@ -476,6 +537,8 @@ zone.addEventListener("drop", async (e) => {
   const entries = await droppedEntries(e.dataTransfer);
   uploader.add(entries, state.folder);
 });
+document.addEventListener("dragend", () => { dragging = false; });
+document.addEventListener("drop", () => { dragging = false; });
 window.addEventListener("popstate", (e) => { if (e.state && e.state.folder) open(e.state.folder); });
 
 const params = new URLSearchParams(location.search);

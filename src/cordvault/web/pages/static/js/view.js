@@ -1,6 +1,6 @@
 // Opening a file: images, video and audio in the page (the browser seeks with Range requests
-// on the content route), text (UTF-8, first 1 MiB) as plain text, PDFs as a download or in a
-// new tab. Active types (HTML, SVG, XML) are never rendered: they are offered as downloads.
+// on the content route), text (UTF-8, first 1 MiB) as plain text, PDFs drawn by the vendored
+// pdf.js (pdf_view.js). Active types (HTML, SVG, XML) are never rendered: they are offered as downloads.
 import { api, describe, el, formatDate, formatSize, showError } from "./api.js";
 import { openShare } from "./share.js";
 import { openVersions } from "./versions.js";
@@ -69,7 +69,9 @@ async function main() {
     } else if (textLike(mime)) {
       await showText(url, file.size);
     } else if (mime === "application/pdf") {
-      preview.append(el("p", {}, el("a", { href: inline, target: "_blank", rel: "noopener" }, "Open the PDF in a new tab"), " (it opens in your browser's PDF viewer, which runs no script of the file)."));
+      // pdf.js is loaded only for PDFs (a dynamic import, with the page's cache buster).
+      const { showPdf } = await import(`./pdf_view.js${new URL(import.meta.url).search}`);
+      await showPdf(preview, inline, file.name);
     } else {
       preview.append(el("p", { class: "hint" }, "No preview for this type of file. Download it to open it."));
     }
