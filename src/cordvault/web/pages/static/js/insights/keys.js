@@ -6,7 +6,7 @@
 export const UPN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._";
 export const UPN_LENGTH = 600; // Discord's are >= 500 characters of the alphabet above
 const UPN_RE = /^[A-Za-z0-9\-._]{500,}$/;
-const DISCORD_PREFIX = "https://click.discord.com/ls/click?";
+const DISCORD_HOST = "click.discord.com";
 
 /** A fresh random UPN (crypto.getRandomValues, rejection sampling: no modulo bias). */
 export function newUpn(length = UPN_LENGTH) {
@@ -45,9 +45,11 @@ export function upnFromLink(text, prefixes = []) {
     throw new LinkError("That is not a link. Copy the whole address of the download button.");
   }
   const whitelisted = prefixes.some((p) => p && link.startsWith(p));
-  if (!whitelisted && !link.startsWith(DISCORD_PREFIX)) {
+  const discord =
+    url.protocol === "https:" && url.hostname === DISCORD_HOST && !url.port && url.pathname === "/ls/click";
+  if (!whitelisted && !discord) {
     throw new LinkError(
-      "This is not a Discord package link: it must start with https://click.discord.com/ls/click?upn=",
+      "This is not a Discord package link: copy the link of the Download Data Package button in Discord's email (it points to click.discord.com/ls/click).",
     );
   }
   const upns = url.searchParams.getAll("upn");

@@ -229,6 +229,7 @@ function follow(packageId, upn, label) {
   stopFollowing();
   job = { packageId, upn, label, since: Date.now(), step: null, stepSince: Date.now(), done: false };
   $("job").hidden = false;
+  $("job").dataset.steps = "";
   $("job-open").hidden = true;
   $("job-delete").hidden = false;
   $("fetch-bar").hidden = true;
@@ -308,6 +309,8 @@ function onStatus(current, status) {
   if (step !== current.step) {
     current.step = step;
     current.stepSince = Date.now();
+    // The steps this job went through, in order (what a test or a curious user can read).
+    $("job").dataset.steps = `${$("job").dataset.steps || ""} ${step}`.trim();
   }
   const [title, meaning] = STEPS[step] || [step, ""];
   $("job-step").textContent = title;
