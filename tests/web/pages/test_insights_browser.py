@@ -9,6 +9,7 @@ the decrypted database goes nowhere at all."""
 from __future__ import annotations
 
 import base64
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -113,7 +114,9 @@ def saved_database(page: Page, result_id: str) -> bytes:
             if (!rec) return '';
             const u8 = new Uint8Array(rec.bytes);
             let s = '';
-            for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode(...u8.subarray(i, i + 0x8000));
+            for (let i = 0; i < u8.length; i += 0x8000) {
+                s += String.fromCharCode(...u8.subarray(i, i + 0x8000));
+            }
             return btoa(s);
         }""",
         result_id,
@@ -150,8 +153,9 @@ def assert_key_stays_home(traffic: Traffic, base: str, upn: str, link: str | Non
         body = r.post_data_buffer or b""
         assert b"SQLite format 3" not in body, f"database sent to {r.url}"
         if upn.encode() in body:
-            assert link is not None and r.method == "POST" and r.url == f"{base}/process"
-            assert body == ('{"package_link":"%s"}' % link).encode()
+            assert link is not None
+            assert (r.method, r.url) == ("POST", f"{base}/process")
+            assert body == json.dumps({"package_link": link}, separators=(",", ":")).encode()
     for url, payload in traffic.frames:
         assert url.startswith(base.replace("http", "ws", 1) + "/api/ws")
         if upn in payload:
@@ -236,9 +240,8 @@ def test_upload_polls_and_keeps_the_key_in_the_tab(
     assert len(uploads) == 1
     upn = uploads[0].headers["authorization"].removeprefix("Bearer ")
     # A made-up UPN with the real rules: 600 characters of [A-Za-z0-9-._].
-    assert len(upn) == 600 and set(upn) <= set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._"
-    )
+    assert len(upn) == 600
+    assert set(upn) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
     package_id = package_id_for(upn)
     assert page.url.endswith(f"#{package_id}")
     polls = traffic.paths("GET", f"/process/{package_id}/status")
