@@ -8,6 +8,7 @@ No build step and no Node at run time: every asset (our JS and CSS, and the vend
   account page's sessions and security log sections (``static/js/account.js``, REST).
 - :mod:`.drive_pages`: ``/`` (app shell), ``/drive``, ``/shared``, ``/view/{id}``, ``/admin``.
 - :mod:`.docs_pages`: ``/docs`` and ``/redoc`` from vendored assets.
+- :mod:`.insights_dashboard`: ``/insights/dashboard`` (statistics computed in the browser).
 - :mod:`.headers`: the CSP and friends on every answer.
 - :mod:`.render`: templates, the page's visitor, CSRF tokens.
 
@@ -24,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordvault.runtime import Services
-from cordvault.web.pages import accounts, docs_pages, drive_pages
+from cordvault.web.pages import accounts, docs_pages, drive_pages, insights_dashboard
 from cordvault.web.pages.headers import SecurityHeaders
 from cordvault.web.pages.render import STATIC_DIR
 
@@ -48,7 +49,12 @@ class _Cached:
 def install(app: FastAPI, services: Services) -> None:
     """Add the pages, ``/static`` (gzip-compressed) and the security headers."""
     _ = services
-    for router in (accounts.router, drive_pages.router, docs_pages.router):
+    for router in (
+        accounts.router,
+        drive_pages.router,
+        docs_pages.router,
+        insights_dashboard.router,
+    ):
         app.include_router(router)
     static = StaticFiles(directory=STATIC_DIR)
     app.mount("/static", _Cached(GZipMiddleware(static, minimum_size=1024)), name="static")
