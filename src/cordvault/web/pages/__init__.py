@@ -9,6 +9,7 @@ No build step and no Node at run time: every asset (our JS and CSS, and the vend
 - :mod:`.drive_pages`: ``/`` (app shell), ``/drive``, ``/shared``, ``/view/{id}``, ``/admin``.
 - :mod:`.insights_pages`: ``/insights`` (send a package, follow it, decrypt the result here).
 - :mod:`.docs_pages`: ``/docs`` and ``/redoc`` from vendored assets.
+- :mod:`.insights_dashboard`: ``/insights/dashboard`` (statistics computed in the browser).
 - :mod:`.headers`: the CSP and friends on every answer.
 - :mod:`.render`: templates, the page's visitor, CSRF tokens.
 
@@ -25,7 +26,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordvault.runtime import Services
-from cordvault.web.pages import accounts, docs_pages, drive_pages, insights_pages
+from cordvault.web.pages import (
+    accounts,
+    docs_pages,
+    drive_pages,
+    insights_dashboard,
+    insights_pages,
+)
 from cordvault.web.pages.headers import SecurityHeaders
 from cordvault.web.pages.render import STATIC_DIR
 
@@ -49,7 +56,13 @@ class _Cached:
 def install(app: FastAPI, services: Services) -> None:
     """Add the pages, ``/static`` (gzip-compressed) and the security headers."""
     _ = services
-    for router in (accounts.router, drive_pages.router, insights_pages.router, docs_pages.router):
+    for router in (
+        accounts.router,
+        drive_pages.router,
+        docs_pages.router,
+        insights_pages.router,
+        insights_dashboard.router,
+    ):
         app.include_router(router)
     static = StaticFiles(directory=STATIC_DIR)
     app.mount("/static", _Cached(GZipMiddleware(static, minimum_size=1024)), name="static")
