@@ -23,8 +23,10 @@ from playwright.sync_api import Page, Request, WebSocket, expect
 from tests.support.insights_server import PackageServer, new_upn, package_handler
 from tests.web.pages.conftest import PASSWORD, ContextFactory, _Server, page_settings
 
+from cordvault.insights.blob import write_container
 from cordvault.insights.generator import Expected, GenOptions, generate_package
 from cordvault.insights.jobs.package_links import package_id_for
+from cordvault.insights.pipeline import produce_blob
 
 pytestmark = pytest.mark.browser
 
@@ -139,6 +141,22 @@ def assert_matches_expected(db_bytes: bytes, expected: Expected, tmp: Path) -> N
             assert count == len(expected.tables[table]), table
 
 
+def assert_headline(page: Page, expected: Expected) -> None:
+    """The dashboard's headline numbers are the generator's expected values."""
+    tables = expected.tables
+    headline = page.locator("#headline")
+    expect(headline.locator("dd[data-key=messages]")).to_have_text(
+        f"{expected.meta['messages_total']:,}", timeout=30_000
+    )
+    top_guild = max(tables["guilds"], key=lambda row: int(row[2]))
+    expect(headline.locator("dd[data-key=top-guild]")).to_contain_text(str(top_guild[1]))
+    expect(headline.locator("dd[data-key=sessions]")).to_contain_text(
+        f"{len(tables['sessions']):,}"
+    )
+    minutes = sum(int(row[2]) for row in tables["voice_sessions"])
+    expect(headline.locator("dd[data-key=voice]")).to_contain_text(f"{minutes:,} minutes")
+
+
 def assert_key_stays_home(traffic: Traffic, base: str, upn: str, link: str | None) -> None:
     """The key only in Authorization headers to our origin (plus the link in POST /process and
     the live socket's subscribe packet, both to our origin); no decrypted database sent."""
@@ -191,6 +209,7 @@ def test_link_live_steps_decrypt_cache_forget_delete(
     assert not traffic.paths("GET", "/status"), "the signed-in page polled instead of listening"
     assert len(traffic.paths("GET", f"/process/{package_id}/blob")) == 1
     assert_matches_expected(saved_database(page, package_id), insights_live.expected, tmp_path)
+    assert_headline(page, insights_live.expected)
 
     # Reload: the result is on this device, listed and opened without a new download.
     before = len(traffic.requests)
@@ -330,3 +349,54 @@ def test_a_wrong_key_shows_an_error_and_nothing_else(
     page.wait_for_timeout(1500)  # no retry loop, no download behind the error
     assert len(traffic.paths("GET", "/status")) == 1
     assert not traffic.paths("GET", f"/process/{package_id}/blob")
+
+
+@pytest.fixture(scope="module")
+def blob_file(
+    insights_live: InsightsLive, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    """A .cvblob of the module's package (what ``cordvault analyze --blob`` writes) and its key."""
+    tmp = tmp_path_factory.mktemp("cvblob")
+    upn = new_upn()
+    settings = page_settings(tmp).model_copy(update={"analyze_workers": 1})
+    produced = produce_blob(
+        insights_live.zip_path,
+        tmp,
+        tmp / "db.ct",
+        upn,
+        settings=settings,
+        package_id=package_id_for(upn),
+    )
+    out = tmp / "result.cvblob"
+    write_container(produced.meta, produced.ciphertext, out)
+    return out, upn
+
+
+def test_the_dashboard_opens_a_blob_file_with_its_key_only(
+    insights_live: InsightsLive, blob_file: tuple[Path, str], context_factory: ContextFactory
+) -> None:
+    path, upn = blob_file
+    page = context_factory().new_page()
+    traffic = Traffic()
+    traffic.attach(page)
+    page.goto(f"{insights_live.base}/insights/dashboard")
+    page.wait_for_load_state("networkidle")
+    before = len(traffic.requests)
+    page.locator("#file").set_input_files(str(path))
+    key = page.get_by_label("Key (the package link, or its upn value)")
+    key.fill(new_upn())
+    page.get_by_role("button", name="Decrypt and open").click()
+    expect(page.locator("#load-error")).to_have_text("This key does not open this result.")
+    expect(page.locator("#dashboard")).to_be_hidden()
+    # The whole link works as well as its upn value.
+    key.fill(f"https://click.discord.com/ls/click?upn={upn}")
+    page.get_by_role("button", name="Decrypt and open").click()
+    expect(page.locator("#blob-key")).to_be_hidden()
+    expect(page.locator("#load-error")).to_be_hidden()
+    assert_headline(page, insights_live.expected)
+    sent = [
+        r.url
+        for r in traffic.requests[before:]
+        if not r.url.startswith(insights_live.base + "/static/")
+    ]
+    assert not sent, f"the page sent requests while decrypting a local file: {sent}"

@@ -8,6 +8,7 @@
 import { el, say } from "../api.js";
 import { chartBlock, destroyCharts, download, tableBlock, toCsv } from "./charts.js";
 import { foldHours, loadDrill, loadMeta, loadRange, rangeOf, SECTIONS, series } from "./queries.js";
+import { isContainer, openBlobFile } from "./blobfile.js";
 import { openWorkerDatabase } from "./sqlite.js";
 import { forgetResult, listResults, loadResult } from "./store.js";
 
@@ -121,8 +122,15 @@ async function refreshSaved() {
 
 async function openFile(file) {
   if (!file) return;
-  const bytes = new Uint8Array(await file.arrayBuffer());
+  let bytes = new Uint8Array(await file.arrayBuffer());
   if (location.hash) history.replaceState(null, "", location.pathname);
+  if (isContainer(bytes.buffer)) {
+    // An encrypted result (.cvblob): its key is asked for and checked here (blobfile.js).
+    showLoadError("");
+    const db = await openBlobFile(bytes.buffer, showLoadError);
+    if (!db) return;
+    bytes = new Uint8Array(db);
+  }
   await openBytes(bytes, file.name);
 }
 
