@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
@@ -400,3 +406,43 @@ def test_the_dashboard_opens_a_blob_file_with_its_key_only(
         if not r.url.startswith(insights_live.base + "/static/")
     ]
     assert not sent, f"the page sent requests while decrypting a local file: {sent}"
+
+
+def test_analyze_open_serves_the_dashboard_on_loopback(
+    insights_live: InsightsLive, context_factory: ContextFactory, tmp_path: Path
+) -> None:
+    """``cordvault analyze PKG.zip --open``: the dashboard of that one result on 127.0.0.1, the
+    browser opened on a one-time path (``BROWSER`` records the URL instead of a real browser)."""
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    env = {**os.environ, "BROWSER": str(browser), "DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "cordvault", "analyze", str(insights_live.zip_path)]
+    options = ["-o", str(tmp_path / "r.sqlite"), "--no-report", "--workers", "1", "--open"]
+    cli = subprocess.Popen([*command, *options], env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not opened.exists() or not opened.read_text().strip():
+            assert cli.poll() is None, "the command ended before opening the browser"
+            assert time.monotonic() < deadline, "the browser was never opened"
+            time.sleep(0.1)
+        url = opened.read_text().strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/r/[\w-]{20,}", url), url
+        page = context_factory().new_page()
+        traffic = Traffic()
+        traffic.attach(page)
+        page.goto(url)
+        page.wait_for_url(re.compile(r".*/insights/dashboard#local-.*"))
+        assert_headline(page, insights_live.expected)
+        origin = url.split("/r/", 1)[0]
+        assert all(r.url.startswith(origin + "/") for r in traffic.requests)
+        # The file's path works once; the page's reload reads the browser's copy.
+        assert httpx.get(f"{url}/result.sqlite").status_code == 410
+        page.reload()
+        assert_headline(page, insights_live.expected)
+    finally:
+        cli.send_signal(signal.SIGINT)
+        assert cli.wait(timeout=30) == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)
