@@ -63,7 +63,7 @@ def test_every_page_passes_axe(
     page.get_by_role("dialog").get_by_role("button", name="Close").click()
     page.get_by_role("button", name="Grid").click()
     _check(page, "drive, grid")
-    for path in ("/shared", "/account", f"/view/{note['id']}"):
+    for path in ("/shared", "/account", f"/view/{note['id']}", "/insights"):
         page.goto(f"{live.base}{path}")
         page.wait_for_load_state("networkidle")
         _check(page, path)

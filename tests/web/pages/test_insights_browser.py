@@ -28,6 +28,7 @@ import pytest
 from playwright.sync_api import Page, Request, WebSocket, expect
 from tests.support.insights_server import PackageServer, new_upn, package_handler
 from tests.web.pages.conftest import PASSWORD, ContextFactory, _Server, page_settings
+from tests.web.pages.test_accessibility_browser import _check as check_axe
 
 from cordvault.insights.blob import write_container
 from cordvault.insights.generator import Expected, GenOptions, generate_package
@@ -436,6 +437,8 @@ def test_analyze_open_serves_the_dashboard_on_loopback(
         page.wait_for_url(re.compile(r".*/insights/dashboard#local-.*"))
         assert_headline(page, insights_live.expected)
         origin = url.split("/r/", 1)[0]
+        headers = httpx.get(f"{origin}/insights/dashboard").headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert all(r.url.startswith(origin + "/") for r in traffic.requests)
         # The file's path works once; the page's reload reads the browser's copy.
         assert httpx.get(f"{url}/result.sqlite").status_code == 410
@@ -446,3 +449,29 @@ def test_analyze_open_serves_the_dashboard_on_loopback(
         assert cli.wait(timeout=30) == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(url)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"color_scheme": "light"}, id="light"),
+        pytest.param(
+            {"color_scheme": "dark", "viewport": {"width": 360, "height": 740}}, id="dark-phone"
+        ),
+    ],
+)
+def test_the_insights_page_with_a_job_and_a_saved_entry_passes_axe(
+    insights_live: InsightsLive, context_factory: ContextFactory, options: dict[str, object]
+) -> None:
+    page = context_factory(bypass_csp=True, **options).new_page()
+    page.goto(f"{insights_live.base}/insights")
+    page.get_by_text("Where do I find the link?").click()
+    page.evaluate(
+        """async ([id, key]) => (await import('/static/js/insights/keys.js'))
+            .keepKey({packageId: id, upn: key, label: 'a package'}, true)""",
+        ["0123456789abcdef0123456789abcdef", new_upn()],
+    )
+    page.reload()
+    page.get_by_role("button", name="Check its analysis").click()
+    expect(page.locator("#job-error")).to_be_visible()
+    check_axe(page, "/insights with a stopped job and a saved entry")

@@ -19,7 +19,7 @@ from cordvault.core.settings import Settings
 from cordvault.web.app import create_app
 from cordvault.web.pages.render import STATIC_DIR
 
-PAGES = ["/drive", "/shared", "/account", "/admin", "/view/x", "/docs", "/redoc"]
+PAGES = ["/drive", "/shared", "/account", "/admin", "/view/x", "/docs", "/redoc", "/insights"]
 _CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 _CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
 
