@@ -8,7 +8,7 @@
 // subscribe packet, which proves the key the same way). The decrypted database never leaves.
 
 import { el, formatDate, formatDuration, formatSize, say, showError } from "../api.js";
-import { BlobError, openWire } from "./blob.js";
+import { BlobError, decryptWire, gunzip, looksLikeSqlite } from "./blob.js";
 import {
   durations, forgetKey, keepKey, keyFor, LinkError, listKeys, newUpn, recordDuration, upnFromLink,
 } from "./keys.js";
@@ -363,11 +363,28 @@ function fail(current, err) {
 async function fetchResult(current) {
   $("job-step").textContent = "Downloading and decrypting the result";
   $("fetch-bar").hidden = false;
+  // Milliseconds per stage, kept for this tab (sessionStorage: timings only, no data) so the
+  // benchmark (benchmarks/insights_dashboard.py) can read them after the dashboard opened.
+  const timings = {};
+  let mark = performance.now();
+  const lap = (name) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - mark);
+    mark = now;
+  };
   try {
     const where = await call("GET", `/process/${current.packageId}/blob`, current.upn);
+    lap("link");
     const ciphertext = await download(new URL(where.url, location.href));
-    const bytes = await openWire(ciphertext, where.iv, current.upn);
+    lap("download");
+    const gz = await decryptWire(ciphertext, where.iv, current.upn);
+    lap("decrypt");
+    const bytes = await gunzip(gz);
+    lap("inflate");
+    if (!looksLikeSqlite(bytes)) throw new BlobError("BLOB_UNREADABLE", messageFor("BLOB_UNREADABLE"));
     await saveResult({ id: current.packageId, label: current.label, savedAt: new Date().toISOString(), packageId: current.packageId, bytes });
+    lap("save");
+    sessionStorage.setItem("cordvault-insights-timings", JSON.stringify(timings));
     const seconds = (Date.now() - current.since) / 1000;
     await recordDuration(current.packageId, seconds, "server").catch(() => {});
     clearInterval(current.timer);
