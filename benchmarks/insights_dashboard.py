@@ -117,6 +117,14 @@ def submit(base: str, package: Path) -> tuple[str, str, float]:
             time.sleep(1)
 
 
+def blob_size(base: str, upn: str, package_id: str) -> int:
+    """Bytes of the encrypted result the page downloads."""
+    auth = {"authorization": f"Bearer {upn}"}
+    url = httpx.get(f"{base}/process/{package_id}/blob", headers=auth).json()["url"]
+    with httpx.stream("GET", url) as r:
+        return int(r.headers["content-length"])
+
+
 @dataclass
 class Peaks:
     rss: int = 0
@@ -241,10 +249,7 @@ def main() -> None:
     server, base = start_server(args.workdir)
     try:
         upn, package_id, server_seconds = submit(base, package)
-        blob_bytes = sum(
-            f.stat().st_size for f in (args.workdir / "data").rglob("*") if f.is_file()
-            and package_id in str(f)
-        )  # fmt: skip
+        blob_bytes = blob_size(base, upn, package_id)
         print(f"processed in {server_seconds:.0f} s (upload + analysis)", flush=True)
         runs = []
         with sync_playwright() as p:
