@@ -475,3 +475,39 @@ def test_the_insights_page_with_a_job_and_a_saved_entry_passes_axe(
     page.get_by_role("button", name="Check its analysis").click()
     expect(page.locator("#job-error")).to_be_visible()
     check_axe(page, "/insights with a stopped job and a saved entry")
+
+
+def test_upload_shows_progress_and_cancels(
+    insights_live: InsightsLive, context_factory: ContextFactory
+) -> None:
+    base = insights_live.base
+    page = context_factory().new_page()
+    traffic = Traffic()
+    traffic.attach(page)
+    page.goto(f"{base}/insights")
+    # A slow uplink (about 8 s for the package) so the upload can be watched and cancelled.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 15_000},
+    )
+    page.locator("#zip").set_input_files(str(insights_live.zip_path))
+    page.get_by_role("button", name="Upload and analyse").click()
+    bar = page.get_by_label("Upload progress")
+    expect(bar).to_be_visible()
+    expect(page.locator("#upload-text")).to_contain_text(" of ")
+    page.get_by_role("button", name="Cancel upload").click()
+    expect(page.locator("#zip-error")).to_have_text(
+        "Upload cancelled: nothing was kept on the server."
+    )
+    expect(bar).to_be_hidden()
+    expect(page.locator("#job")).to_be_hidden()
+    (upload,) = [r for r in traffic.requests if r.url == f"{base}/process/upload"]
+    upn = upload.headers["authorization"].removeprefix("Bearer ")
+    status = httpx.get(
+        f"{base}/process/{package_id_for(upn)}/status", headers={"authorization": f"Bearer {upn}"}
+    ).json()
+    assert status["errorMessageCode"] == "UNKNOWN_PACKAGE_ID"
+    # The button is usable again: the same file can be sent after all.
+    expect(page.get_by_role("button", name="Upload and analyse")).to_be_enabled()
