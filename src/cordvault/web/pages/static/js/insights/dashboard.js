@@ -27,6 +27,8 @@ const state = {
   drill: null, // the entry shown in the drill-down, or null
   lastOpener: null,
   generation: 0,
+  rangeToken: 0,
+  resultId: null, // the saved result shown (null: a local file)
 };
 
 // ---- formatting -----------------------------------------------------------------------
@@ -70,6 +72,7 @@ async function openBytes(bytes, label) {
     return;
   }
   $("loading").hidden = false;
+  delete $("dashboard").dataset.shown;
   const started = performance.now();
   try {
     state.db?.close();
@@ -104,7 +107,10 @@ async function openSaved(id) {
     showLoadError("This result is not saved on this device (it may have been forgotten). Open it again from the Insights page, or choose a file.");
     return;
   }
+  await refreshSaved();
+  $("saved-list").value = rec.id;
   await openBytes(new Uint8Array(rec.bytes), rec.label || rec.id);
+  state.resultId = rec.id;
 }
 
 async function refreshSaved() {
@@ -121,9 +127,22 @@ async function refreshSaved() {
 
 async function openFile(file) {
   if (!file) return;
+  state.resultId = null;
   const bytes = new Uint8Array(await file.arrayBuffer());
   if (location.hash) history.replaceState(null, "", location.pathname);
   await openBytes(bytes, file.name);
+}
+
+/** Stop showing the open result (its worker ends; its bytes are dropped). */
+function closeResult() {
+  state.generation++;
+  state.db?.close();
+  Object.assign(state, { db: null, bytes: null, meta: null, data: null, drill: null, resultId: null });
+  destroyCharts("overview");
+  destroyCharts("drill");
+  $("dashboard").hidden = true;
+  delete $("dashboard").dataset.shown;
+  if (location.hash) history.replaceState(null, "", location.pathname);
 }
 
 // ---- the overview -----------------------------------------------------------------------
@@ -152,12 +171,14 @@ function renderOwner() {
 
 async function renderRange() {
   const gen = state.generation;
+  const token = ++state.rangeToken; // a later range change wins over this one
+  delete $("dashboard").dataset.shown;
   const range = currentRange();
   $("range-text").textContent = range.shownStart
     ? `${fmtDay(range.shownStart)} to ${fmtDay(range.shownEnd)} (UTC days; ranges end on the last day with data).`
     : "This result has no dated activity.";
   const data = await loadRange(state.db, state.meta, range);
-  if (gen !== state.generation) return;
+  if (gen !== state.generation || token !== state.rangeToken) return;
   data.folded = foldHours(data.hours);
   state.data = data;
   renderHeadline();
@@ -166,31 +187,35 @@ async function renderRange() {
   renderUsage();
   renderExtras();
   if (state.drill) await openDrill(state.drill, false);
+  // What is on screen now (scripts and tests wait for it): range name and its UTC days.
+  $("dashboard").dataset.shown = `${range.name}:${range.start}:${range.end}`;
 }
 
-function stat(key, label, value, detail) {
-  return [el("dt", {}, label), el("dd", { "data-key": key }, value, detail ? el("span", { class: "meta" }, ` ${detail}`) : null)];
+// data-value: the raw figure behind the shown text (for scripts and tests; never formatted).
+function stat(key, label, value, detail, raw) {
+  return [el("dt", {}, label), el("dd", { "data-key": key, "data-value": raw ?? null }, value, detail ? el("span", { class: "meta" }, ` ${detail}`) : null)];
 }
 
 function renderHeadline() {
   const { folded, lists, sessionsByOs, voice, payments, reactions } = state.data;
-  const top = (list) => list[0] ? list[0].name : "–";
   const topCount = (list) => list[0] ? `(${num(list[0].n)} messages)` : "";
   const sessions = sessionsByOs.reduce((t, r) => t + r.sessions, 0);
   const sessionMinutes = sessionsByOs.reduce((t, r) => t + r.minutes, 0);
   const paid = payments.length ? payments.map((p) => fmtMoney(p.amount, p.currency)).join(", ") : "none";
+  const top = (list) => (list[0] ? list[0].name : "–");
+  const topRaw = (list) => (list[0] ? `${list[0].id}:${list[0].n}` : "");
   $("headline").replaceChildren(
-    ...stat("messages", "Messages sent", num(folded.total)),
-    ...stat("active-days", "Active days", num(folded.activeDays)),
-    ...stat("best-day", "Most active day", folded.best ? fmtDay(folded.best.day) : "–", folded.best ? `(${num(folded.best.n)} messages)` : ""),
-    ...stat("streak", "Longest streak", folded.longest ? `${num(folded.longest.days)} days` : "–", folded.longest ? `(${fmtDay(folded.longest.start)} to ${fmtDay(folded.longest.end)})` : ""),
-    ...stat("top-dm", "Top DM", top(lists.dms), topCount(lists.dms)),
-    ...stat("top-guild", "Top server", top(lists.guilds), topCount(lists.guilds)),
-    ...stat("top-channel", "Top channel", top(lists.channels), topCount(lists.channels)),
-    ...stat("sessions", "Sessions", num(sessions), `(${fmtMinutes(sessionMinutes)})`),
-    ...stat("voice", "Voice time", `${num(voice.total)} minutes`, `(${num(voice.sessions)} calls)`),
-    ...stat("reactions", "Reactions added", num(reactions.reduce((t, r) => t + r.n, 0))),
-    ...stat("payments", "Payments", paid),
+    ...stat("messages", "Messages sent", num(folded.total), "", folded.total),
+    ...stat("active-days", "Active days", num(folded.activeDays), "", folded.activeDays),
+    ...stat("best-day", "Most active day", folded.best ? fmtDay(folded.best.day) : "–", folded.best ? `(${num(folded.best.n)} messages)` : "", folded.best ? `${folded.best.day}:${folded.best.n}` : ""),
+    ...stat("streak", "Longest streak", folded.longest ? `${num(folded.longest.days)} days` : "–", folded.longest ? `(${fmtDay(folded.longest.start)} to ${fmtDay(folded.longest.end)})` : "", folded.longest?.days ?? 0),
+    ...stat("top-dm", "Top DM", top(lists.dms), topCount(lists.dms), topRaw(lists.dms)),
+    ...stat("top-guild", "Top server", top(lists.guilds), topCount(lists.guilds), topRaw(lists.guilds)),
+    ...stat("top-channel", "Top channel", top(lists.channels), topCount(lists.channels), topRaw(lists.channels)),
+    ...stat("sessions", "Sessions", num(sessions), `(${fmtMinutes(sessionMinutes)})`, `${sessions}:${sessionMinutes}`),
+    ...stat("voice", "Voice time", `${num(voice.total)} minutes`, `(${num(voice.sessions)} calls)`, `${voice.sessions}:${voice.total}`),
+    ...stat("reactions", "Reactions added", num(reactions.reduce((t, r) => t + r.n, 0)), "", reactions.reduce((t, r) => t + r.n, 0)),
+    ...stat("payments", "Payments", paid, "", payments.map((p) => `${p.currency}:${p.payments}:${p.amount}`).sort().join(",")),
   );
 }
 
@@ -344,12 +369,12 @@ async function openDrill(entry, moveFocus) {
   const topHour = folded.total ? folded.byHour.indexOf(Math.max(...folded.byHour)) : null;
   $("drill-title").textContent = `${KIND_NAMES[entry.kind]} ${entry.name}`;
   $("drill-headline").replaceChildren(
-    ...stat("drill-messages", "Messages sent", num(folded.total)),
+    ...stat("drill-messages", "Messages sent", num(folded.total), "", folded.total),
     ...stat("drill-active-days", "Active days", num(folded.activeDays)),
     ...stat("drill-best-day", "Most active day", folded.best ? fmtDay(folded.best.day) : "–", folded.best ? `(${num(folded.best.n)} messages)` : ""),
     ...stat("drill-top-hour", "Busiest hour", topHour === null ? "–" : hourLabel(topHour)),
-    ...stat("drill-reactions", "Reactions added", num(drill.reactions)),
-    ...stat("drill-voice", "Voice time", `${num(drill.voiceMinutes)} minutes`, `(${num(drill.voiceSessions)} calls)`),
+    ...stat("drill-reactions", "Reactions added", num(drill.reactions), "", drill.reactions),
+    ...stat("drill-voice", "Voice time", `${num(drill.voiceMinutes)} minutes`, `(${num(drill.voiceSessions)} calls)`, `${drill.voiceSessions}:${drill.voiceMinutes}`),
   );
   destroyCharts("drill");
   const body = [stepPicker(() => openDrill(entry, false)), ...timeCharts(folded, "drill")];
@@ -359,12 +384,14 @@ async function openDrill(entry, moveFocus) {
   }
   $("drill-body").replaceChildren(...body);
   $("drill").hidden = false;
+  $("drill").dataset.shown = `${entry.kind}:${entry.id}:${state.data.range.name}`;
   $("overview").hidden = true;
   if (moveFocus) $("drill").focus();
 }
 
 function closeDrill() {
   state.drill = null;
+  delete $("drill").dataset.shown;
   destroyCharts("drill");
   $("drill").hidden = true;
   $("overview").hidden = false;
@@ -393,6 +420,7 @@ function wire() {
     const id = $("saved-list").value;
     if (!id) return;
     await forgetResult(id);
+    if (id === state.resultId) closeResult();
     say("Forgotten on this device.");
     await refreshSaved();
   });
