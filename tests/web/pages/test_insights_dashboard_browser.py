@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
@@ -67,7 +68,7 @@ class Traffic:
     def assert_private(self, base: str) -> None:
         assert self.seen, "no request recorded"
         for method, url, body in self.seen:
-            assert url.startswith(f"{base}/") or url.startswith(("blob:", "data:")), url
+            assert url.startswith((f"{base}/", "blob:", "data:")), url
             assert method == "GET", (method, url)
             assert SQLITE_MAGIC not in body, url
 
@@ -90,9 +91,7 @@ def _wait_shown(page: Page, prefix: str) -> None:
     expect(page.locator("#dashboard")).to_have_attribute("data-shown", _starts(prefix))
 
 
-def _starts(prefix: str) -> object:
-    import re
-
+def _starts(prefix: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(prefix))
 
 
@@ -182,9 +181,7 @@ def test_headline_numbers_match_the_generator(
         pay[r[3]][0] += 1
         pay[r[3]][1] += r[2]
     assert pay, "the generated package should have payments"
-    assert _value(page, "payments") == ",".join(
-        sorted(f"{c}:{n}:{a}" for c, (n, a) in pay.items())
-    )
+    assert _value(page, "payments") == ",".join(sorted(f"{c}:{n}:{a}" for c, (n, a) in pay.items()))
     # The time zone is stated; the database can be downloaded as it is.
     expect(page.locator("#tz-note")).to_contain_text("UTC")
     with page.expect_download() as dl:

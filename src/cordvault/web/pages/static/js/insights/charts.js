@@ -62,16 +62,15 @@ function fmtCell(v) {
  */
 export function chartBlock({ title, points, x = "category", columns, bars = true, group = "overview" }) {
   const id = `chart-${slug(title)}-${Math.random().toString(36).slice(2, 8)}`;
-  const { table, csv } = tableBlock({ title, columns, rows: points, numeric: [1] });
   const holder = el("div", { class: "chart", role: "img", "aria-label": `${title}: chart; the same numbers are in the table below.` });
-  const figure = el(
-    "figure",
-    { class: "chart-block", id },
-    el("figcaption", { class: "chart-title" }, title),
-    holder,
-    el("details", { class: "as-table" }, el("summary", {}, "Show as a table"), table),
-    csv,
-  );
+  // The table is built when first opened: a daily series over years is thousands of rows.
+  const details = el("details", { class: "as-table" }, el("summary", {}, "Show as a table"));
+  details.addEventListener("toggle", () => {
+    if (details.open && details.childElementCount === 1) details.append(tableBlock({ title, columns, rows: points, numeric: [1] }).table);
+  });
+  const csv = el("button", { type: "button", class: "csv", onclick: () => download(`${slug(title)}.csv`, toCsv(columns, points), "text/csv") }, "Download CSV");
+  csv.dataset.table = title;
+  const figure = el("figure", { class: "chart-block", id }, el("figcaption", { class: "chart-title" }, title), holder, details, csv);
   requestAnimationFrame(() => drawChart(holder, points, x, columns, bars, group));
   return figure;
 }
