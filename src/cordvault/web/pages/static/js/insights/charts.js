@@ -91,7 +91,7 @@ function drawChart(holder, points, xKind, columns, bars, group) {
     title: undefined,
     scales: { x: xKind === "time" ? { time: true } : { time: false, range: [-0.5, points.length - 0.5] } },
     axes: [
-      xKind === "time" ? axis : { ...axis, values: (_u, ticks) => ticks.map((t) => labels[t] ?? "") , splits: () => xs, space: 28 },
+      xKind === "time" ? axis : { ...axis, values: (_u, ticks) => ticks.map((t) => labels[t] ?? ""), splits: (u) => categorySplits(u, labels) },
       { ...axis, size: 56 },
     ],
     series: [
@@ -106,6 +106,14 @@ function drawChart(holder, points, xKind, columns, bars, group) {
   observer.observe(holder);
   if (!live.has(group)) live.set(group, new Set());
   live.get(group).add({ plot, observer });
+}
+
+/** Every category that fits under the plot without overlapping its neighbour's label. */
+function categorySplits(u, labels) {
+  const widest = Math.max(...labels.map((l) => String(l).length));
+  const room = (u.bbox.width / (window.devicePixelRatio || 1)) / labels.length;
+  const step = Math.max(1, Math.ceil((widest * 7 + 10) / Math.max(room, 1)));
+  return labels.map((_, i) => i).filter((i) => i % step === 0);
 }
 
 /** Destroy the charts of one group (before it is drawn again). */

@@ -13,7 +13,8 @@ import { forgetResult, listResults, loadResult } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 10;
-const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+// Short local names of the days of the week, Sunday first (2023-01-01 was a Sunday).
+const WEEKDAYS = [...Array(7).keys()].map((d) => new Date(Date.UTC(2023, 0, 1 + d)).toLocaleDateString(undefined, { weekday: "short", timeZone: "UTC" }));
 const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "your time zone";
 const SQLITE_MAGIC = "SQLite format 3\u0000";
 
@@ -204,7 +205,8 @@ async function renderRange(timings = {}) {
 
 // data-value: the raw figure behind the shown text (for scripts and tests; never formatted).
 function stat(key, label, value, detail, raw) {
-  return [el("dt", {}, label), el("dd", { "data-key": key, "data-value": raw ?? null }, value, detail ? el("span", { class: "meta" }, ` ${detail}`) : null)];
+  const dd = el("dd", { "data-key": key, "data-value": raw ?? null }, value, detail ? el("span", { class: "meta" }, ` ${detail}`) : null);
+  return [el("div", { class: "stat" }, el("dt", {}, label), dd)]; // a <div> may group dt/dd
 }
 
 function renderHeadline() {
