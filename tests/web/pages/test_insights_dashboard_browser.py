@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, Request, expect
@@ -341,3 +342,32 @@ def test_phone_width_has_no_horizontal_scroll(
     page.wait_for_selector("#time-body .uplot")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+
+
+def test_hours_and_weekdays_follow_the_viewers_time_zone(
+    live: Live, context_factory: ContextFactory, result: Result
+) -> None:
+    zone = "America/New_York"  # daylight saving time: the offset changes twice a year
+    page = context_factory(accept_downloads=True, locale="en-US", timezone_id=zone).new_page()
+    _open_file(page, live.base, result.sqlite)
+    expect(page.locator("#tz-note")).to_contain_text(zone)
+    by_hour = [0] * 24
+    by_weekday = [0] * 7  # Monday first, as the page lists them
+    with sqlite3.connect(result.sqlite) as conn:
+        for day, hour, n in conn.execute(
+            "SELECT day, hour, SUM(occurence_count) FROM activity"
+            " WHERE event_name = 'message_sent' GROUP BY day, hour"
+        ):
+            utc = datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(hours=hour)
+            local = utc.astimezone(ZoneInfo(zone))
+            by_hour[local.hour] += n
+            by_weekday[local.weekday()] += n
+
+    def table(title: str) -> list[int]:
+        with page.expect_download() as dl:
+            page.locator(f"#time-body button.csv[data-table='{title}']").click()
+        rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text())))
+        return [int(r[1]) for r in rows[1:]]
+
+    assert table("Messages by hour of day") == by_hour
+    assert table("Messages by day of week") == by_weekday
