@@ -62,16 +62,15 @@ function fmtCell(v) {
  */
 export function chartBlock({ title, points, x = "category", columns, bars = true, group = "overview" }) {
   const id = `chart-${slug(title)}-${Math.random().toString(36).slice(2, 8)}`;
-  const { table, csv } = tableBlock({ title, columns, rows: points, numeric: [1] });
   const holder = el("div", { class: "chart", role: "img", "aria-label": `${title}: chart; the same numbers are in the table below.` });
-  const figure = el(
-    "figure",
-    { class: "chart-block", id },
-    el("figcaption", { class: "chart-title" }, title),
-    holder,
-    el("details", { class: "as-table" }, el("summary", {}, "Show as a table"), table),
-    csv,
-  );
+  // The table is built when first opened: a daily series over years is thousands of rows.
+  const details = el("details", { class: "as-table" }, el("summary", {}, "Show as a table"));
+  details.addEventListener("toggle", () => {
+    if (details.open && details.childElementCount === 1) details.append(tableBlock({ title, columns, rows: points, numeric: [1] }).table);
+  });
+  const csv = el("button", { type: "button", class: "csv", onclick: () => download(`${slug(title)}.csv`, toCsv(columns, points), "text/csv") }, "Download CSV");
+  csv.dataset.table = title;
+  const figure = el("figure", { class: "chart-block", id }, el("figcaption", { class: "chart-title" }, title), holder, details, csv);
   requestAnimationFrame(() => drawChart(holder, points, x, columns, bars, group));
   return figure;
 }
@@ -92,7 +91,7 @@ function drawChart(holder, points, xKind, columns, bars, group) {
     title: undefined,
     scales: { x: xKind === "time" ? { time: true } : { time: false, range: [-0.5, points.length - 0.5] } },
     axes: [
-      xKind === "time" ? axis : { ...axis, values: (_u, ticks) => ticks.map((t) => labels[t] ?? "") , splits: () => xs, space: 28 },
+      xKind === "time" ? axis : { ...axis, values: (_u, ticks) => ticks.map((t) => labels[t] ?? ""), splits: (u) => categorySplits(u, labels) },
       { ...axis, size: 56 },
     ],
     series: [
@@ -107,6 +106,14 @@ function drawChart(holder, points, xKind, columns, bars, group) {
   observer.observe(holder);
   if (!live.has(group)) live.set(group, new Set());
   live.get(group).add({ plot, observer });
+}
+
+/** Every category that fits under the plot without overlapping its neighbour's label. */
+function categorySplits(u, labels) {
+  const widest = Math.max(...labels.map((l) => String(l).length));
+  const room = (u.bbox.width / (window.devicePixelRatio || 1)) / labels.length;
+  const step = Math.max(1, Math.ceil((widest * 7 + 10) / Math.max(room, 1)));
+  return labels.map((_, i) => i).filter((i) => i % step === 0);
 }
 
 /** Destroy the charts of one group (before it is drawn again). */

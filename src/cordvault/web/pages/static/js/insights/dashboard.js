@@ -14,7 +14,8 @@ import { forgetResult, listResults, loadResult } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 10;
-const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+// Short local names of the days of the week, Sunday first (2023-01-01 was a Sunday).
+const WEEKDAYS = [...Array(7).keys()].map((d) => new Date(Date.UTC(2023, 0, 1 + d)).toLocaleDateString(undefined, { weekday: "short", timeZone: "UTC" }));
 const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "your time zone";
 const SQLITE_MAGIC = "SQLite format 3\u0000";
 
@@ -24,10 +25,12 @@ const state = {
   label: "",
   meta: null,
   data: null,
-  step: "day",
+  step: "auto", // "day" | "week" | "month"; auto picks from the range's length
   drill: null, // the entry shown in the drill-down, or null
   lastOpener: null,
   generation: 0,
+  rangeToken: 0,
+  resultId: null, // the saved result shown (null: a local file)
 };
 
 // ---- formatting -----------------------------------------------------------------------
@@ -71,19 +74,27 @@ async function openBytes(bytes, label) {
     return;
   }
   $("loading").hidden = false;
+  delete $("dashboard").dataset.shown;
   const started = performance.now();
   try {
     state.db?.close();
     state.db = null;
+    const timings = {};
+    let mark = performance.now();
+    const lap = (name) => { const now = performance.now(); timings[name] = Math.round(now - mark); mark = now; };
     const db = await openWorkerDatabase(bytes);
+    lap("open");
     const meta = await loadMeta(db);
+    lap("meta");
     if (gen !== state.generation) return db.close();
     Object.assign(state, { db, bytes, label, meta, drill: null });
     $("dashboard").hidden = false;
     renderOwner();
-    await renderRange();
-    const ms = Math.round(performance.now() - started);
-    document.body.dataset.renderMs = String(ms);
+    await renderRange(timings);
+    lap("render");
+    // The first render's cost, for the benchmark (benchmarks/insights_dashboard.py).
+    document.body.dataset.renderMs = String(Math.round(performance.now() - started));
+    document.body.dataset.timings = JSON.stringify(timings);
     say(`Opened ${label}.`);
   } catch (err) {
     showLoadError(err instanceof Error && err.message.startsWith("This is not") ? err.message : `This file could not be opened as a result database (${err.message ?? err}).`);
@@ -105,7 +116,10 @@ async function openSaved(id) {
     showLoadError("This result is not saved on this device (it may have been forgotten). Open it again from the Insights page, or choose a file.");
     return;
   }
+  await refreshSaved();
+  $("saved-list").value = rec.id;
   await openBytes(new Uint8Array(rec.bytes), rec.label || rec.id);
+  state.resultId = rec.id;
 }
 
 async function refreshSaved() {
@@ -122,6 +136,7 @@ async function refreshSaved() {
 
 async function openFile(file) {
   if (!file) return;
+  state.resultId = null;
   let bytes = new Uint8Array(await file.arrayBuffer());
   if (location.hash) history.replaceState(null, "", location.pathname);
   if (isContainer(bytes.buffer)) {
@@ -132,6 +147,18 @@ async function openFile(file) {
     bytes = new Uint8Array(db);
   }
   await openBytes(bytes, file.name);
+}
+
+/** Stop showing the open result (its worker ends; its bytes are dropped). */
+function closeResult() {
+  state.generation++;
+  state.db?.close();
+  Object.assign(state, { db: null, bytes: null, meta: null, data: null, drill: null, resultId: null });
+  destroyCharts("overview");
+  destroyCharts("drill");
+  $("dashboard").hidden = true;
+  delete $("dashboard").dataset.shown;
+  if (location.hash) history.replaceState(null, "", location.pathname);
 }
 
 // ---- the overview -----------------------------------------------------------------------
@@ -158,15 +185,21 @@ function renderOwner() {
   if (!$("range-to").value) $("range-to").value = bounds.last ?? "";
 }
 
-async function renderRange() {
+async function renderRange(timings = {}) {
   const gen = state.generation;
+  const token = ++state.rangeToken; // a later range change wins over this one
+  delete $("dashboard").dataset.shown;
   const range = currentRange();
   $("range-text").textContent = range.shownStart
     ? `${fmtDay(range.shownStart)} to ${fmtDay(range.shownEnd)} (UTC days; ranges end on the last day with data).`
     : "This result has no dated activity.";
+  let mark = performance.now();
   const data = await loadRange(state.db, state.meta, range);
-  if (gen !== state.generation) return;
+  if (gen !== state.generation || token !== state.rangeToken) return;
+  timings.queries = Math.round(performance.now() - mark);
+  mark = performance.now();
   data.folded = foldHours(data.hours);
+  timings.fold = Math.round(performance.now() - mark);
   state.data = data;
   renderHeadline();
   renderTime();
@@ -174,39 +207,53 @@ async function renderRange() {
   renderUsage();
   renderExtras();
   if (state.drill) await openDrill(state.drill, false);
+  // What is on screen now (scripts and tests wait for it): range name and its UTC days.
+  $("dashboard").dataset.shown = `${range.name}:${range.start}:${range.end}`;
 }
 
-function stat(key, label, value, detail) {
-  return [el("dt", {}, label), el("dd", { "data-key": key }, value, detail ? el("span", { class: "meta" }, ` ${detail}`) : null)];
+// data-value: the raw figure behind the shown text (for scripts and tests; never formatted).
+function stat(key, label, value, detail, raw) {
+  const dd = el("dd", { "data-key": key, "data-value": raw ?? null }, value, detail ? el("span", { class: "meta" }, ` ${detail}`) : null);
+  return [el("div", { class: "stat" }, el("dt", {}, label), dd)]; // a <div> may group dt/dd
 }
 
 function renderHeadline() {
   const { folded, lists, sessionsByOs, voice, payments, reactions } = state.data;
-  const top = (list) => list[0] ? list[0].name : "–";
   const topCount = (list) => list[0] ? `(${num(list[0].n)} messages)` : "";
   const sessions = sessionsByOs.reduce((t, r) => t + r.sessions, 0);
   const sessionMinutes = sessionsByOs.reduce((t, r) => t + r.minutes, 0);
   const paid = payments.length ? payments.map((p) => fmtMoney(p.amount, p.currency)).join(", ") : "none";
+  const top = (list) => (list[0] ? list[0].name : "–");
+  const topRaw = (list) => (list[0] ? `${list[0].id}:${list[0].n}` : "");
   $("headline").replaceChildren(
-    ...stat("messages", "Messages sent", num(folded.total)),
-    ...stat("active-days", "Active days", num(folded.activeDays)),
-    ...stat("best-day", "Most active day", folded.best ? fmtDay(folded.best.day) : "–", folded.best ? `(${num(folded.best.n)} messages)` : ""),
-    ...stat("streak", "Longest streak", folded.longest ? `${num(folded.longest.days)} days` : "–", folded.longest ? `(${fmtDay(folded.longest.start)} to ${fmtDay(folded.longest.end)})` : ""),
-    ...stat("top-dm", "Top DM", top(lists.dms), topCount(lists.dms)),
-    ...stat("top-guild", "Top server", top(lists.guilds), topCount(lists.guilds)),
-    ...stat("top-channel", "Top channel", top(lists.channels), topCount(lists.channels)),
-    ...stat("sessions", "Sessions", num(sessions), `(${fmtMinutes(sessionMinutes)})`),
-    ...stat("voice", "Voice time", `${num(voice.total)} minutes`, `(${num(voice.sessions)} calls)`),
-    ...stat("reactions", "Reactions added", num(reactions.reduce((t, r) => t + r.n, 0))),
-    ...stat("payments", "Payments", paid),
+    ...stat("messages", "Messages sent", num(folded.total), "", folded.total),
+    ...stat("active-days", "Active days", num(folded.activeDays), "", folded.activeDays),
+    ...stat("best-day", "Most active day", folded.best ? fmtDay(folded.best.day) : "–", folded.best ? `(${num(folded.best.n)} messages)` : "", folded.best ? `${folded.best.day}:${folded.best.n}` : ""),
+    ...stat("streak", "Longest streak", folded.longest ? `${num(folded.longest.days)} days` : "–", folded.longest ? `(${fmtDay(folded.longest.start)} to ${fmtDay(folded.longest.end)})` : "", folded.longest?.days ?? 0),
+    ...stat("top-dm", "Top DM", top(lists.dms), topCount(lists.dms), topRaw(lists.dms)),
+    ...stat("top-guild", "Top server", top(lists.guilds), topCount(lists.guilds), topRaw(lists.guilds)),
+    ...stat("top-channel", "Top channel", top(lists.channels), topCount(lists.channels), topRaw(lists.channels)),
+    ...stat("sessions", "Sessions", num(sessions), `(${fmtMinutes(sessionMinutes)})`, `${sessions}:${sessionMinutes}`),
+    ...stat("voice", "Voice time", `${num(voice.total)} minutes`, `(${num(voice.sessions)} calls)`, `${voice.sessions}:${voice.total}`),
+    ...stat("reactions", "Reactions added", num(reactions.reduce((t, r) => t + r.n, 0)), "", reactions.reduce((t, r) => t + r.n, 0)),
+    ...stat("payments", "Payments", paid, "", payments.map((p) => `${p.currency}:${p.payments}:${p.amount}`).sort().join(",")),
   );
 }
 
+function stepFor(folded) {
+  if (state.step !== "auto") return state.step;
+  const days = [...folded.perDay.keys()];
+  if (days.length < 2) return "day";
+  const span = (Date.parse(days[days.length - 1]) - Date.parse(days[0])) / 86_400_000;
+  return span > 730 ? "month" : span > 120 ? "week" : "day";
+}
+
 function timeCharts(folded, group) {
-  const points = series(folded.perDay, state.step).map(([d, n]) => [d, n]);
-  const stepName = { day: "day", week: "week (from Monday)", month: "month" }[state.step];
+  const step = stepFor(folded);
+  const points = series(folded.perDay, step);
+  const stepName = { day: "day", week: "week (from Monday)", month: "month" }[step];
   return [
-    chartBlock({ title: `Messages per ${stepName}`, points, x: "time", columns: [state.step === "day" ? "Day" : "Period starting", "Messages"], bars: points.length < 400, group }),
+    chartBlock({ title: `Messages per ${stepName}`, points, x: "time", columns: [step === "day" ? "Day" : "Period starting", "Messages"], bars: points.length < 400, group }),
     chartBlock({ title: "Messages by hour of day", points: folded.byHour.map((n, h) => [hourLabel(h), n]), columns: ["Hour", "Messages"], group }),
     chartBlock({ title: "Messages by day of week", points: [1, 2, 3, 4, 5, 6, 0].map((d) => [WEEKDAYS[d], folded.byWeekday[d]]), columns: ["Day of week", "Messages"], group }),
   ];
@@ -216,7 +263,7 @@ function stepPicker(onChange) {
   const select = el(
     "select",
     { id: `step-${Math.random().toString(36).slice(2, 7)}`, onchange: (e) => { state.step = e.target.value; onChange(); } },
-    ...["day", "week", "month"].map((s) => el("option", { value: s, selected: s === state.step }, `per ${s}`)),
+    ...["auto", "day", "week", "month"].map((s) => el("option", { value: s, selected: s === state.step }, s === "auto" ? "by the range's length" : `per ${s}`)),
   );
   return el("div", { class: "inline-form" }, el("label", { for: select.id }, "Show messages"), select);
 }
@@ -352,12 +399,12 @@ async function openDrill(entry, moveFocus) {
   const topHour = folded.total ? folded.byHour.indexOf(Math.max(...folded.byHour)) : null;
   $("drill-title").textContent = `${KIND_NAMES[entry.kind]} ${entry.name}`;
   $("drill-headline").replaceChildren(
-    ...stat("drill-messages", "Messages sent", num(folded.total)),
+    ...stat("drill-messages", "Messages sent", num(folded.total), "", folded.total),
     ...stat("drill-active-days", "Active days", num(folded.activeDays)),
     ...stat("drill-best-day", "Most active day", folded.best ? fmtDay(folded.best.day) : "–", folded.best ? `(${num(folded.best.n)} messages)` : ""),
     ...stat("drill-top-hour", "Busiest hour", topHour === null ? "–" : hourLabel(topHour)),
-    ...stat("drill-reactions", "Reactions added", num(drill.reactions)),
-    ...stat("drill-voice", "Voice time", `${num(drill.voiceMinutes)} minutes`, `(${num(drill.voiceSessions)} calls)`),
+    ...stat("drill-reactions", "Reactions added", num(drill.reactions), "", drill.reactions),
+    ...stat("drill-voice", "Voice time", `${num(drill.voiceMinutes)} minutes`, `(${num(drill.voiceSessions)} calls)`, `${drill.voiceSessions}:${drill.voiceMinutes}`),
   );
   destroyCharts("drill");
   const body = [stepPicker(() => openDrill(entry, false)), ...timeCharts(folded, "drill")];
@@ -367,12 +414,14 @@ async function openDrill(entry, moveFocus) {
   }
   $("drill-body").replaceChildren(...body);
   $("drill").hidden = false;
+  $("drill").dataset.shown = `${entry.kind}:${entry.id}:${state.data.range.name}`;
   $("overview").hidden = true;
   if (moveFocus) $("drill").focus();
 }
 
 function closeDrill() {
   state.drill = null;
+  delete $("drill").dataset.shown;
   destroyCharts("drill");
   $("drill").hidden = true;
   $("overview").hidden = false;
@@ -401,6 +450,7 @@ function wire() {
     const id = $("saved-list").value;
     if (!id) return;
     await forgetResult(id);
+    if (id === state.resultId) closeResult();
     say("Forgotten on this device.");
     await refreshSaved();
   });
