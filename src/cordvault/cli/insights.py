@@ -72,6 +72,13 @@ def analyze(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: CPU cores).")
     ] = None,
+    open_dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="Then show the dashboard in the browser, served on 127.0.0.1 until Ctrl-C.",
+        ),
+    ] = False,
 ) -> None:
     """Analyse a Discord Data Package offline: SQLite + HTML report (+ encrypted blob)."""
     settings = load_settings()
@@ -146,6 +153,41 @@ def analyze(
             + ", ".join(summary.sections)
             + ")"
         )
+    if open_dashboard:
+        _open_dashboard(out, package.name)
+
+
+def _open_dashboard(sqlite: Path, label: str) -> None:
+    """Serve the dashboard for ``sqlite`` on 127.0.0.1 and open the browser, until Ctrl-C.
+
+    The server is the web adapter's one-result app, run as a child process (the CLI does not
+    import the web adapter): its first output line is the page's URL (a one-time random path).
+    """
+    import subprocess
+    import sys
+    import webbrowser
+
+    command = [sys.executable, "-m", "cordvault.web.pages.insights_local", str(sqlite)]
+    child = subprocess.Popen(  # noqa: S603 - our interpreter, our module, our arguments
+        [*command, "--label", label], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = child.stdout.readline().strip() if child.stdout is not None else ""
+        if not url.startswith("http://127.0.0.1:"):
+            child.wait(timeout=10)
+            raise CordvaultError(ErrorCode.UNKNOWN_ERROR, "the local dashboard did not start")
+        console.print(f"dashboard: {url}  (Ctrl-C to stop)")
+        webbrowser.open(url)
+        child.wait()
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def _analyze_to_blob(

@@ -5,6 +5,7 @@ contexts bypass the page policy (only here: every other test runs under the real
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,10 @@ import pytest
 from playwright.sync_api import Page, expect
 from tests.web.pages.conftest import ContextFactory, Live, sign_in, upload_bytes
 from tests.web.pages.test_pdf_browser import two_page_pdf
+
+from cordvault.core.settings import Settings
+from cordvault.insights.analyze import analyze_package
+from cordvault.insights.generator import GenOptions, generate_package
 
 pytestmark = pytest.mark.browser
 
@@ -99,7 +104,7 @@ def test_every_page_passes_axe(
     page.goto(f"{live.base}/search?q=note")
     expect(page.locator(".result-path").first).to_contain_text("/t-a11y")
     _check(page, "/search")
-    for path in ("/shared", "/account", f"/view/{note['id']}"):
+    for path in ("/shared", "/account", f"/view/{note['id']}", "/insights"):
         page.goto(f"{live.base}{path}")
         page.wait_for_load_state("networkidle")
         _check(page, path)
@@ -130,6 +135,44 @@ def test_every_page_passes_axe(
     folders = admin.get_by_role("list", name="Folders")
     expect(folders.get_by_role("link", name="sub")).to_be_visible()
     _check(admin, "shared with me, a folder")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"color_scheme": "light"}, id="light"),
+        pytest.param(
+            {"color_scheme": "dark", "viewport": {"width": 360, "height": 740}}, id="dark-phone"
+        ),
+    ],
+)
+def test_insights_dashboard_passes_axe(
+    live: Live,
+    context_factory: ContextFactory,
+    options: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    db = _analysed_package(tmp_path_factory.mktemp("a11y-insights"))
+    page = context_factory(bypass_csp=True, **options).new_page()
+    page.goto(f"{live.base}/insights/dashboard")
+    _check(page, "insights dashboard, empty")
+    page.get_by_label("Or choose a result file (.sqlite) from this computer").set_input_files(db)
+    expect(page.locator("#dashboard")).to_have_attribute("data-shown", re.compile("^lifetime:"))
+    page.wait_for_selector("#time-body .uplot")
+    page.locator("#time-body details").first.locator("summary").click()
+    _check(page, "insights dashboard")
+    page.locator("#lists .entry-open").first.click()
+    expect(page.locator("#drill")).to_have_attribute("data-shown", re.compile("^dm:"))
+    _check(page, "insights drill-down")
+
+
+def _analysed_package(tmp: Path) -> Path:
+    package, out = tmp / "p.zip", tmp / "p.sqlite"
+    generate_package(package, GenOptions(variant="modern", seed=4, messages=800, events=1500))
+    data = tmp / "data"
+    data.mkdir(mode=0o700)
+    analyze_package(package, out, settings=Settings(data_dir=data, analyze_workers=1))
+    return out
 
 
 def test_first_run_page_passes_axe(fresh_server: str, context_factory: ContextFactory) -> None:

@@ -30,6 +30,8 @@ PAGES = [
     "/fl/x",
     "/docs",
     "/redoc",
+    "/insights",
+    "/insights/dashboard",
 ]
 _CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 _CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -190,9 +192,25 @@ def test_folder_link_page_needs_no_account_and_browsers_get_it(client: TestClien
 
 def test_vendored_assets_carry_their_licences() -> None:
     vendor = STATIC_DIR / "vendor"
-    for folder in ("hash-wasm", "swagger-ui", "redoc", "pdfjs"):
+    for folder in ("hash-wasm", "swagger-ui", "redoc", "pdfjs", "sql.js", "uplot"):
         assert (vendor / folder / "LICENSE").stat().st_size > 500
         assert folder in (vendor / "README.md").read_text()
+
+
+def test_insights_dashboard_needs_no_account_and_may_compile_wasm(client: TestClient) -> None:
+    # Nobody signed in, not even an account on the server: the page still opens (its data
+    # never comes from the server), under the page policy that compiles wasm but has no eval.
+    r = client.get("/insights/dashboard")
+    assert r.status_code == 200
+    csp = r.headers["content-security-policy"]
+    script_src = csp.split("script-src", 1)[1].split(";", 1)[0]
+    assert "'wasm-unsafe-eval'" in script_src
+    assert "'unsafe-eval'" not in script_src
+    assert "connect-src 'self'" in csp
+    wasm = client.get("/static/vendor/sql.js/sql-wasm.wasm")
+    assert wasm.status_code == 200
+    assert wasm.headers["content-type"] == "application/wasm"
+    assert wasm.content[:4] == b"\0asm"
 
 
 def test_cors_never_allows_credentials(client: TestClient) -> None:

@@ -9,7 +9,9 @@ No build step and no Node at run time: every asset (our JS and CSS, and the vend
 - :mod:`.drive_pages`: ``/`` (app shell), ``/drive``, ``/shared``, ``/view/{id}``, ``/admin``.
 - :mod:`.conveniences_pages`: ``/trash`` and ``/search`` (versions are a dialog, ``versions.js``).
 - :mod:`.folder_links`: ``/fl/{token}``, the account-less page of a folder link.
+- :mod:`.insights_pages`: ``/insights`` (send a package, follow it, decrypt the result here).
 - :mod:`.docs_pages`: ``/docs`` and ``/redoc`` from vendored assets.
+- :mod:`.insights_dashboard`: ``/insights/dashboard`` (statistics computed in the browser).
 - :mod:`.headers`: the CSP and friends on every answer.
 - :mod:`.render`: templates, the page's visitor, CSRF tokens.
 
@@ -32,6 +34,8 @@ from cordvault.web.pages import (
     docs_pages,
     drive_pages,
     folder_links,
+    insights_dashboard,
+    insights_pages,
 )
 from cordvault.web.pages.headers import SecurityHeaders
 from cordvault.web.pages.render import STATIC_DIR
@@ -61,6 +65,8 @@ def install(app: FastAPI, services: Services) -> None:
         drive_pages.router,
         conveniences_pages.router,
         folder_links.router,
+        insights_pages.router,
+        insights_dashboard.router,
         docs_pages.router,
     )
     for router in routers:

@@ -4,7 +4,8 @@ framing refusal (``nosniff`` is added by ``web/middleware.py``).
 The default policy allows only our own origin: no inline script, no ``eval``, no remote origin,
 ``frame-ancestors 'none'`` (no page of ours can be framed), ``form-action 'self'``,
 ``base-uri 'none'``. ``'wasm-unsafe-eval'`` lets the upload page compile the vendored SHA-256
-WebAssembly (hash-wasm): it allows compiling wasm bytes the page already has, not evaluating
+WebAssembly (hash-wasm) and the insights dashboard compile sql.js (in a worker, whose script
+gets this policy too): it allows compiling wasm bytes the page already has, not evaluating
 strings. Answers that set their own policy keep it: file content has its sandboxing policy
 (``web/ranges.py``), the API docs pages allow the inline *styles* Swagger UI and ReDoc need
 (still no inline script).

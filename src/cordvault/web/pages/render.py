@@ -103,3 +103,10 @@ def render(
     if new_nonce is not None:
         set_private_cookie(response, request, csrf.NONCE_COOKIE, new_nonce, _NONCE_MAX_AGE)
     return response
+
+
+def render_anonymous(template: str, *, path: str, **ctx: Any) -> HTMLResponse:
+    """Render ``template`` with no visitor and no CSRF token, for pages served without the
+    drive (the one-result server of ``cordvault analyze --open``): they have no form to post."""
+    html = _env.get_template(template).render(user=None, csrf="", path=path, **ctx)
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
