@@ -89,7 +89,10 @@ function drawChart(holder, points, xKind, columns, bars, group) {
     width: width(),
     height: 220,
     title: undefined,
-    scales: { x: xKind === "time" ? { time: true } : { time: false, range: [-0.5, points.length - 0.5] } },
+    scales: {
+      x: xKind === "time" ? { time: true } : { time: false, range: [-0.5, points.length - 0.5] },
+      y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] }, // bars start at zero
+    },
     axes: [
       xKind === "time" ? axis : { ...axis, values: (_u, ticks) => ticks.map((t) => labels[t] ?? ""), splits: (u) => categorySplits(u, labels) },
       { ...axis, size: 56 },
