@@ -371,3 +371,12 @@ def test_hours_and_weekdays_follow_the_viewers_time_zone(
 
     assert table("Messages by hour of day") == by_hour
     assert table("Messages by day of week") == by_weekday
+    # Pointing at the busiest hour's bar shows its count in a tooltip.
+    plot = page.locator("#time-body figure").nth(1).locator(".u-over")
+    plot.scroll_into_view_if_needed()
+    box = plot.bounding_box()
+    assert box is not None
+    busiest = by_hour.index(max(by_hour))
+    page.mouse.move(box["x"] + box["width"] * (busiest + 0.5) / 24, box["y"] + box["height"] - 2)
+    tip = page.locator("#time-body figure").nth(1).locator(".chart-tip")
+    expect(tip).to_have_text(f"{busiest:02d}:00: {max(by_hour):,} messages")

@@ -89,7 +89,10 @@ function drawChart(holder, points, xKind, columns, bars, group) {
     width: width(),
     height: 220,
     title: undefined,
-    scales: { x: xKind === "time" ? { time: true } : { time: false, range: [-0.5, points.length - 0.5] } },
+    scales: {
+      x: xKind === "time" ? { time: true } : { time: false, range: [-0.5, points.length - 0.5] },
+      y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] }, // bars start at zero
+    },
     axes: [
       xKind === "time" ? axis : { ...axis, values: (_u, ticks) => ticks.map((t) => labels[t] ?? ""), splits: (u) => categorySplits(u, labels) },
       { ...axis, size: 56 },
@@ -99,6 +102,7 @@ function drawChart(holder, points, xKind, columns, bars, group) {
       { label: columns[1], stroke: accent, fill: `${accent}55`, width: 1, paths: bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined, points: { show: false } },
     ],
     legend: { live: true },
+    plugins: [tooltip((i) => `${xKind === "time" ? points[i][0] : labels[i]}: ${Number(ys[i]).toLocaleString()} ${columns[1].toLowerCase()}`)],
     cursor: { drag: { x: false, y: false } },
   };
   const plot = new uPlot(opts, [xs, ys], holder);
@@ -106,6 +110,32 @@ function drawChart(holder, points, xKind, columns, bars, group) {
   observer.observe(holder);
   if (!live.has(group)) live.set(group, new Set());
   live.get(group).add({ plot, observer });
+}
+
+/** A tooltip next to the bar under the pointer (decoration: the table carries the numbers). */
+function tooltip(text) {
+  let tip = null;
+  return {
+    hooks: {
+      init: (u) => {
+        tip = el("div", { class: "chart-tip", "aria-hidden": "true", hidden: true });
+        u.over.append(tip);
+      },
+      setCursor: (u) => {
+        const i = u.cursor.idx;
+        if (i === null || i === undefined || u.data[1][i] === null || u.data[1][i] === undefined) {
+          tip.hidden = true;
+          return;
+        }
+        tip.hidden = false;
+        tip.textContent = text(i);
+        const x = u.valToPos(u.data[0][i], "x");
+        const y = u.valToPos(u.data[1][i], "y");
+        tip.style.left = `${Math.min(Math.max(x, 40), u.over.clientWidth - 40)}px`;
+        tip.style.top = `${y}px`;
+      },
+    },
+  };
 }
 
 /** Every category that fits under the plot without overlapping its neighbour's label. */

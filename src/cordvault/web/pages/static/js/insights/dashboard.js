@@ -21,7 +21,7 @@ const SQLITE_MAGIC = "SQLite format 3\u0000";
 
 const state = {
   db: null,
-  bytes: null,
+  exportBlob: null, // () => Promise<Blob>: the database file as opened, for "Download"
   label: "",
   meta: null,
   data: null,
@@ -65,7 +65,7 @@ function showLoadError(message) {
   $("load-error").hidden = !message;
 }
 
-async function openBytes(bytes, label) {
+async function openBytes(bytes, label, exportBlob) {
   const gen = ++state.generation;
   showLoadError("");
   const head = new TextDecoder("latin1").decode(bytes.subarray(0, 16));
@@ -82,12 +82,12 @@ async function openBytes(bytes, label) {
     const timings = {};
     let mark = performance.now();
     const lap = (name) => { const now = performance.now(); timings[name] = Math.round(now - mark); mark = now; };
-    const db = await openWorkerDatabase(bytes);
+    const db = await openWorkerDatabase(bytes, { transfer: true }); // no second 60 MB copy
     lap("open");
     const meta = await loadMeta(db);
     lap("meta");
     if (gen !== state.generation) return db.close();
-    Object.assign(state, { db, bytes, label, meta, drill: null });
+    Object.assign(state, { db, exportBlob, label, meta, drill: null });
     $("dashboard").hidden = false;
     renderOwner();
     await renderRange(timings);
@@ -118,7 +118,8 @@ async function openSaved(id) {
   }
   await refreshSaved();
   $("saved-list").value = rec.id;
-  await openBytes(new Uint8Array(rec.bytes), rec.label || rec.id);
+  const exportBlob = async () => new Blob([(await loadResult(rec.id))?.bytes ?? new ArrayBuffer(0)]);
+  await openBytes(new Uint8Array(rec.bytes), rec.label || rec.id, exportBlob);
   state.resultId = rec.id;
 }
 
@@ -139,21 +140,24 @@ async function openFile(file) {
   state.resultId = null;
   let bytes = new Uint8Array(await file.arrayBuffer());
   if (location.hash) history.replaceState(null, "", location.pathname);
+  let reread = async () => file; // the File is read from disk again
   if (isContainer(bytes.buffer)) {
     // An encrypted result (.cvblob): its key is asked for and checked here (blobfile.js).
     showLoadError("");
     const db = await openBlobFile(bytes.buffer, showLoadError);
     if (!db) return;
     bytes = new Uint8Array(db);
+    const plain = new Blob([bytes.slice()]); // kept for "Download": the bytes move to the worker
+    reread = async () => plain;
   }
-  await openBytes(bytes, file.name);
+  await openBytes(bytes, file.name, reread);
 }
 
 /** Stop showing the open result (its worker ends; its bytes are dropped). */
 function closeResult() {
   state.generation++;
   state.db?.close();
-  Object.assign(state, { db: null, bytes: null, meta: null, data: null, drill: null, resultId: null });
+  Object.assign(state, { db: null, exportBlob: null, meta: null, data: null, drill: null, resultId: null });
   destroyCharts("overview");
   destroyCharts("drill");
   $("dashboard").hidden = true;
@@ -463,9 +467,10 @@ function wire() {
     renderRange();
   });
   $("drill-back").addEventListener("click", closeDrill);
-  $("export-sqlite").addEventListener("click", () => {
+  $("export-sqlite").addEventListener("click", async () => {
     const name = /\.sqlite3?$|\.db$/i.test(state.label) ? state.label : `${state.label || "insights"}.sqlite`;
-    download(name, state.bytes, "application/vnd.sqlite3");
+    if (!state.exportBlob) return;
+    download(name, await state.exportBlob(), "application/vnd.sqlite3");
   });
   window.addEventListener("hashchange", () => {
     const id = decodeURIComponent(location.hash.slice(1));

@@ -50,9 +50,9 @@ export async function openDatabase(bytes) {
 /**
  * Open SQLite bytes in a Web Worker. Returns {query(sql, params) -> Promise<object[]>,
  * close()}; query answers rows as plain objects keyed by column name. The bytes are copied
- * into the worker (the caller keeps its own, e.g. for the "download the SQLite" export).
+ * into the worker, or moved there with options.transfer (the caller's copy is then gone).
  */
-export async function openWorkerDatabase(bytes) {
+export async function openWorkerDatabase(bytes, options = {}) {
   const worker = new Worker(vendorUrl("worker.sql-wasm.js"));
   let nextId = 1;
   const pending = new Map();
@@ -68,13 +68,22 @@ export async function openWorkerDatabase(bytes) {
     for (const waiter of pending.values()) waiter.reject(new Error(event.message || "worker failed"));
     pending.clear();
   };
-  const call = (message) =>
+  const call = (message, transfer = []) =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, ...message });
+      worker.postMessage({ id, ...message }, transfer);
     });
-  await call({ action: "open", buffer: bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes) });
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  // With transfer, the buffer moves to the worker (no 60 MB copy; the caller's view is
+  // emptied); only a view over its whole buffer can move.
+  const movable = options.transfer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+  try {
+    await call({ action: "open", buffer: view }, movable ? [view.buffer] : []);
+  } catch (err) {
+    worker.terminate();
+    throw err;
+  }
   return {
     async query(sql, params) {
       const answer = await call({ action: "exec", sql, params: params ?? [] });
