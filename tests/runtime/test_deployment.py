@@ -27,6 +27,7 @@ import httpx
 import psutil
 import pytest
 from moto.server import ThreadedMotoServer
+from tests.support import deployment as topology
 from tests.support.dumpus_client import decrypt_like_client, open_and_query
 from tests.support.insights_server import PackageServer, bearer, new_upn
 
@@ -74,7 +75,7 @@ class Deployment:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.logdir / f"{name}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cordvault", *args],
+            [sys.executable, *topology.ENTRYPOINT_ARGS, *args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -84,7 +85,7 @@ class Deployment:
 
     def serve(self, name: str) -> tuple[subprocess.Popen[bytes], str]:
         port = _free_port()
-        proc = self._spawn(name, ["serve", "--port", str(port)])
+        proc = self._spawn(name, topology.serve_args("127.0.0.1", port))
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -97,7 +98,7 @@ class Deployment:
                 time.sleep(0.2)
 
     def worker(self, name: str) -> subprocess.Popen[bytes]:
-        return self._spawn(name, ["worker", "--concurrency", "1"])
+        return self._spawn(name, list(topology.WORKER_ARGS))
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("*.log")))
@@ -125,16 +126,20 @@ def deployment(
 ) -> Iterator[Deployment]:
     broker = f"{redis_url.rsplit('/', 1)[0]}/{random.randint(1, 15)}"
     env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_URL", "REDIS_URL")}
+    deployed = {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": postgres_url,
+        "BROKER_URL": broker,
+        **topology.FIXED_ENV,
+        "S3_ENDPOINT_URL": s3_endpoint,
+        "S3_BUCKET": "blobs",
+        "S3_ACCESS_KEY_ID": "test",
+        "S3_SECRET_ACCESS_KEY": "test",
+    }
+    assert sorted(deployed) == sorted(topology.DEPLOYMENT_ENV)  # what compose.yaml sets too
+    env.update(deployed)
+    # Test-only tuning: a whitelisted local package server, short leases and timeouts.
     env.update(
-        DATA_DIR=str(data_dir),
-        DATABASE_URL=postgres_url,
-        BROKER_URL=broker,
-        STORAGE_BACKEND="local",
-        BLOB_STORE="s3",
-        S3_ENDPOINT_URL=s3_endpoint,
-        S3_BUCKET="blobs",
-        S3_ACCESS_KEY_ID="test",
-        S3_SECRET_ACCESS_KEY="test",
         DL_ZIP_WHITELISTED_DOMAINS=package_server.base + "/",
         ANALYZE_WORKERS="1",
         JOB_LEASE_SECONDS="3",
@@ -202,10 +207,11 @@ def test_two_servers_two_workers_survive_kill_9(
     postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    api_a, a = deployment.serve("api-a")  # creates the keys in DATA_DIR; the second reads them
-    api_b, b = deployment.serve("api-b")
-    worker_1 = deployment.worker("worker-1")
-    worker_2 = deployment.worker("worker-2")
+    # The first API process creates the keys in DATA_DIR and migrates; the others read them.
+    api_a, a = deployment.serve(topology.API_SERVICES[0])
+    api_b, b = deployment.serve(topology.API_SERVICES[1])
+    worker_1 = deployment.worker(topology.WORKER_SERVICES[0])
+    worker_2 = deployment.worker(topology.WORKER_SERVICES[1])
     bases = [a, b]
     for base in bases:
         assert httpx.get(f"{base}/health").json()["queue"] == "celery"
