@@ -165,6 +165,13 @@ class Settings(BaseSettings):
     discord_uploads_per_channel: int = Field(
         2, ge=1, le=16, description="Discord storage: concurrent message posts per channel."
     )
+    discord_upload_buffer_bytes: int = Field(
+        0,
+        ge=0,
+        description="Discord storage: most chunk bytes held for uploads at once (waiting for a "
+        "message or being posted), shared by all lanes; further uploads wait (back-pressure "
+        "on their clients). 0: one full message per lane.",
+    )
     discord_url_refresh_margin_seconds: float = Field(
         300.0,
         ge=0,

@@ -17,6 +17,12 @@ on few bytes. Lanes pull work, so a channel
 whose bucket is empty simply takes nothing while the others carry on: writes spread over
 channels (and tokens) by themselves.
 
+Memory: every chunk from :meth:`Packer.submit` until its post is over (queued, waiting for its
+lane, or being posted) counts against ONE byte budget shared by all lanes (``max_held_bytes``).
+``submit`` blocks while the budget is full, so the caller (ultimately a drive upload reading its
+request body) waits instead of piling chunks up: back-pressure reaches the client's socket.
+A chunk's bytes are dropped, and its share of the budget returned, as soon as its post is over.
+
 Chunks of one ``submit`` call are kept in order in the queue but may land in several messages
 (a batch larger than one request). A failed post fails the futures of its chunks only.
 """
@@ -66,9 +72,12 @@ class Packer:
         window: float = 0.05,
         fill_wait: float = 1.0,
         ready: Callable[[Lane], float | None] | None = None,
+        max_held_bytes: int | None = None,
     ) -> None:
         if not lanes or workers_per_lane < 1 or max_files < 1:
             raise ValueError("a packer needs lanes, workers and room for one file")
+        if max_held_bytes is not None and max_held_bytes < 1:
+            raise ValueError("the packer's byte budget must be positive")
         self._post = post
         self._max_files = max_files
         self._budget = max_request_bytes
@@ -80,6 +89,9 @@ class Packer:
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self._held_limit = max_held_bytes
+        self.held_bytes = 0
+        """Bytes of chunks submitted and not yet released (queued or being posted)."""
         self.messages_posted = 0
         self.chunks_posted = 0
         self._threads = [
@@ -90,12 +102,26 @@ class Packer:
             thread.start()
 
     def submit(self, chunks: Sequence[bytes]) -> list[Future[Locator]]:
-        """Queue chunks (each at most ``max_request_bytes``); one future per chunk, in order."""
-        now = time.monotonic()
-        items = [_Item(bytes(chunk), now) for chunk in chunks]
+        """Queue chunks (each at most ``max_request_bytes``); one future per chunk, in order.
+
+        Blocks while the chunks would take the held bytes past ``max_held_bytes`` (a call is
+        let through when nothing is held, so a batch larger than the budget cannot wait
+        forever). Raises ``StorageUnavailable`` once the packer is closed, even while waiting.
+        """
+        size = sum(len(chunk) for chunk in chunks)
         with self._cond:
+            while (
+                not self._closed
+                and self._held_limit is not None
+                and self.held_bytes
+                and self.held_bytes + size > self._held_limit
+            ):
+                self._cond.wait()
             if self._closed:
                 raise StorageUnavailable("the Discord store is closed")
+            now = time.monotonic()
+            items = [_Item(bytes(chunk), now) for chunk in chunks]
+            self.held_bytes += size
             self._queue.extend(items)
             self._last_event = now
             self._cond.notify_all()
@@ -107,6 +133,7 @@ class Packer:
             self._closed = True
             left = list(self._queue)
             self._queue.clear()
+            self.held_bytes -= sum(len(item.data) for item in left)
             self._cond.notify_all()
         for item in left:
             item.future.set_exception(StorageUnavailable("the Discord store is closed"))
@@ -210,14 +237,19 @@ class Packer:
             for item, locator in zip(batch, locators, strict=True):
                 item.future.set_result(locator)
 
-    @staticmethod
-    def _release(batch: list[_Item]) -> None:
-        """Drop the chunks' bytes as soon as their post is over: a worker waiting for its
-        lane's next turn still references its last batch, and with 16 lane workers that kept
-        up to 48 envelopes (~400 MB) alive after their upload (docs/benchmarks.md, "Drive on
-        Discord"). The caller's ``put`` holds its own reference until it returns."""
+    def _release(self, batch: list[_Item]) -> None:
+        """Drop the chunks' bytes as soon as their post is over and give their bytes back to
+        the budget: a worker waiting for its lane's next turn still references its last
+        batch, and with 16 lane workers that kept up to 48 envelopes (~400 MB) alive after
+        their upload (docs/benchmarks.md, "Drive on Discord"). The caller's ``put`` holds its
+        own reference until it returns."""
+        size = 0
         for item in batch:
+            size += len(item.data)
             item.data = b""
+        with self._cond:
+            self.held_bytes -= size
+            self._cond.notify_all()  # a blocked submit may go on
 
     def _posted(self, chunks: int) -> None:
         with self._cond:

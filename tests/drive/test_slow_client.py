@@ -1,0 +1,70 @@
+"""A slow client does not make the server buffer a whole file (issue 15).
+
+A real uvicorn server streams a 64 MiB file to a client that reads 1 MiB and then stops
+reading: the server must stop reading the store a few chunks ahead of what the socket took
+(read-ahead + kernel socket buffers), not fetch and decrypt the rest of the file meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import httpx
+from tests.drive.conftest import drive_settings
+from tests.drive.support import PASSWORD
+from tests.support.live_server import serving
+
+from cordvault.storage.counting import CountingChunkStore
+from cordvault.storage.local import LocalChunkStore
+from cordvault.web.app import create_app
+
+MiB = 1024 * 1024
+SIZE = 64 * MiB
+
+
+def _settled(store: CountingChunkStore, timeout: float = 10.0) -> int:
+    """Bytes read from the store once reading has stopped (no change for 0.5 s)."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        now = store.counters.bytes_read
+        if now == last:
+            return now
+        last = now
+        time.sleep(0.5)
+    return store.counters.bytes_read
+
+
+def test_a_stalled_download_stops_reading_the_store(sqlite_url: str, data_dir: Path) -> None:
+    settings = drive_settings(sqlite_url, data_dir, drive_chunk_size=MiB)
+    app = create_app(settings, domains=("cordvault.web.drive",))
+    store = CountingChunkStore(LocalChunkStore(data_dir / "chunks", fsync=False))
+    app.state.services.drive.replace_store(store)
+    data = os.urandom(SIZE)
+    with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+        r = client.post("/api/auth/register", json={"name": "admin", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = client.put("/api/drive/upload", params={"path": "/big.bin"}, content=data,
+                       headers=headers)  # fmt: skip
+        assert r.status_code == 201, r.text
+        url = f"/api/drive/files/{r.json()['file']['id']}/content"
+        store.reset()
+        digest = hashlib.sha256()
+        with client.stream("GET", url, headers=headers) as response:
+            assert response.status_code == 200
+            pieces = response.iter_raw(64 * 1024)
+            got = 0
+            while got < MiB:
+                piece = next(pieces)
+                digest.update(piece)
+                got += len(piece)
+            read_while_stalled = _settled(store)
+            # A few chunks of read-ahead plus what the socket buffers hold, not the file.
+            assert read_while_stalled < 24 * MiB, f"{read_while_stalled / MiB:.0f} MiB read"
+            for piece in pieces:
+                digest.update(piece)
+        assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+        assert store.counters.bytes_read > SIZE  # the whole file (envelopes) in the end

@@ -1,0 +1,108 @@
+"""Uploads to Discord share one byte budget: the chunks the packer and its lanes hold (queued
+for a message or being posted) never exceed ``upload_buffer_bytes``; writers wait instead."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from tests.storage.discord_support import WEBHOOK, make_config, make_store
+
+from cordvault.crypto import ciphertext_size
+from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.discord.emulator import EmulatorHandle, running_emulator
+from cordvault.drive.streaming import ChunkReader, ChunkWriter
+from cordvault.storage.discord.backend import DiscordStoreOptions, upload_budget
+from cordvault.storage.discord.locator import Locator
+
+KiB = 1024
+MiB = 1024 * KiB
+CHUNK = 960 * KiB  # its envelope fits the 1 MiB attachments of the test store
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorHandle]:
+    with running_emulator(make_config()) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('budget-db') / 'ledger.db'}"
+    migrate(url)
+    engine = create_engine_for(url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+class HeldBytes:
+    """Counts, from outside the packer, the bytes it holds: a chunk counts from the moment
+    ``submit`` accepted it until its future is resolved (after its post is over)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 0
+        self.peak = 0
+
+    def _add(self, n: int) -> None:
+        with self._lock:
+            self.now += n
+            self.peak = max(self.peak, self.now)
+
+    def _released(self, n: int) -> Callable[[Future[Locator]], None]:
+        return lambda _future: self._add(-n)
+
+    def wrap(self, submit: object) -> object:
+        def counted(chunks: Sequence[bytes]) -> list[Future[Locator]]:
+            futures: list[Future[Locator]] = submit(chunks)  # type: ignore[operator]
+            for chunk, future in zip(chunks, futures, strict=True):
+                self._add(len(chunk))
+                future.add_done_callback(self._released(len(chunk)))
+            return futures
+
+        return counted
+
+
+def test_concurrent_uploads_stay_within_the_shared_budget(
+    emulator: EmulatorHandle, sessions: sessionmaker[Session]
+) -> None:
+    envelope = ciphertext_size(CHUNK)
+    budget = 3 * envelope
+    store = make_store(emulator, sessions, webhooks=(WEBHOOK,), upload_buffer_bytes=budget)
+    held = HeldBytes()
+    store.packer.submit = held.wrap(store.packer.submit)  # type: ignore[method-assign]
+    sources = [os.urandom(12 * CHUNK + 1234) for _ in range(4)]
+    try:
+
+        def upload(n: int) -> tuple[str, list[object]]:
+            writer = ChunkWriter(store, bytes([n]) * 32, f"budget{n}", 1, CHUNK, parallel=4)
+            data = sources[n]
+            result = writer.write_stream(
+                data[i : i + 64 * KiB] for i in range(0, len(data), 64 * KiB)
+            )
+            return result.sha256, list(result.chunks)
+
+        # 4 uploads x 4 chunks in flight each = 16 envelopes without the budget.
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(upload, range(4)))
+        assert held.peak <= budget + envelope, f"held {held.peak} bytes, budget {budget}"
+        assert held.peak >= budget - envelope, "the uploads never filled the budget"
+        assert store.packer.held_bytes == 0
+        for n, (digest, chunks) in enumerate(results):
+            assert digest == hashlib.sha256(sources[n]).hexdigest()
+            reader = ChunkReader(store, bytes([n]) * 32, f"budget{n}", 1, chunks)  # type: ignore[arg-type]
+            assert b"".join(reader.iter_range(0, reader.size)) == sources[n]
+    finally:
+        store.close()
+
+
+def test_default_budget_is_one_full_message_per_lane() -> None:
+    options = DiscordStoreOptions(max_file_bytes=8 * MiB)
+    assert upload_budget(options, 8) == 8 * 3 * 8 * MiB  # 3 files of 8 MiB fit 25 MiB
+    assert upload_budget(DiscordStoreOptions(max_attachments=2), 4) == 4 * 2 * 10 * MiB
+    assert upload_budget(DiscordStoreOptions(upload_buffer_bytes=5 * MiB), 8) == 5 * MiB
