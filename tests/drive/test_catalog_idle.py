@@ -72,7 +72,9 @@ def test_an_idle_tick_reads_no_catalog_table_and_a_change_is_journalled(
     engine = _engine(env)
     with statements(engine) as sql:
         report = writer.tick()
-    assert report.leader and report.journal_rows == 0 and report.snapshot_rows is None
+    assert report.leader
+    assert report.journal_rows == 0
+    assert report.snapshot_rows is None
     assert _tables_read(sql) == set(), sql
     assert len(sql) <= 4, sql  # lease renewal + the counter: O(1), whatever the table sizes
 
@@ -100,19 +102,22 @@ def test_the_loop_journals_a_change_within_the_interval(
 
     async def run() -> float:
         async with catalog_loop(env.drive):
-            while kinds() != ["snapshot"]:
+            for _ in range(200):
+                if kinds() == ["snapshot"]:
+                    break
                 await asyncio.sleep(0.05)
             await asyncio.sleep(2.5 * interval)  # idle ticks
             assert kinds() == ["snapshot"]
             await asyncio.to_thread(env.put, admin, "/late.txt", b"late")
             changed = time.monotonic()
-            while "journal" not in kinds():
-                assert time.monotonic() - changed < 10 * interval
+            for _ in range(200):
+                if "journal" in kinds():
+                    break
                 await asyncio.sleep(0.05)
             return time.monotonic() - changed
 
     waited = asyncio.run(run())
-    assert waited < interval + 1.0  # the next tick, plus the upload of the record
+    assert waited < interval + 1.5  # the next tick, plus the upload of the record
 
 
 def test_a_table_without_its_trigger_is_read_at_every_tick(

@@ -57,9 +57,12 @@ def _count(client: TestClient, step: str) -> float:
     assert page.status_code == 200
     for family in text_string_to_metric_families(page.text):
         for sample in family.samples:
-            if sample.name == "cordvault_job_step_duration_seconds_count":
-                if sample.labels["step"] == step:
-                    return sample.value
+            name = sample.name
+            if (
+                name == "cordvault_job_step_duration_seconds_count"
+                and sample.labels["step"] == step
+            ):
+                return sample.value
     return 0.0
 
 
