@@ -15,18 +15,15 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import psutil
 import pytest
-from moto.server import ThreadedMotoServer
+from tests.support.deployment import Deployment
 from tests.support.dumpus_client import decrypt_like_client, open_and_query
 from tests.support.insights_server import PackageServer, bearer, new_upn
 
@@ -36,82 +33,6 @@ from cordvault.insights.jobs import repository as repo
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket="blobs")
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
-class Deployment:
-    """The processes of one deployment; every one is killed at the end whatever happened."""
-
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
-        self.env = env
-        self.logdir = logdir
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.logdir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cordvault", *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def serve(self, name: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = _free_port()
-        proc = self._spawn(name, ["serve", "--port", str(port)])
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/health")
-                return proc, base
-            except httpx.TransportError:
-                assert proc.poll() is None, self.logs()
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.2)
-
-    def worker(self, name: str) -> subprocess.Popen[bytes]:
-        return self._spawn(name, ["worker", "--concurrency", "1"])
-
-    def logs(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("*.log")))
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture
