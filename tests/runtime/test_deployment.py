@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from tests.support.deployment import Deployment
+from tests.support.deployment import Deployment, deployment_env
 from tests.support.dumpus_client import decrypt_like_client, open_and_query
 from tests.support.insights_server import PackageServer, bearer, new_upn
 
@@ -45,18 +45,12 @@ def deployment(
     tmp_path: Path,
 ) -> Iterator[Deployment]:
     broker = f"{redis_url.rsplit('/', 1)[0]}/{random.randint(1, 15)}"
-    env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_URL", "REDIS_URL")}
-    env.update(
-        DATA_DIR=str(data_dir),
-        DATABASE_URL=postgres_url,
-        BROKER_URL=broker,
-        STORAGE_BACKEND="local",
-        BLOB_STORE="s3",
-        S3_ENDPOINT_URL=s3_endpoint,
-        S3_BUCKET="blobs",
-        S3_ACCESS_KEY_ID="test",
-        S3_SECRET_ACCESS_KEY="test",
-        DL_ZIP_WHITELISTED_DOMAINS=package_server.base + "/",
+    env = deployment_env(
+        data_dir=data_dir,
+        database_url=postgres_url,
+        broker_url=broker,
+        s3_endpoint=s3_endpoint,
+        whitelisted=package_server.base + "/",
         ANALYZE_WORKERS="1",
         JOB_LEASE_SECONDS="3",
         DOWNLOAD_READ_TIMEOUT="5",

@@ -6,6 +6,7 @@ environment and kills every one of them at the end."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -63,6 +64,33 @@ def scratch_postgres(admin_url: str, host: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def deployment_env(
+    *,
+    data_dir: Path,
+    database_url: str,
+    broker_url: str,
+    s3_endpoint: str,
+    whitelisted: str,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment every process of the deployment shares: PostgreSQL, a Redis broker,
+    S3 result blobs, the drive's chunks and keys in one shared ``DATA_DIR``; ``extra`` last."""
+    env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_URL", "REDIS_URL")}
+    env.update(
+        DATA_DIR=str(data_dir),
+        DATABASE_URL=database_url,
+        BROKER_URL=broker_url,
+        STORAGE_BACKEND="local",
+        BLOB_STORE="s3",
+        S3_ENDPOINT_URL=s3_endpoint,
+        S3_BUCKET="blobs",
+        DL_ZIP_WHITELISTED_DOMAINS=whitelisted,
+        **S3_KEYS,
+    )
+    env.update(extra)
+    return env
 
 
 class Deployment:
