@@ -9,10 +9,10 @@ processes on a scratch PostgreSQL database, a Redis broker and moto's S3 server,
 
 - ``--pollers`` Dumpus-like clients, each with its own UPN: one ``POST /process`` (alternately
   to each API process, at a random time within the first 10 s), then
-  ``GET /process/{id}/status`` once a second (on a fixed schedule). The links point at a local package
-  server that trickles one byte every 0.5 s, so the two workers each stay on one download and
-  the other jobs stay queued: every poll computes its queue position over ~1,000 unfinished
-  jobs, the status route's heaviest case. The pollers run in ``--poller-procs`` client
+  ``GET /process/{id}/status`` once a second (on a fixed schedule). The links point at a local
+  package server that trickles one byte every 0.5 s, so the two workers each stay on one
+  download and the other jobs stay queued: every poll computes its queue position over
+  ~1,000 unfinished jobs, the status route's heaviest case. The pollers run in ``--poller-procs`` client
   processes (one Python process cannot send 1,000 requests/s on a shared machine).
 - ``--transfers`` drive clients, each in a loop: upload a random file (64 KiB .. 2 MiB)
   through one API process, download it through the other and compare its SHA-256, delete it
