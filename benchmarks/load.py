@@ -12,8 +12,9 @@ processes on a scratch PostgreSQL database, a Redis broker and moto's S3 server,
   ``GET /process/{id}/status`` once a second (on a fixed schedule). The links point at a local
   package server that trickles one byte every 0.5 s, so the two workers each stay on one
   download and the other jobs stay queued: every poll computes its queue position over
-  ~1,000 unfinished jobs, the status route's heaviest case. The pollers run in ``--poller-procs`` client
-  processes (one Python process cannot send 1,000 requests/s on a shared machine).
+  ~1,000 unfinished jobs, the status route's heaviest case. The pollers run in
+  ``--poller-procs`` client processes (one Python process cannot send 1,000 requests/s on a
+  shared machine).
 - ``--transfers`` drive clients, each in a loop: upload a random file (64 KiB .. 2 MiB)
   through one API process, download it through the other and compare its SHA-256, delete it
   (the trash is off, so the chunks are collected and the disk stays bounded).
