@@ -8,13 +8,13 @@ processes on a scratch PostgreSQL database, a Redis broker and moto's S3 server,
 ``DATA_DIR`` (local chunk store). Then, for ``--duration`` seconds:
 
 - ``--pollers`` Dumpus-like clients, each with its own UPN: one ``POST /process`` (alternately
-  to each API process, at a random time within the first 10 s), then
-  ``GET /process/{id}/status`` once a second (on a fixed schedule). The links point at a local
-  package server that trickles one byte every 0.5 s, so the two workers each stay on one
-  download and the other jobs stay queued: every poll computes its queue position over
-  ~1,000 unfinished jobs, the status route's heaviest case. The pollers run in
-  ``--poller-procs`` client processes (one Python process cannot send 1,000 requests/s on a
-  shared machine).
+  to each API process, 50 at a time, before the timed part), then
+  ``GET /process/{id}/status`` about once a second: one ``wrk`` per API process (C, epoll:
+  a Python client cannot send 1,000 requests/s on a shared 2-core machine), one connection
+  per poller, each waiting 1 s after every answer (wrk's ``delay()``). The links point at a
+  local package server that trickles one byte every 0.5 s, so the two workers each stay on
+  one download and the other jobs stay queued: every poll computes its queue position over
+  ~1,000 unfinished jobs, the status route's heaviest case.
 - ``--transfers`` drive clients, each in a loop: upload a random file (64 KiB .. 2 MiB)
   through one API process, download it through the other and compare its SHA-256, delete it
   (the trash is off, so the chunks are collected and the disk stays bounded).
@@ -30,8 +30,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import multiprocessing
-import multiprocessing.synchronize
 import os
 import random
 import secrets
@@ -82,70 +80,82 @@ def _error(tally: Tally, route: str, what: str) -> None:
     tally.errors[f"{route}: {what}"] += 1
 
 
-# -- pollers (in client processes) ----------------------------------------------------------
-async def _poll(
-    client: httpx.AsyncClient, base: str, link: str, upn: str, end: float, tally: Tally
-) -> None:
-    await asyncio.sleep(random.random() * RAMP)  # the clients arrive over the first seconds
-    started = time.perf_counter()
-    try:
-        r = await client.post(f"{base}/process", json={"package_link": link})
-    except httpx.HTTPError as exc:
-        _error(tally, SUBMIT, type(exc).__name__)
-        return
-    tally.seconds[SUBMIT].append(time.perf_counter() - started)
-    if r.status_code != 200 or not r.json().get("isAccepted"):
-        _error(tally, SUBMIT, str(r.status_code))
-        return
-    url = f"{base}/process/{r.json()['packageId']}/status"
-    headers = {"Authorization": f"Bearer {upn}"}
-    due = time.monotonic() + random.random()
-    while due < end:
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
-        due += 1.0
-        started = time.perf_counter()
-        try:
-            r = await client.get(url, headers=headers)
-        except httpx.HTTPError as exc:
-            _error(tally, STATUS, type(exc).__name__)
-            continue
-        tally.seconds[STATUS].append(time.perf_counter() - started)
-        if r.status_code != 200:
-            _error(tally, STATUS, str(r.status_code))
+# -- pollers --------------------------------------------------------------------------------
+_WRK_SCRIPT = """
+local jobs = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  local job = jobs[(i - 1) %% #jobs + 1]
+  return wrk.format("GET", job[1], {["Authorization"] = "Bearer " .. job[2]})
+end
+delay = function() return 1000 end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d\\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
 
 
-async def _pollers(jobs: list[tuple[str, str, str]], end: float) -> Tally:
-    tally = Tally()
-    per_base = defaultdict(list)
-    for base, link, upn in jobs:
-        per_base[base].append((link, upn))
-    limits = httpx.Limits(max_connections=len(jobs), max_keepalive_connections=len(jobs))
-    clients = {b: httpx.AsyncClient(limits=limits, timeout=60) for b in per_base}
-    try:
-        await asyncio.gather(
-            *(
-                _poll(clients[base], base, link, upn, end, tally)
-                for base, items in per_base.items()
-                for link, upn in items
-            )
-        )
-    finally:
-        for client in clients.values():
-            await client.aclose()
-    return tally
+async def _submit(jobs: list[tuple[str, str, str]], tally: Tally) -> list[tuple[str, str, str]]:
+    """``POST /process`` for every poller (50 at a time); returns (base, status path, UPN)."""
+    gate = asyncio.Semaphore(50)
+    polled: list[tuple[str, str, str]] = []
+
+    async def one(client: httpx.AsyncClient, base: str, link: str, upn: str) -> None:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                r = await client.post(f"{base}/process", json={"package_link": link})
+            except httpx.HTTPError as exc:
+                _error(tally, SUBMIT, type(exc).__name__)
+                return
+            tally.seconds[SUBMIT].append(time.perf_counter() - started)
+            if r.status_code != 200 or not r.json().get("isAccepted"):
+                _error(tally, SUBMIT, str(r.status_code))
+                return
+            polled.append((base, f"/process/{r.json()['packageId']}/status", upn))
+
+    async with httpx.AsyncClient(timeout=120) as client:
+        await asyncio.gather(*(one(client, *job) for job in jobs))
+    return polled
 
 
-def poller_process(
-    jobs: list[tuple[str, str, str]],
-    duration: float,
-    out: multiprocessing.Queue[Any],
-    go: multiprocessing.synchronize.Event,
-) -> None:
-    """A client process: its share of the pollers, for ``duration`` seconds from ``go``."""
-    out.put("ready")
-    go.wait()
-    tally = asyncio.run(_pollers(jobs, time.monotonic() + duration))
-    out.put((dict(tally.seconds), dict(tally.errors), time.process_time()))
+def start_wrk(base: str, jobs: list[tuple[str, str]], duration: float, work: Path) -> Any:
+    """One ``wrk`` polling ``jobs`` (status path, UPN) on ``base``, a connection per job."""
+    listed = ",".join(f'{{"{path}","{upn}"}}' for path, upn in jobs)
+    script = work / f"poll-{len(list(work.glob('poll-*.lua')))}.lua"
+    script.write_text(_WRK_SCRIPT % listed)
+    return subprocess.Popen(
+        [
+            "wrk",
+            "-t1",
+            f"-c{len(jobs)}",
+            f"-d{int(duration)}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            base,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wrk_result(proc: Any) -> dict[str, float]:
+    """The numbers the script's ``done()`` printed (latencies in microseconds)."""
+    out, _ = proc.communicate(timeout=600)
+    line = next((ln for ln in out.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {out}")
+    keys = ("requests", "duration_us", "connect", "read", "write", "status", "timeout")
+    values = [float(v) for v in line.split()[1:]]
+    return dict(zip((*keys, "p50_us", "p99_us", "max_us"), values, strict=True))
 
 
 # -- drive transfers (in this process) ------------------------------------------------------
@@ -340,36 +350,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(args.pollers):
                 upn = new_upn()
                 jobs.append((bases[i % 2], f"{packages.base}/slow?upn={upn}", upn))
-            ctx = multiprocessing.get_context("spawn")
-            out: multiprocessing.Queue[Any] = ctx.Queue()
-            shares = [jobs[i :: args.poller_procs] for i in range(args.poller_procs)]
-            go = ctx.Event()
-            children = [
-                ctx.Process(target=poller_process, args=(share, args.duration, out, go))
-                for share in shares
-            ]
-            for child in children:
-                child.start()
-            for _child in children:
-                assert out.get(timeout=120) == "ready"
+            tally = Tally()
+            polled = asyncio.run(_submit(jobs, tally))
             load_before = os.getloadavg()
             with sampler:
                 started = time.monotonic()
-                go.set()
-                tally, totals = asyncio.run(
+                wrks = [
+                    start_wrk(
+                        base, [(p, u) for b_, p, u in polled if b_ == base], args.duration, work
+                    )
+                    for base in bases
+                ]
+                part, totals = asyncio.run(
                     _transfers(args.transfers, bases, token, time.monotonic() + args.duration)
                 )
+                tally.add(part)
                 others = _others()
-                client_cpu = time.process_time()
-                for _child in children:
-                    seconds, errors, cpu = out.get(timeout=args.duration + 300)
-                    client_cpu += cpu
-                    part = Tally()
-                    part.seconds.update(seconds)
-                    part.errors.update(errors)
-                    tally.add(part)
-                for child in children:
-                    child.join()
+                polls = [wrk_result(w) for w in wrks]
                 elapsed = time.monotonic() - started
             load_after = os.getloadavg()
             cpu_after = sampler.cpu_seconds()
@@ -387,6 +384,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             deployment.stop()
     routes = {}
+    requests = sum(p["requests"] for p in polls)
+    routes[STATUS + " (wrk)"] = {
+        "requests": requests,
+        "per_second": requests / (max(p["duration_us"] for p in polls) / 1e6),
+        "p50_ms": max(p["p50_us"] for p in polls) / 1000,
+        "p99_ms": max(p["p99_us"] for p in polls) / 1000,
+        "max_ms": max(p["max_us"] for p in polls) / 1000,
+    }
+    for p in polls:
+        for kind in ("connect", "read", "write", "status", "timeout"):
+            if p[kind]:
+                tally.errors[f"{STATUS}: {kind}"] += int(p[kind])
     for route, values in sorted(tally.seconds.items()):
         routes[route] = {
             "requests": len(values),
@@ -404,7 +413,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "uploads": totals.__dict__,
         "rss": [(t, mb, load) for t, mb, load in sampler.rows],
         "cpu_seconds": {n: cpu_after[n] - cpu_before[n] for n in cpu_after},
-        "client_cpu_seconds": client_cpu,
+        "wrk": polls,
         "load_before": load_before,
         "load_after": load_after,
         "others": others,
@@ -457,7 +466,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=300.0)
     parser.add_argument("--pollers", type=int, default=1000)
-    parser.add_argument("--poller-procs", type=int, default=2)
     parser.add_argument("--transfers", type=int, default=20)
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
     args = parser.parse_args()
