@@ -11,9 +11,10 @@ one it saw at its last full read, nothing was committed since, and the tick skip
 Why triggers and slots:
 - SQLite has row triggers only: each changed row costs one single-row ``UPDATE`` of slot 0
   (writers are serialised by SQLite anyway, so one slot costs no concurrency).
-- PostgreSQL: a row trigger bumps the slot ``pg_backend_pid() % SLOTS`` at most once per
-  transaction (it remembers the transaction id in ``xact``); the row lock it takes is held to
-  commit, so concurrent writers only wait for each other when their backends share a slot.
+- PostgreSQL: a row trigger deferred to commit (a constraint trigger) bumps the slot
+  ``pg_backend_pid() % SLOTS`` at most once per transaction (it remembers the transaction id
+  in ``xact``); its row lock lives only while the transaction commits, and concurrent writers
+  only wait for each other when their backends share a slot and commit at the same moment.
 
 A table without its trigger (a new drive table whose migration forgot
 :func:`install_triggers`, or SQLite's batch migrations, which recreate a table without its
@@ -58,10 +59,15 @@ def install_triggers(conn: Connection, tables: Iterable[str]) -> None:
             )
         )
         for table in tables:
+            # A constraint trigger deferred to commit: the slot's row lock is taken at commit
+            # and held only while committing, not for the rest of a long transaction (an
+            # upload streaming its body after its first write).
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {TRIGGER_PREFIX}{table} ON {table}"))
             conn.execute(
                 text(
-                    f"CREATE OR REPLACE TRIGGER {TRIGGER_PREFIX}{table} "
+                    f"CREATE CONSTRAINT TRIGGER {TRIGGER_PREFIX}{table} "
                     f"AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                    "DEFERRABLE INITIALLY DEFERRED "
                     f"FOR EACH ROW EXECUTE FUNCTION {_PG_FUNCTION}()"
                 )
             )
