@@ -5,7 +5,8 @@ Usage: .venv/bin/python benchmarks/catalog.py [--files 20000] [--database-url UR
 Fills a drive database (SQLite in a temp dir unless ``--database-url``) with ``--files``
 files of 2 chunks each in 100 folders, rows inserted directly (no uploads: the catalog reads
 rows, not content), then measures on a local chunk store: the first tick (a full snapshot),
-an idle tick (the journal diff reads every table and finds nothing), a tick after 100 changed
+five idle ticks (the median is reported; with the change counter an idle tick reads one
+counter, without it the journal diff reads every table and finds nothing), a tick after 100 changed
 rows (one journal record), and ``recover`` into an empty database. Prints a Markdown table
 for docs/benchmarks.md ("Drive catalog").
 """
@@ -15,15 +16,17 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
+from cordvault.drive.catalog import changes
 from cordvault.drive.catalog.records import CatalogKeys
 from cordvault.drive.catalog.recover import recover
 from cordvault.drive.catalog.writer import CatalogWriter
@@ -101,6 +104,43 @@ def fill(url: str, files: int) -> None:
     engine.dispose()
 
 
+def trigger_cost(url: str, rounds: int = 3, small: int = 300, bulk: int = 5000) -> str:
+    """What the change counter's triggers cost the drive's writes: ``small`` one-row update
+    transactions and one ``bulk``-row update, with and without the ``drive_files`` triggers,
+    alternated ``rounds`` times (medians, so load on a shared machine hurts both alike)."""
+    engine = create_engine_for(url)
+    ids = [r[0] for r in engine.connect().execute(select(DriveFile.id).limit(max(small, bulk)))]
+    results: dict[bool, tuple[list[float], list[float]]] = {True: ([], []), False: ([], [])}
+    for n in range(rounds):
+        for triggered in (True, False):
+            with engine.begin() as conn:
+                if triggered:
+                    changes.install_triggers(conn, ["drive_files"])
+                else:
+                    changes.drop_triggers(conn, ["drive_files"])
+            start = time.perf_counter()
+            for fid in ids[:small]:
+                with engine.begin() as conn:
+                    conn.execute(update(DriveFile).where(DriveFile.id == fid).values(size=n))
+            results[triggered][0].append((time.perf_counter() - start) / small)
+            start = time.perf_counter()
+            with engine.begin() as conn:
+                conn.execute(
+                    update(DriveFile).where(DriveFile.id.in_(ids[:bulk])).values(size=n + 1)
+                )
+            results[triggered][1].append(time.perf_counter() - start)
+    with engine.begin() as conn:
+        changes.install_triggers(conn, ["drive_files"])
+    engine.dispose()
+    on, off = results[True], results[False]
+    return (
+        f"one-row update transaction: {statistics.median(on[0]) * 1e6:.0f} µs with the "
+        f"trigger, {statistics.median(off[0]) * 1e6:.0f} µs without; one {bulk}-row update: "
+        f"{statistics.median(on[1]) * 1e3:.1f} ms with, {statistics.median(off[1]) * 1e3:.1f} ms "
+        "without"
+    )
+
+
 def timed(fn: object) -> tuple[float, object]:
     start = time.perf_counter()
     result = fn()  # type: ignore[operator]
@@ -111,11 +151,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--trigger-cost", action="store_true", help="also time writes with/without the triggers"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cv-catalog-"))
     url = args.database_url or f"sqlite:///{work / 'drive.db'}"
     migrate(url)
-    fill(url, args.files)
+    filled, _ = timed(lambda: fill(url, args.files))
     settings = Settings(
         data_dir=work,
         database_url=url,  # type: ignore[call-arg]
@@ -126,7 +169,8 @@ def main() -> None:
     ctx = DriveContext.open(settings, make_sessionmaker(engine), store=store)
     writer = CatalogWriter(ctx)
     first, _ = timed(writer.tick)
-    idle, _ = timed(writer.tick)
+    idles = sorted(timed(writer.tick)[0] for _ in range(5))
+    idle = idles[len(idles) // 2]  # the median of 5 idle ticks
     with engine.begin() as conn:
         conn.execute(
             update(DriveFile).where(DriveFile.name.like("file1__.bin")).values(public=True)
@@ -147,6 +191,10 @@ def main() -> None:
         f"| {args.files} | {first:.2f} s | {idle:.2f} s | {changed:.2f} s "
         f"| {size / 1e6:.1f} MB | {restore:.2f} s ({sum(result.rows.values())} rows) |"
     )  # type: ignore[attr-defined]
+    print(f"\nidle ticks: {', '.join(f'{t * 1000:.2f} ms' for t in idles)}")
+    print(f"filling the database (bulk inserts, triggers included): {filled:.2f} s")
+    if args.trigger_cost:
+        print(f"change counter triggers: {trigger_cost(url)}")
 
 
 if __name__ == "__main__":

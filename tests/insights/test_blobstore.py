@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from tests.support.dumpus_client import decrypt_like_client, open_and_query
 from tests.support.insights_server import (
     PackageServer,
@@ -24,25 +22,6 @@ from tests.support.insights_server import (
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
 from cordvault.insights.blobstore import BlobStore, LocalBlobStore, S3BlobStore
-
-
-@pytest.fixture
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket="blobs")
-    try:
-        yield url
-    finally:
-        server.stop()
 
 
 def _s3_settings(make_settings: Callable[..., Settings], endpoint: str) -> Settings:

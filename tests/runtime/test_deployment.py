@@ -15,19 +15,16 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import psutil
 import pytest
-from moto.server import ThreadedMotoServer
 from tests.support import deployment as topology
+from tests.support.deployment import Deployment, deployment_env
 from tests.support.dumpus_client import decrypt_like_client, open_and_query
 from tests.support.insights_server import PackageServer, bearer, new_upn
 
@@ -37,82 +34,6 @@ from cordvault.insights.jobs import repository as repo
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket="blobs")
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
-class Deployment:
-    """The processes of one deployment; every one is killed at the end whatever happened."""
-
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
-        self.env = env
-        self.logdir = logdir
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.logdir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, *topology.ENTRYPOINT_ARGS, *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def serve(self, name: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = _free_port()
-        proc = self._spawn(name, topology.serve_args("127.0.0.1", port))
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/health")
-                return proc, base
-            except httpx.TransportError:
-                assert proc.poll() is None, self.logs()
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.2)
-
-    def worker(self, name: str) -> subprocess.Popen[bytes]:
-        return self._spawn(name, list(topology.WORKER_ARGS))
-
-    def logs(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("*.log")))
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture
@@ -125,22 +46,12 @@ def deployment(
     tmp_path: Path,
 ) -> Iterator[Deployment]:
     broker = f"{redis_url.rsplit('/', 1)[0]}/{random.randint(1, 15)}"
-    env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_URL", "REDIS_URL")}
-    deployed = {
-        "DATA_DIR": str(data_dir),
-        "DATABASE_URL": postgres_url,
-        "BROKER_URL": broker,
-        **topology.FIXED_ENV,
-        "S3_ENDPOINT_URL": s3_endpoint,
-        "S3_BUCKET": "blobs",
-        "S3_ACCESS_KEY_ID": "test",
-        "S3_SECRET_ACCESS_KEY": "test",
-    }
-    assert sorted(deployed) == sorted(topology.DEPLOYMENT_ENV)  # what compose.yaml sets too
-    env.update(deployed)
-    # Test-only tuning: a whitelisted local package server, short leases and timeouts.
-    env.update(
-        DL_ZIP_WHITELISTED_DOMAINS=package_server.base + "/",
+    env = deployment_env(
+        data_dir=data_dir,
+        database_url=postgres_url,
+        broker_url=broker,
+        s3_endpoint=s3_endpoint,
+        whitelisted=package_server.base + "/",
         ANALYZE_WORKERS="1",
         JOB_LEASE_SECONDS="3",
         DOWNLOAD_READ_TIMEOUT="5",

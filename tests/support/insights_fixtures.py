@@ -3,14 +3,13 @@ server, generated packages, settings."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.insights_server import PackageServer, package_handler
+from tests.support.deployment import moto_s3
+from tests.support.insights_server import PackageServer, running_package_server
 
 from cordvault.core.settings import Settings
 from cordvault.insights.generator import GenOptions, generate_package
@@ -19,17 +18,15 @@ from cordvault.insights.generator import GenOptions, generate_package
 @pytest.fixture
 def package_server() -> Iterator[PackageServer]:
     """A threaded HTTP server on 127.0.0.1 (port 0) serving packages and faults."""
-    state = PackageServer(base="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), package_handler(state))
-    httpd.daemon_threads = True
-    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_package_server() as state:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+
+
+@pytest.fixture
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server (server mode, real HTTP) with an empty bucket ``blobs``."""
+    with moto_s3("blobs") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

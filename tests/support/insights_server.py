@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import string
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +152,22 @@ def package_handler(server: PackageServer) -> type[BaseHTTPRequestHandler]:
             self._route(head=False)
 
     return Handler
+
+
+@contextlib.contextmanager
+def running_package_server() -> Iterator[PackageServer]:
+    """A threaded HTTP server on 127.0.0.1 (port 0) serving packages and faults."""
+    state = PackageServer(base="")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), package_handler(state))
+    httpd.daemon_threads = True
+    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def insights_client(settings: Settings) -> TestClient:

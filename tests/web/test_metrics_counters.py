@@ -139,7 +139,7 @@ def test_job_step_durations(
     package_server: PackageServer,
     small_package: Path,
 ) -> None:
-    settings = make_settings(metrics_token=METRICS_TOKEN)
+    settings = make_settings(metrics_token=METRICS_TOKEN, metrics_cache_seconds=0)
     package_server.files["m.zip"] = small_package
     upn = new_upn()
     app = create_app(settings, domains=("cordvault.web.insights",))

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from tests.support.dumpus_client import decrypt_like_client, fetch_blob, open_and_query
 from tests.support.insights_server import (
     PackageServer,
@@ -32,6 +34,8 @@ from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs.package_links import package_id_for
 
 pytestmark = pytest.mark.redis
+
+METRICS_TOKEN = "metrics-token-7c1d9e2a4b6f"
 
 
 @pytest.fixture
@@ -259,3 +263,45 @@ def test_client_flow_with_rabbitmq_broker(
         pid = client.post("/process", json={"package_link": link}).json()["packageId"]
         body = wait_status(client, pid, upn, done, timeout=90, interval=1.0)
         assert body["isDataAvailable"] is True, body
+
+
+def _step_counts(client: TestClient) -> dict[str, float]:
+    """``cordvault_job_step_duration_seconds_count`` per step, from one ``/metrics`` scrape."""
+    page = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert page.status_code == 200, page.text
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(page.text):
+        for sample in family.samples:
+            if sample.name == "cordvault_job_step_duration_seconds_count":
+                counts[sample.labels["step"]] = sample.value
+    return counts
+
+
+def test_step_durations_from_a_celery_worker_reach_every_api_process(
+    broker_url: str,
+    make_settings: Callable[..., Settings],
+    workers_for: Callable[[Settings], Workers],
+    package_server: PackageServer,
+    small_package: Path,
+) -> None:
+    """The job runs in a `cordvault worker` process; the API processes (which ran nothing)
+    still export its step durations, read from the shared database."""
+    settings = make_settings(
+        broker_url=broker_url, metrics_token=METRICS_TOKEN, metrics_cache_seconds=0
+    )
+    upn = new_upn()
+    package_server.files["m.zip"] = small_package
+    workers = workers_for(settings)
+    with insights_client(settings) as client:
+        assert _step_counts(client) == {}
+        workers.start()
+        link = package_server.link("m.zip", upn)
+        pid = client.post("/process", json={"package_link": link}).json()["packageId"]
+        assert wait_status(client, pid, upn, done, timeout=90)["isDataAvailable"] is True
+        assert _step_counts(client) == {"DOWNLOADING": 1, "ANALYZING": 1}
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    assert "processed" in workers.logs()
+    with insights_client(settings) as other:  # a second API process sees the same histogram
+        assert _step_counts(other) == {"DOWNLOADING": 1, "ANALYZING": 1}
+    for secret in (pid, upn, link, str(broker_url)):
+        assert secret not in text

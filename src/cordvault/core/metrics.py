@@ -26,12 +26,10 @@ CATALOG_LAST_SUCCESS = Gauge(
     "cordvault_drive_catalog_last_record_timestamp_seconds",
     "Unix time of the last catalog record this process stored.",
 )
-JOB_STEP_SECONDS = Histogram(
-    "cordvault_job_step_duration_seconds",
-    "Time an insights job spent in each processing step (observed by the process running it).",
-    ["step"],
-    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
-)
+#: Bounds of ``cordvault_job_step_duration_seconds``. That histogram is not a process
+#: counter: whoever runs a job (API process or Celery worker) adds each step to a database
+#: table and every API process exports the table (``insights/jobs/repository.py``).
+JOB_STEP_BUCKETS: tuple[float, ...] = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 DISCORD_REQUESTS = Counter(
     "cordvault_discord_requests_total",
     "Discord HTTP requests sent, by route template (``POST /channels/{channel_id}/messages``, "

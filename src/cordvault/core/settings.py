@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         description="Bearer token that GET /metrics (Prometheus format) requires. Unset: "
         "/metrics is off (404).",
     )
+    metrics_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long GET /metrics reuses the values it read from the database (jobs "
+        "by state, queue depth, step durations, GC backlog), so frequent scrapes of many API "
+        "processes cost the database little. 0: read at every scrape.",
+    )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Where embedded-default state lives (SQLite DB, blobs, chunks, temp files).",

@@ -10,9 +10,11 @@ no route matched), never by the raw path: ids and tokens are in paths.
 
 ``GET /metrics`` is installed only when ``METRICS_TOKEN`` is set and requires
 ``Authorization: Bearer <token>`` (compared in constant time; 401 otherwise). Besides the
-process's counters it reports, read from the database at scrape time: jobs by state, the
-drive's garbage backlog, the queue depth per queue and the catalog writer's last record
-time.
+process's counters it reports cluster-wide values read from the shared database: jobs by
+state, the queue depth per queue, the job step duration histogram (written by whichever
+process ran the job: an API process or a Celery worker) and the drive's garbage backlog.
+Every API process reports the same values; they are read in a few bounded queries and reused
+for ``METRICS_CACHE_SECONDS``, so frequent scrapes of many processes cost the database little.
 """
 
 from __future__ import annotations
@@ -20,21 +22,22 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.logs import REQUEST_ID
-from cordvault.core.metrics import HTTP_SECONDS
+from cordvault.core.metrics import HTTP_SECONDS, JOB_STEP_BUCKETS
 from cordvault.drive.gc import backlog
-from cordvault.insights.jobs.repository import counts_by_state, queue_counts
+from cordvault.insights.jobs.repository import counts_by_state, queue_counts, step_histograms
 from cordvault.runtime import Services
 
 _GOOD_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -82,35 +85,58 @@ def _observe(scope: Scope, status: int, seconds: float) -> None:
 
 
 class _StateCollector(Collector):
-    """Gauges read from the database at scrape time (shared by every process)."""
+    """Cluster-wide values read from the shared database (the same in every process), reused
+    for ``METRICS_CACHE_SECONDS``."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.ttl = services.settings.metrics_cache_seconds
+        self._lock = threading.Lock()
+        self._cached: tuple[float, Sequence[Metric]] | None = None
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:  # one reader at a time: concurrent scrapes share one read
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] >= self.ttl:
+                self._cached = (now, self._read())
+            families = self._cached[1]
+        yield from families
+
+    def _read(self) -> list[Metric]:
         jobs = GaugeMetricFamily("cordvault_jobs", "Insights jobs by state.", labels=["state"])
         with self.services.jobs.sessions() as db:
             for state, count in sorted(counts_by_state(db).items()):
                 jobs.add_metric([state], count)
-        yield jobs
+            counts = queue_counts(db)
+            histograms = step_histograms(db, JOB_STEP_BUCKETS)
         depth = GaugeMetricFamily(
             "cordvault_queue_depth",
             "Unfinished insights jobs (queued or running) per queue; a job's position is at "
             "most its queue's depth.",
             labels=["queue"],
         )
-        with self.services.jobs.sessions() as db:
-            counts = queue_counts(db)
         depth.add_metric(["premium"], counts.premium)
         depth.add_metric(["standard"], counts.standard)
-        yield depth
-        yield GaugeMetricFamily(
+        steps = HistogramMetricFamily(
+            "cordvault_job_step_duration_seconds",
+            "Time insights jobs spent in each processing step, cluster-wide (recorded in the "
+            "database by whichever process ran the job).",
+            labels=["step"],
+        )
+        for histogram in histograms:
+            steps.add_metric(
+                [histogram.step],
+                [(le, float(count)) for le, count in histogram.buckets],
+                sum_value=histogram.sum_seconds,
+            )
+        gc = GaugeMetricFamily(
             "cordvault_drive_gc_backlog",
             "Stored chunks waiting in the drive's garbage queue.",
             value=backlog(self.services.drive),
         )
+        return [jobs, depth, steps, gc]
 
-    def describe(self) -> list[GaugeMetricFamily]:
+    def describe(self) -> list[Metric]:
         return []  # collected lazily: nothing runs at registration
 
 

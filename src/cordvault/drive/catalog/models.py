@@ -4,7 +4,8 @@
 (several API processes share one database; exactly one writes at a time). ``drive_catalog_
 objects``: every object the writers stored (record heads and snapshot parts), in storage order,
 so retention can delete old ones without scanning the backend, including the parts of a
-snapshot whose writer died before its head was stored.
+snapshot whose writer died before its head was stored. ``drive_catalog_changes``: the change
+counter slots every catalog write bumps (:mod:`cordvault.drive.catalog.changes`).
 
 Both tables carry ``info={"catalog": False}``: :mod:`cordvault.drive.catalog.tables` leaves
 them (and any other table so marked) out of snapshots.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cordvault.db.base import Base
@@ -47,3 +48,15 @@ class CatalogObject(Base):
     """``snapshot`` or ``journal``."""
     locator: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CatalogChanges(Base):
+    """One change counter slot, bumped by triggers (:mod:`cordvault.drive.catalog.changes`)."""
+
+    __tablename__ = "drive_catalog_changes"
+    __table_args__ = {"info": {"catalog": False}}  # noqa: RUF012 - SQLAlchemy's table args
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
+    xact: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """PostgreSQL: the transaction that last bumped the slot (one bump per transaction)."""

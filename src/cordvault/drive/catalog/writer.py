@@ -8,8 +8,12 @@ each row's digest with the state it last wrote, and stores the changed rows and 
 keys as the next **journal** record (sequence number + 1) when there are any. So a change
 committed at time t is on the store by t + N + the upload time: at most N seconds of changes
 (plus one upload) are lost with the database. Diffing the tables, rather than hooking writes,
-catches every write of every process and every table, whatever code made it; its cost is one
-read of the catalog tables per tick (``benchmarks/catalog.py``, ``docs/benchmarks.md``).
+catches every write of every process and every table, whatever code made it. An idle tick
+does not read the tables: database triggers bump a change counter in the same transaction as
+every catalog write (:mod:`cordvault.drive.catalog.changes`), and when the counter read in the
+tick's transaction equals the one of the last full read, nothing was committed since
+(``benchmarks/catalog.py``, ``docs/benchmarks.md``). Without the triggers (a table lacking
+one) every tick reads every table, as before.
 
 A **snapshot** (every row) opens each *epoch* (a writer's term: a random id chosen when it
 takes the lease, sequence numbers starting at 0) and is written again, in addition to that
@@ -53,6 +57,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cordvault.core.errors import CordvaultError
 from cordvault.core.metrics import CATALOG_LAST_SUCCESS, CATALOG_RECORDS
+from cordvault.drive.catalog import changes
 from cordvault.drive.catalog import tables as tbl
 from cordvault.drive.catalog.models import CatalogLease, CatalogObject
 from cordvault.drive.catalog.records import BodyWriter, CatalogKeys, Header, store_record
@@ -102,6 +107,8 @@ class CatalogWriter:
         self.seq = 0
         self._changes = 0
         self._snapshot_at = 0.0
+        self._counted = False  # every catalog table bumps the change counter
+        self._seen: int | None = None  # the counter at the last full read the baseline holds
         bind = ctx.sessions.kw["bind"]
         assert isinstance(bind, Engine)
         self._engine: Engine = bind
@@ -171,8 +178,11 @@ class CatalogWriter:
             return None
 
         journal = None if fresh else BodyWriter()
+        if fresh:
+            self._seen = None
+            self._check_counter()
         try:
-            baseline, changed, snapshot, schema = self._read(journal, snapshot_wanted)
+            baseline, changed, snapshot, schema, counter = self._read(journal, snapshot_wanted)
             if fresh:
                 self.epoch, self.seq = secrets.token_hex(8), 0
             journal_rows = 0
@@ -187,12 +197,14 @@ class CatalogWriter:
                 self._changes += changed
             if not fresh:
                 self._baseline = baseline
+                self._seen = counter
             snapshot_rows = None
             pruned = 0
             if snapshot is not None:
                 # A fresh epoch starts only once its snapshot is stored (else: next tick).
                 self._store("snapshot", snapshot, schema)
                 self._baseline = baseline
+                self._seen = counter
                 snapshot_rows = sum(len(rows) for rows in baseline.values())
                 self._changes = 0
                 self._snapshot_at = time.monotonic()
@@ -203,20 +215,40 @@ class CatalogWriter:
                 if body is not None:
                     body.close()
 
+    def _check_counter(self) -> None:
+        """Whether the change counter covers every catalog table (checked once per epoch)."""
+        names = [table.name for table in tbl.catalog_tables()]
+        with self._engine.connect() as conn:
+            missing = changes.untriggered_tables(conn, names)
+        self._counted = not missing
+        if missing and len(missing) < len(names):
+            log.error("drive tables without the catalog change trigger: %s", missing)
+
     def _read(
         self,
         journal: BodyWriter | None,
         snapshot_wanted: Callable[[int], BodyWriter | None],
-    ) -> tuple[Baseline, int, BodyWriter | None, list[str]]:
+    ) -> tuple[Baseline, int, BodyWriter | None, list[str], int | None]:
         """One consistent read transaction: the new baseline and the journal diff (changed
         rows, deleted keys, into ``journal``), then - if ``snapshot_wanted(changed rows)``
-        hands a body - every row again into it, from the same transaction."""
+        hands a body - every row again into it, from the same transaction; and the change
+        counter read first in that transaction (None when not in use).
+
+        When the counter equals the one of the last full read, nothing changed: the tables
+        are read only when a snapshot is due anyway."""
         baseline: Baseline = {}
         changed = 0
         options: dict[str, Any] = {}
         if self._engine.dialect.name == "postgresql":
             options["isolation_level"] = "REPEATABLE READ"
         with self._engine.connect().execution_options(**options) as conn, conn.begin():
+            counter = changes.read_counter(conn) if self._counted else None
+            snapshot: BodyWriter | None = None
+            if journal is not None and counter is not None and counter == self._seen:
+                snapshot = snapshot_wanted(0)
+                if snapshot is None:
+                    assert self._baseline is not None
+                    return self._baseline, 0, None, [], counter
             schema = read_schema(conn)
             missing = tbl.unlisted_tables(conn)
             if missing:
@@ -224,7 +256,8 @@ class CatalogWriter:
             tables = tbl.catalog_tables()
             for table in tables:
                 changed += self._diff_table(conn, table, baseline, journal)
-            snapshot = snapshot_wanted(changed)
+            if snapshot is None:
+                snapshot = snapshot_wanted(changed)
             if snapshot is not None:
                 for table in tables:
                     snapshot.table(
@@ -232,7 +265,7 @@ class CatalogWriter:
                     )
                     for row in tbl.read_table(conn, table):
                         snapshot.line(["u", row])
-        return baseline, changed, snapshot, schema
+        return baseline, changed, snapshot, schema, counter
 
     def _diff_table(
         self, conn: Connection, table: Table, baseline: Baseline, journal: BodyWriter | None

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cordvault.db import Base
@@ -42,3 +52,23 @@ class PackageJob(Base):
     blob_meta: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_insights_packages_queue", "state", "is_upgraded", "queued_at"),)
+
+
+class JobStepStat(Base):
+    """One bucket of the cluster-wide job step duration histogram.
+
+    Whoever runs a job (an API process with the in-process queue, a Celery worker) adds each
+    finished step here in its own short transaction, so every API process's ``/metrics``
+    exports the same histogram whatever process ran the job. Rows are per (step, bucket),
+    *not* cumulative: ``le`` is the bucket's upper bound as Prometheus writes it (``"2.5"``,
+    ``"+Inf"``), ``observations`` the steps that fell into it (``le`` of the previous bucket <
+    seconds <= ``le``) and ``seconds_total`` their summed duration. The table never holds more
+    than steps x buckets rows, so reading it is a bounded query; it carries no package id.
+    """
+
+    __tablename__ = "insights_job_step_stats"
+
+    step: Mapped[str] = mapped_column(String(16), primary_key=True)
+    le: Mapped[str] = mapped_column(String(16), primary_key=True)
+    observations: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    seconds_total: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)

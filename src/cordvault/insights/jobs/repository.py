@@ -20,13 +20,15 @@ from sqlalchemy import (
     Result,
     and_,
     func,
+    insert,
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import ErrorCode
-from cordvault.insights.jobs.models import PackageJob
+from cordvault.insights.jobs.models import JobStepStat, PackageJob
 from cordvault.insights.jobs.states import RUNNING, UNFINISHED, JobState
 
 _UNFINISHED = [s.value for s in UNFINISHED]
@@ -415,3 +417,73 @@ def counts_by_state(db: Session | Connection) -> dict[str, int]:
         select(PackageJob.state, func.count()).group_by(PackageJob.state)
     )
     return {str(state): int(count) for state, count in rows}
+
+
+def bucket_label(seconds: float, buckets: tuple[float, ...]) -> str:
+    """The ``le`` label of the histogram bucket ``seconds`` falls into (``"+Inf"`` above all)."""
+    for bound in buckets:
+        if seconds <= bound:
+            return f"{float(bound):g}"
+    return "+Inf"
+
+
+def record_step(session: Session, step: str, seconds: float, buckets: tuple[float, ...]) -> None:
+    """Add one finished step to the shared step duration histogram (one row per bucket).
+
+    An ``UPDATE ... SET observations = observations + 1`` first, so concurrent writers on any
+    machine add up without a lock; the bucket's first observation inserts its row inside a
+    savepoint, and a writer that lost that race to another one updates instead.
+    """
+    le = bucket_label(seconds, buckets)
+    match = and_(JobStepStat.step == step, JobStepStat.le == le)
+    add = {
+        "observations": JobStepStat.observations + 1,
+        "seconds_total": JobStepStat.seconds_total + seconds,
+    }
+    if _rows(session.execute(update(JobStepStat).where(match).values(add))):
+        return
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(JobStepStat).values(step=step, le=le, observations=1, seconds_total=seconds)
+            )
+    except IntegrityError:
+        session.execute(update(JobStepStat).where(match).values(add))
+
+
+@dataclass(frozen=True, slots=True)
+class StepHistogram:
+    """One step's histogram: cumulative ``(le, count)`` buckets ending at ``+Inf``, and the sum."""
+
+    step: str
+    buckets: list[tuple[str, int]]
+    sum_seconds: float
+
+
+def step_histograms(db: Session | Connection, buckets: tuple[float, ...]) -> list[StepHistogram]:
+    """Every step's histogram, read in one bounded query (steps x buckets rows at most).
+
+    ``buckets`` are the configured bounds: each is reported (zero when empty), as are bounds
+    stored by an older configuration, so a changed configuration never loses observations.
+    """
+    rows = _connection(db).execute(
+        select(
+            JobStepStat.step, JobStepStat.le, JobStepStat.observations, JobStepStat.seconds_total
+        )
+    )
+    per_step: dict[str, dict[str, tuple[int, float]]] = {}
+    for step, le, count, total in rows:
+        per_step.setdefault(str(step), {})[str(le)] = (int(count), float(total))
+    out: list[StepHistogram] = []
+    configured = {f"{float(b):g}" for b in buckets} | {"+Inf"}
+    for step in sorted(per_step):
+        stored = per_step[step]
+        labels = sorted(configured | set(stored), key=float)
+        running = 0
+        cumulative: list[tuple[str, int]] = []
+        for le in labels:
+            running += stored.get(le, (0, 0.0))[0]
+            cumulative.append((le, running))
+        total_seconds = sum(t for _c, t in stored.values())
+        out.append(StepHistogram(step=step, buckets=cumulative, sum_seconds=total_seconds))
+    return out

@@ -33,7 +33,7 @@ from pathlib import Path
 import psutil
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.core.metrics import JOB_STEP_SECONDS
+from cordvault.core.metrics import JOB_STEP_BUCKETS
 from cordvault.insights.jobs import analysis_process
 from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs.context import JOB_STEP, JobsContext, tmp_root, upload_path
@@ -178,7 +178,7 @@ class JobRunner:
                 # A step ends at the next step, done or an error (the child first announces
                 # the step it starts in: that ends nothing). Its duration, by step name.
                 if message[0] != "step" or JobState(message[1]) != step:
-                    JOB_STEP_SECONDS.labels(step.value).observe(time.monotonic() - step_started)
+                    self._record_step(package_id, step, time.monotonic() - step_started)
                 if message[0] == "step":
                     step = JobState(message[1])
                     step_started = time.monotonic()
@@ -207,6 +207,14 @@ class JobRunner:
                 if not self._beat(package_id, token, None):
                     return _Outcome("aborted")
                 last_beat = time.monotonic()
+
+    def _record_step(self, package_id: str, step: JobState, seconds: float) -> None:
+        """Add a finished step to the shared duration histogram; never fails the job."""
+        try:
+            with self.wctx.sessions.begin() as session:
+                repo.record_step(session, step.value, seconds, JOB_STEP_BUCKETS)
+        except Exception as exc:  # a metric is not worth a job
+            log.warning("job %s: step duration not recorded (%s)", package_id, type(exc).__name__)
 
     def _news(self, package_id: str, step: str) -> None:
         """Tell listeners (live sockets) that a job moved; never fails the job."""
