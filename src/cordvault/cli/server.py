@@ -90,15 +90,19 @@ def register(app: typer.Typer) -> None:
     def worker(
         concurrency: int = typer.Option(1, help="Jobs this worker runs at once."),
         loglevel: str = typer.Option("INFO", help="Celery log level."),
+        queues: str = typer.Option(
+            "premium,standard,previews",
+            help="Queues to consume: premium,standard (insights packages), previews (thumbnails).",
+        ),
     ) -> None:
-        """Run a Celery worker for package jobs (needs BROKER_URL)."""
+        """Run a Celery worker for package jobs and thumbnails (needs BROKER_URL)."""
         from cordvault.core.process import restrict_umask
         from cordvault.core.settings import load_settings, require
 
         require(load_settings(), "broker_url")  # fail here, with the CLI's error format
         restrict_umask()  # inherited through exec
         argv = [sys.executable, "-m", "cordvault.worker"]
-        argv += ["--concurrency", str(concurrency), "--loglevel", loglevel]
+        argv += ["--concurrency", str(concurrency), "--loglevel", loglevel, "--queues", queues]
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and module

@@ -350,7 +350,11 @@ class Settings(BaseSettings):
 
     # -- drive: previews (thumbnails) ---------------------------------------------------------
     preview_workers: int = Field(
-        1, ge=0, le=16, description="Threads per API process making thumbnails; 0 = none."
+        1,
+        ge=0,
+        le=16,
+        description="Threads per API process making thumbnails without BROKER_URL (with it, "
+        "cordvault worker makes them); 0 = none.",
     )
     preview_timeout_seconds: float = Field(
         30.0, gt=0, description="Wall-clock limit of one thumbnail run (then: no thumbnail)."
