@@ -68,6 +68,13 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # WebSocket frames are read whole: bound them (the live adapter answers packets over
         # LIVE_MAX_PACKET_BYTES with PACKET_TOO_LARGE; far larger ones are cut here, 1009).
         "ws_max_size": 4 * settings.live_max_packet_bytes,
+        # websockets' Sans-I/O protocol (uvicorn's choice when websockets is installed: no task
+        # or stream per connection, frames written straight to the transport; wsproto is not
+        # installed). No permessage-deflate: live packets are small JSON, and compressing
+        # every frame for every socket (and inflating it in every client) cost more CPU than
+        # everything else in a fan-out to 1,000 sockets.
+        "ws": "websockets-sansio",
+        "ws_per_message_deflate": False,
     }
 
 

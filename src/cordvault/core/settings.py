@@ -401,6 +401,14 @@ class Settings(BaseSettings):
         description="Packets queued for one socket; a client that falls this far behind is "
         "disconnected (never buffered without limit).",
     )
+    live_flush_seconds: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Events are pushed to live sockets at most this often: those arriving "
+        "meanwhile go out together (one send-queue entry; one frame for ?batch=1 sockets). "
+        "0 = at once.",
+    )
     live_max_packet_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest packet a client may send (bytes)."
     )
