@@ -7,8 +7,9 @@ Usage: PYTHONPATH=src .venv/bin/python benchmarks/live_sockets.py [--sockets 100
        [--client-procs 2] [--batch] [--json]
 
 Servers: ``cordvault serve`` processes (the real uvicorn options), local chunk store, one
-SQLite database in a shared ``DATA_DIR``; the in-process event bus, or Redis pub/sub with
-``--redis`` (``BROKER_URL``; required for ``--processes 2``). Clients: ``--sockets`` WebSocket
+SQLite database in a shared ``DATA_DIR`` (``--postgres``: a fresh PostgreSQL database); the
+in-process event bus, or Redis pub/sub with ``--redis`` (``BROKER_URL``; required for
+``--processes 2``). Clients: ``--sockets`` WebSocket
 clients (``websockets`` asyncio client, orjson decoding) spread over ``--client-procs``
 processes (default 2: the machine has two cores and one Python process cannot decode 100,000
 packets a second), signed in as one account with ``c2s:auth``; ``--batch`` asks the server for
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -41,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -61,7 +64,7 @@ def free_port() -> int:
         return port
 
 
-def server_env(workdir: Path, redis_url: str | None) -> dict[str, str]:
+def server_env(workdir: Path, redis_url: str | None, database_url: str) -> dict[str, str]:
     data = workdir / "data"
     data.mkdir(mode=0o700, exist_ok=True)
     env = {
@@ -74,7 +77,7 @@ def server_env(workdir: Path, redis_url: str | None) -> dict[str, str]:
         "PREVIEW_WORKERS": "0",
     }
     env.pop("BROKER_URL", None)
-    env.pop("DATABASE_URL", None)
+    env["DATABASE_URL"] = database_url
     if redis_url:
         env["BROKER_URL"] = redis_url
     return env
@@ -105,6 +108,26 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def database(admin_url: str | None, tmp: Path) -> Iterator[str]:
+    """A fresh PostgreSQL database (dropped afterwards), or a SQLite file in ``tmp``."""
+    if admin_url is None:
+        yield f"sqlite:///{tmp / 'data' / 'cordvault.db'}"
+        return
+    from sqlalchemy import create_engine, text
+
+    name = f"cv_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 # -- clients -------------------------------------------------------------------------------
@@ -172,10 +195,12 @@ def client_process(urls: list[str], token: str, count: int, pipe: Connection) ->
 
 
 async def produce_rest(bases: list[str], token: str, rate: float, seconds: float) -> int:
+    """Create ``rate * seconds`` folders at ``rate`` a second; how many succeeded."""
     total = int(rate * seconds)
     start = time.monotonic() + 0.2
     next_index = 0
     behind = [0.0]
+    ok = [0]
 
     async def worker(http: httpx.AsyncClient, base_i: int) -> None:
         nonlocal next_index
@@ -191,13 +216,16 @@ async def produce_rest(bases: list[str], token: str, rate: float, seconds: float
             name = f"{PREFIX}{i}-{time.monotonic():.6f}"
             base = bases[i % len(bases)]
             r = await http.post(f"{base}/api/drive/mkdir", params={"path": f"/{name}"})
-            r.raise_for_status()
+            if r.is_success:
+                ok[0] += 1
+            else:
+                print(f"mkdir failed: {r.status_code} {r.text[:200]}", file=sys.stderr)
             _ = base_i
 
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(headers=headers, timeout=60) as http:
         await asyncio.gather(*(worker(http, k) for k in range(8)))
-    return total
+    return ok[0]
 
 
 def produce_bus(redis_url: str, database_url: str, rate: float, seconds: float) -> int:
@@ -259,7 +287,9 @@ def run_stream(
     for n in per:
         mine, theirs = ctx.Pipe()
         proc = ctx.Process(
-            target=client_process, args=(ws_urls(bases, args.batch), token, n, theirs)
+            target=client_process,
+            args=(ws_urls(bases, args.batch), token, n, theirs),
+            daemon=True,
         )
         proc.start()
         pipes.append(mine)
@@ -402,18 +432,25 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--redis", nargs="?", const="redis://127.0.0.1:6379/0", default=None)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        default=None,
+        help="a fresh database on this server (admin URL) instead of SQLite",
+    )
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if (args.processes > 1 or args.producer == "bus") and not args.redis:
         parser.error("--processes > 1 and --producer bus need --redis")
-    with tempfile.TemporaryDirectory() as tmp:
-        env = server_env(Path(tmp), args.redis)
+    with tempfile.TemporaryDirectory() as tmp, database(args.postgres, Path(tmp)) as db_url:
+        env = server_env(Path(tmp), args.redis, db_url)
         servers = [start_server(Path(tmp), env)]  # the first creates the keys
         servers += [start_server(Path(tmp), env) for _ in range(args.processes - 1)]
         bases = [b for _, b in servers]
         pids = [p.pid for p, _ in servers]
-        database_url = f"sqlite:///{Path(tmp) / 'data' / 'cordvault.db'}"
+        database_url = db_url
         try:
             r = httpx.post(
                 f"{bases[0]}/api/auth/register", json={"name": "admin", "password": PASSWORD}
