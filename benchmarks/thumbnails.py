@@ -188,9 +188,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         jpegs = {f"photo-{i}.jpg": make_jpeg(i) for i in range(args.jpegs)}
         video = make_video(args.video_seconds)
-        result["jpeg_mb_median"] = round(
-            statistics.median(len(b) for b in jpegs.values()) / 1e6, 2
-        )
+        result["jpeg_mb_median"] = round(statistics.median(len(b) for b in jpegs.values()) / 1e6, 2)
         result["video_mb"] = round(len(video) / 1e6, 2)
         for name, body in {**jpegs, "clip.mp4": video}.items():
             (tmp / name).write_bytes(body)
