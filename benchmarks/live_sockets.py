@@ -161,11 +161,19 @@ def _latencies_of(frame: str | bytes, now: float, out: list[float]) -> int:
     return len(packets)
 
 
-async def _reader(ws: ClientConnection, out: list[float], frames: list[int]) -> None:
+async def _reader(
+    ws: ClientConnection,
+    out: list[float],
+    frames: list[int],
+    target: list[int],
+    all_in: asyncio.Event,
+) -> None:
     try:
         async for frame in ws:
             _latencies_of(frame, time.monotonic(), out)
             frames[0] += 1
+            if target[0] and len(out) >= target[0]:
+                all_in.set()
     except Exception:  # noqa: S110 - closed at the end (or dropped: counted as missing)
         pass
 
@@ -183,14 +191,17 @@ def client_process(urls: list[str], token: str, count: int, pipe: Connection) ->
             )
         out: list[float] = []
         frames = [0]
-        readers = [asyncio.create_task(_reader(ws, out, frames)) for ws in sockets]
+        target = [0]
+        all_in = asyncio.Event()
+        readers = [asyncio.create_task(_reader(ws, out, frames, target, all_in)) for ws in sockets]
         pipe.send("ready")
         cpu0 = time.process_time()
         loop = asyncio.get_running_loop()
         events = await loop.run_in_executor(None, pipe.recv)  # the number of events sent
-        deadline = time.monotonic() + DRAIN_SECONDS
-        while len(out) < events * count and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        target[0] = events * count
+        if len(out) < target[0]:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_in.wait(), DRAIN_SECONDS)
         cpu = time.process_time() - cpu0
         for ws in sockets:
             await ws.close()

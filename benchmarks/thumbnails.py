@@ -11,8 +11,8 @@ Two measurements:
 
 1. **Renderer job** (what bounds a job's memory): the renderer child exactly as a worker runs it
    (``python -m cordvault.drive.previews.render`` with the default ``PREVIEW_*`` limits),
-   started with ``Popen`` and reaped with ``os.wait4``, so each job's own peak RSS
-   (``ru_maxrss``), CPU and wall time are known.
+   started with ``Popen`` and reaped with ``os.wait4`` (CPU, wall time); the child reports
+   its own peak RSS (``VmHWM`` at exit).
 2. **End to end** (what a deployment gets): the files are uploaded to a drive (local chunk
    store, SQLite, encrypted as usual), then ``--workers`` threads make every thumbnail through
    the job code (:func:`cordvault.drive.previews.service.run_pending`: claim, decrypt to a
@@ -92,8 +92,12 @@ def render_job(kind: str, source: Path, outdir: Path) -> dict[str, float]:
 
     s = Settings()
     cpu = max(1, int(s.preview_timeout_seconds) + 1)
-    argv = [sys.executable, "-m", render.__name__, kind, str(source), str(outdir)]
-    argv += [str(s.preview_max_pixels), str(s.preview_memory_bytes), str(cpu)]
+    args = [kind, str(source), str(outdir)]
+    args += [str(s.preview_max_pixels), str(s.preview_memory_bytes), str(cpu)]
+    hwm = outdir / "vmhwm"
+    # The same module and arguments, wrapped so that the child reports its own peak RSS
+    # (VmHWM belongs to the exec'd image; ru_maxrss would include this big parent's pages).
+    argv = [sys.executable, "-c", _WRAPPER, render.__name__, str(hwm), *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
@@ -105,8 +109,21 @@ def render_job(kind: str, source: Path, outdir: Path) -> dict[str, float]:
     return {
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "peak_rss_mib": int(hwm.read_text()) / 1024,
     }
+
+
+_WRAPPER = """
+import atexit, runpy, sys
+module, hwm = sys.argv[1], sys.argv[2]
+def report():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(hwm, "w").write(line.split()[1])
+atexit.register(report)
+sys.argv = [module, *sys.argv[3:]]
+runpy.run_module(module, run_name="__main__")
+"""
 
 
 def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
