@@ -179,3 +179,37 @@ def test_cli_makes_missing_thumbnails(
     assert r.status_code == 200
     again = CliRunner().invoke(build_app(), ["drive", "thumbnails", "--retry"])
     assert "0 thumbnail(s) made, 1 file(s) without one" in again.output
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_run_whose_worker_died_is_retried_then_given_up(penv: DriveEnv) -> None:
+    """A worker killed mid-run leaves its row ``running``: when the lease expires the file is
+    claimed again (attempt 2); a run that killed its worker every time ends in "none" instead
+    of staying ``running`` for ever (a stuck queue entry)."""
+    from datetime import timedelta
+
+    from cordvault.drive.models import utcnow
+    from cordvault.drive.previews.models import NONE, READY, RUNNING
+    from cordvault.drive.previews.service import MAX_ATTEMPTS, claim
+
+    env = penv
+    alice = env.register("alice")
+    retried = _upload(env, alice, "retried.png", media.image("PNG"))
+    killer = _upload(env, alice, "killer.png", media.image("PNG"))
+    for file_id in (retried, killer):
+        assert claim(env.drive, file_id) is not None  # a worker takes it, then dies
+    assert run_pending(env.drive) == {}  # leases still live: nobody else takes them
+    with env.drive.sessions() as db, db.begin():
+        for file_id, attempts in ((retried, 1), (killer, MAX_ATTEMPTS)):
+            row = prepo.preview(db, file_id)
+            assert row is not None
+            assert row.state == RUNNING
+            row.attempts, row.lease_until = attempts, utcnow() - timedelta(seconds=1)
+    assert run_pending(env.drive) == {"ready": 1}
+    with env.drive.sessions() as db:
+        done, dead = prepo.preview(db, retried), prepo.preview(db, killer)
+        assert done is not None
+        assert (done.state, done.attempts) == (READY, 2)
+        assert dead is not None
+        assert dead.state == NONE
+    assert run_pending(env.drive) == {}

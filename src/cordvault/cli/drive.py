@@ -390,12 +390,19 @@ def _drive_app() -> typer.Typer:
             typer.Option("--retry", help="Also retry files that got no thumbnail before."),
         ] = False,
     ) -> None:
-        """On the server: make the missing thumbnails of existing files now."""
-        from cordvault.drive.previews.service import make_missing
+        """On the server: make the missing thumbnails of existing files (here and now, or
+        queued for `cordvault worker` when BROKER_URL is set)."""
         from cordvault.runtime import build_services
 
         with build_services(load_settings()) as services:
-            done = make_missing(services.drive, retry=retry)
+            done = services.preview_queue().catch_up(retry=retry)
+        if "queued" in done:
+            out.print(
+                f"{done['queued']} file(s) queued for the thumbnail workers, "
+                f"{done.get('swept', 0)} of deleted files removed",
+                highlight=False,
+            )
+            return
         out.print(
             f"{done.get('ready', 0)} thumbnail(s) made, {done.get('none', 0)} file(s) without "
             f"one, {done.get('swept', 0)} of deleted files removed",

@@ -68,6 +68,13 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # WebSocket frames are read whole: bound them (the live adapter answers packets over
         # LIVE_MAX_PACKET_BYTES with PACKET_TOO_LARGE; far larger ones are cut here, 1009).
         "ws_max_size": 4 * settings.live_max_packet_bytes,
+        # websockets' Sans-I/O protocol (uvicorn's choice when websockets is installed: no task
+        # or stream per connection, frames written straight to the transport; wsproto is not
+        # installed). No permessage-deflate: live packets are small JSON, and compressing
+        # every frame for every socket (and inflating it in every client) cost more CPU than
+        # everything else in a fan-out to 1,000 sockets.
+        "ws": "websockets-sansio",
+        "ws_per_message_deflate": False,
     }
 
 
@@ -90,15 +97,19 @@ def register(app: typer.Typer) -> None:
     def worker(
         concurrency: int = typer.Option(1, help="Jobs this worker runs at once."),
         loglevel: str = typer.Option("INFO", help="Celery log level."),
+        queues: str = typer.Option(
+            "premium,standard,previews",
+            help="Queues to consume: premium,standard (insights packages), previews (thumbnails).",
+        ),
     ) -> None:
-        """Run a Celery worker for package jobs (needs BROKER_URL)."""
+        """Run a Celery worker for package jobs and thumbnails (needs BROKER_URL)."""
         from cordvault.core.process import restrict_umask
         from cordvault.core.settings import load_settings, require
 
         require(load_settings(), "broker_url")  # fail here, with the CLI's error format
         restrict_umask()  # inherited through exec
         argv = [sys.executable, "-m", "cordvault.worker"]
-        argv += ["--concurrency", str(concurrency), "--loglevel", loglevel]
+        argv += ["--concurrency", str(concurrency), "--loglevel", loglevel, "--queues", queues]
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and module

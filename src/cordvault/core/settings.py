@@ -364,7 +364,11 @@ class Settings(BaseSettings):
 
     # -- drive: previews (thumbnails) ---------------------------------------------------------
     preview_workers: int = Field(
-        1, ge=0, le=16, description="Threads per API process making thumbnails; 0 = none."
+        1,
+        ge=0,
+        le=16,
+        description="Threads per API process making thumbnails without BROKER_URL (with it, "
+        "cordvault worker makes them); 0 = none.",
     )
     preview_timeout_seconds: float = Field(
         30.0, gt=0, description="Wall-clock limit of one thumbnail run (then: no thumbnail)."
@@ -410,6 +414,14 @@ class Settings(BaseSettings):
         ge=8,
         description="Packets queued for one socket; a client that falls this far behind is "
         "disconnected (never buffered without limit).",
+    )
+    live_flush_seconds: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Events are pushed to live sockets at most this often: those arriving "
+        "meanwhile go out together (one send-queue entry; one frame for ?batch=1 sockets). "
+        "0 = at once.",
     )
     live_max_packet_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest packet a client may send (bytes)."

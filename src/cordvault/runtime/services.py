@@ -17,8 +17,10 @@ Contract:
 - :meth:`Services.running` is the async context in which background work runs: the insights
   job queue (in-process worker threads, or the Celery dispatcher + lease reaper when
   ``BROKER_URL`` is set), the drive's garbage collector loop, the event bus listener, the
-  thumbnail workers and the catalog writer (disaster-recovery snapshots and journal,
-  ``drive/catalog/``). The web app enters it in its lifespan; the CLI never does.
+  thumbnail queue (worker threads, or Celery wake-ups for ``cordvault worker``: the same job
+  framework, :mod:`cordvault.core.jobs`) and the catalog writer (disaster-recovery
+  snapshots and journal, ``drive/catalog/``). The web app enters it in its lifespan; the
+  CLI never does.
 - Drive events (:mod:`cordvault.drive.events`) are recorded by the drive services on the DB
   session; the constructor installs the ``after_commit`` hook that publishes them on
   :attr:`Services.events` (:mod:`cordvault.core.bus`: in-process, or Redis pub/sub when
@@ -37,11 +39,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,11 +58,17 @@ from cordvault.drive.app_passwords import CredentialCache
 from cordvault.drive.catalog.writer import catalog_loop
 from cordvault.drive.context import DriveContext
 from cordvault.drive.gc import collector_loop
-from cordvault.drive.previews.worker import PreviewWorkers
+from cordvault.drive.previews.queue import PreviewQueue, open_preview_queue
+from cordvault.drive.previews.service import kind_of
 from cordvault.insights.jobs.context import JobsContext
 from cordvault.insights.jobs.dispatch import JobQueue
 from cordvault.insights.jobs.queues import open_job_queue
 from cordvault.insights.lookups import Lookups
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
 
 
 class Services:
@@ -75,7 +84,7 @@ class Services:
         self._lock = threading.Lock()
         self._queue: JobQueue | None = None
         self._bus: EventBus | None = None
-        self._previews: PreviewWorkers | None = None
+        self._previews: PreviewQueue | None = None
         self._closed = False
         drive_events.install_publisher(self.sessions, self._publish)
 
@@ -121,8 +130,20 @@ class Services:
                 self._bus = open_bus(self.settings.broker_url, scope)
             return self._bus
 
+    @cached_property
+    def celery(self) -> Celery:
+        """The one Celery app of every job kind (only with ``BROKER_URL``)."""
+        from cordvault.core.jobs import make_celery
+
+        return make_celery(self.settings)
+
+    def preview_queue(self) -> PreviewQueue:
+        """A new, not started thumbnail queue (the CLI uses it to queue missing ones)."""
+        return open_preview_queue(self.drive, self.celery if self.settings.broker_url else None)
+
     def _publish(self, events: Sequence[drive_events.Event]) -> None:
         self.events.publish(drive_events.encode_batch(events))
+        self._wake_previews(events)
 
     def _notify(self, topic: str, data: dict[str, Any]) -> None:
         """The neutral publish hook handed to insights (``core.bus.Notify``): one event with no
@@ -131,15 +152,23 @@ class Services:
         event = drive_events.Event(topic, data, drive_events.Audience())
         self.events.publish(drive_events.encode_batch([event]))
 
-    def _wake_previews(self, message: str) -> None:
-        workers = self._previews
-        if workers is None or '"file-modify"' not in message:
+    def _wake_previews(self, events: Sequence[drive_events.Event]) -> None:
+        """New content committed in this process: wake the thumbnail queue (once per file,
+        from the committing process only, so N API processes never send N wake-ups)."""
+        queue = self._previews
+        if queue is None:
             return
-        if any(
-            e.data.get("change") in ("created", "content")
-            for e in drive_events.decode_batch(message)
-        ):
-            workers.wake()
+        for event in events:
+            if event.topic != drive_events.FILE_MODIFY:
+                continue
+            handle = event.data.get("handle", {})
+            if event.data.get("change") in ("created", "content") and kind_of(
+                str(handle.get("mime_type", ""))
+            ):
+                try:
+                    queue.wake(str(handle["id"]), False)
+                except Exception as exc:  # the change is committed; the periodic pass retries
+                    log.warning("thumbnail wake-up failed: %s", type(exc).__name__)
 
     @property
     def queue(self) -> JobQueue | None:
@@ -158,7 +187,8 @@ class Services:
         catalog writer first: it writes a last journal record)."""
         if drive_catalog is None:
             drive_catalog = drive_gc and self.settings.drive_catalog
-        queue = open_job_queue(self.jobs) if job_queue else None
+        app = self.celery if self.settings.broker_url else None
+        queue = open_job_queue(self.jobs, app) if job_queue else None
         if queue is not None:
             queue.start()
             self._queue = queue
@@ -167,11 +197,10 @@ class Services:
                 if drive_gc:
                     await stack.enter_async_context(collector_loop(self.drive))
                     await stack.enter_async_context(self.events.running())
-                    workers = PreviewWorkers(self.drive)
-                    self._previews = workers
-                    stack.callback(self.events.subscribe(self._wake_previews))
-                    workers.start()
-                    stack.push_async_callback(asyncio.to_thread, workers.stop)
+                    previews = open_preview_queue(self.drive, app)
+                    previews.start()
+                    self._previews = previews
+                    stack.push_async_callback(asyncio.to_thread, previews.stop)
                 if drive_catalog:
                     await stack.enter_async_context(catalog_loop(self.drive))
                 yield self

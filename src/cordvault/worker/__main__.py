@@ -16,6 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cordvault worker")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument(
+        "--queues",
+        default="premium,standard,previews",
+        help="comma-separated queues to consume (default: all; e.g. previews for a "
+        "thumbnail-only worker)",
+    )
     args = parser.parse_args(argv)
     from cordvault.core.logs import configure_logging
     from cordvault.core.process import restrict_umask
@@ -29,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.debug_logging, fmt=settings.log_format)
         from cordvault.worker.celery_worker import run_worker
 
-        run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
+        queues = tuple(q.strip() for q in args.queues.split(",") if q.strip())
+        run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel, queues=queues)
     except CordvaultError as exc:
         print(f"error {exc.code}: {exc.message}", file=sys.stderr)
         return exc.exit_code

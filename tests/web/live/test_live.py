@@ -274,3 +274,54 @@ def _login(live: Live) -> str:
     assert r.status_code == 200, r.text
     token: str = r.json()["token"]
     return token
+
+
+def test_events_of_one_flush_go_out_together_and_batch_sockets_get_one_frame(
+    make_live: Callable[..., Live],
+) -> None:
+    """Events arriving within LIVE_FLUSH_SECONDS leave together, in order, each audience's
+    share only; a ``?batch=1`` socket receives them as one JSON-array frame."""
+    import json
+
+    from websockets.sync.client import connect
+
+    from cordvault.web.live.connection import merge_frames
+
+    live = make_live(live_flush_seconds=1.0)
+    alice = live.token("alice")
+    bob = live.token("bob", admin=alice)
+    carol = live.token("carol", admin=alice)
+    row = live.put(alice, "/notes.txt", b"hello")
+    plain_bob = live.socket(bob)
+    batched: dict[str, Any] = {}
+    for name, token in (("bob", bob), ("carol", carol)):
+        ws = connect(live.base.replace("http", "ws", 1) + "/api/ws?batch=1", legacy=True)
+        ws.send(json.dumps({"id": "c2s:auth", "uuid": "u1", "data": {"token": token}}))
+        ok = json.loads(ws.recv(timeout=5))
+        assert ok["id"] == "s2c:auth-ok"
+        assert ok["data"]["batch"] is True
+        batched[name] = ws
+    assert plain_bob.events(1.5) == []  # the upload's event went out before the sockets
+
+    headers = live.auth(alice)
+    assert live.http.post("/api/drive/mkdir", params={"path": "/a"}, headers=headers).is_success
+    r = live.http.put(
+        f"/api/drive/files/{row['id']}/shares/bob", json={"access": "read"}, headers=headers
+    )
+    assert r.status_code == 200, r.text
+    assert live.http.post("/api/drive/mkdir", params={"path": "/b"}, headers=headers).is_success
+
+    def names(packets: list[dict[str, Any]]) -> list[str]:
+        return [p["data"].get("change") or p["data"]["handle"]["name"] for p in packets]
+
+    frame = json.loads(batched["bob"].recv(timeout=5))
+    assert isinstance(frame, list)
+    assert names(frame) == ["a", "shared", "b"]
+    frame = json.loads(batched["carol"].recv(timeout=5))
+    assert names(frame) == ["a", "b"]  # the share is bob's and alice's news only
+    got = plain_bob.events(1.0)
+    assert names(got) == ["a", "shared", "b"]  # one packet per frame without ?batch=1
+    for ws in batched.values():
+        ws.close()
+
+    assert merge_frames(['{"id":1}', '[{"id":2},{"id":3}]']) == '[{"id":1},{"id":2},{"id":3}]'

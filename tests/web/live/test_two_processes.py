@@ -54,12 +54,19 @@ def two_servers(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[t
     env.pop("REDIS_URL", None)
     first, base_a = _start(env)  # creates the keys in DATA_DIR; the second reads them
     second, base_b = _start(env)
+    # With BROKER_URL, thumbnails are made by `cordvault worker` (the job framework's Celery side).
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cordvault", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield base_a, base_b
     finally:
-        for proc in (first, second):
+        for proc in (first, second, worker):
             proc.terminate()
-        for proc in (first, second):
+        for proc in (first, second, worker):
             proc.wait(timeout=30)
 
 
@@ -111,7 +118,7 @@ def test_two_processes_behave_like_one(two_servers: tuple[str, str]) -> None:
     assert made["data"]["success"] is True
     assert [p["data"]["action"] for p in on_a_carol.events(1.0)] == ["add"]
 
-    # The thumbnail (made by either process's worker) is announced to its readers only.
+    # The thumbnail (made by the Celery worker) is announced to its readers only.
     deadline = time.monotonic() + 30
     ready = [p for p in seen_by_alice if p["id"] == "s2c:thumbnail-ready"]
     while not ready and time.monotonic() < deadline:

@@ -1,11 +1,12 @@
 """The preview renderer: a short-lived child process that turns one file into two JPEGs.
 
 Run as ``python -m cordvault.drive.previews.render KIND SOURCE OUTDIR MAX_PIXELS MEMORY CPU``
-by :mod:`cordvault.drive.previews.worker`, never in the server process: decoders are the most
-exposed code we run (any user uploads the input), so each run gets its own address space with
-hard limits set before any decoder is imported (``RLIMIT_AS`` = ``MEMORY`` bytes,
-``RLIMIT_CPU`` = ``CPU`` seconds, no core dumps) and a wall-clock timeout from the parent. A
-crash, a limit or a hostile file ends this process only; the worker records "no preview".
+by :mod:`cordvault.drive.previews.service` (in a thumbnail job), never in the server
+process: decoders are the most exposed code we run (any user uploads the input), so each
+run gets its own address space with hard limits set before any decoder is imported
+(``RLIMIT_AS`` = ``MEMORY`` bytes, ``RLIMIT_CPU`` = ``CPU`` seconds, no core dumps) and a
+wall-clock timeout from the parent. A crash, a limit or a hostile file ends this process only;
+the worker records "no preview".
 
 Kinds and decoders:
 

@@ -26,9 +26,10 @@ def preview(db: Session, file_id: str, *, for_update: bool = False) -> Preview |
     return db.get(Preview, file_id, with_for_update=for_update)
 
 
-def work(db: Session, now: datetime, max_attempts: int, limit: int) -> list[str]:
+def work(db: Session, now: datetime, limit: int | None) -> list[str]:
     """Ids of previewable files with no preview for their current content, or whose run's
-    lease expired with attempts left."""
+    lease expired (the claim retries it, or gives it up after its last attempt: a run that
+    killed its worker every time must end in "no thumbnail", not stay ``running``)."""
     stmt = (
         select(DriveFile.id)
         .outerjoin(Preview, Preview.file_id == DriveFile.id)
@@ -37,17 +38,19 @@ def work(db: Session, now: datetime, max_attempts: int, limit: int) -> list[str]
             or_(
                 Preview.file_id.is_(None),
                 Preview.content_version != DriveFile.content_version,
-                and_(
-                    Preview.state == RUNNING,
-                    Preview.lease_until < now,
-                    Preview.attempts < max_attempts,
-                ),
+                and_(Preview.state == RUNNING, Preview.lease_until < now),
             ),
         )
         .order_by(DriveFile.updated_at.desc())
         .limit(limit)
     )
     return list(db.scalars(stmt))
+
+
+def running(db: Session, now: datetime) -> bool:
+    """Whether some run holds a live lease."""
+    stmt = select(Preview.file_id).where(Preview.state == RUNNING, Preview.lease_until >= now)
+    return db.scalar(stmt.limit(1)) is not None
 
 
 def claim(db: Session, row: Preview, version: int, lease_until: datetime, now: datetime) -> bool:

@@ -5,8 +5,9 @@ The database is the queue, as for insights jobs: a previewable file (``image/*``
 (:func:`repository.work`); a worker *claims* it by inserting or compare-and-setting its row to
 ``running`` with a lease, so workers of several API processes never make the same thumbnail
 twice and a run whose process died is taken again when its lease expires (at most
-:data:`MAX_ATTEMPTS` runs, then "no preview"). New uploads wake the local workers at once
-(:mod:`.worker`); others are found by polling.
+:data:`MAX_ATTEMPTS` runs, then "no preview"). New uploads wake the workers at once
+(:mod:`.queue`: threads here, or a Celery task for ``cordvault worker``); the queue's periodic
+pass catches the rest.
 
 One run (:func:`make`): the file's plaintext is decrypted into a temporary file inside
 ``DATA_DIR/tmp/previews`` (a 0700 directory; the file is deleted when the run ends, whatever
@@ -258,7 +259,7 @@ def run_pending(ctx: DriveContext, *, limit: int = 20) -> dict[str, int]:
     """Claim and make up to ``limit`` thumbnails now (the workers and the CLI call this)."""
     counts: dict[str, int] = {}
     with ctx.sessions() as db:
-        ids = prepo.work(db, utcnow(), MAX_ATTEMPTS, limit)
+        ids = prepo.work(db, utcnow(), limit)
     for file_id in ids:
         job = claim(ctx, file_id)
         if job is None:

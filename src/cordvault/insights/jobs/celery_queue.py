@@ -1,4 +1,5 @@
-"""Scale-out queue: Celery with a Redis or RabbitMQ broker (``BROKER_URL``).
+"""Scale-out queue: Celery with a Redis or RabbitMQ broker (``BROKER_URL``), the job framework's
+(:mod:`cordvault.core.jobs`) Celery side for insights jobs.
 
 Messages carry the package id only (JSON serializer, never pickle); the link and UPN stay
 sealed in the database. Jobs are routed to the ``premium`` or ``standard`` queue, but the task
@@ -14,40 +15,22 @@ from __future__ import annotations
 
 from celery import Celery
 
-from cordvault.core.errors import CordvaultError, ErrorCode
+from cordvault.core.jobs import REQUEST_ID_HEADER, make_celery
 from cordvault.core.logs import REQUEST_ID
-from cordvault.core.settings import Settings
 from cordvault.insights.jobs.context import JobsContext
 from cordvault.insights.jobs.reaper import Reaper
 
 TASK_NAME = "cordvault.insights.process_next"
 QUEUES = ("premium", "standard")
 
-
-REQUEST_ID_HEADER = "cordvault_request_id"
-
-
-def make_celery(settings: Settings) -> Celery:
-    """A Celery app configured from ``settings`` (``MISSING_SETTINGS`` without a broker)."""
-    if not settings.broker_url:
-        raise CordvaultError(ErrorCode.MISSING_SETTINGS, "missing required settings: BROKER_URL")
-    app = Celery("cordvault", broker=settings.broker_url, set_as_current=False)
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
-        task_ignore_result=True,
-        result_backend=None,
-        # The DB lease, not the broker ack, is what makes a job survive a dead worker.
-        task_acks_late=False,
-        worker_prefetch_multiplier=1,
-        task_default_queue="standard",
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False,
-        broker_transport_options={"visibility_timeout": 3600},
-    )
-    return app
+__all__ = [
+    "QUEUES",
+    "REQUEST_ID_HEADER",
+    "TASK_NAME",
+    "CeleryDispatcher",
+    "CeleryQueue",
+    "make_celery",
+]
 
 
 class CeleryDispatcher:
@@ -76,8 +59,8 @@ class CeleryDispatcher:
 class CeleryQueue(CeleryDispatcher):
     """The API process's side of the Celery queue: wake-ups plus a lease reaper thread."""
 
-    def __init__(self, jobs: JobsContext) -> None:
-        super().__init__(make_celery(jobs.settings))
+    def __init__(self, jobs: JobsContext, app: Celery | None = None) -> None:
+        super().__init__(app if app is not None else make_celery(jobs.settings))
         self.reaper = Reaper(jobs, on_requeue=self.wake)
 
     def start(self) -> None:

@@ -9,8 +9,8 @@ double-count an attempt.
 from __future__ import annotations
 
 import logging
-import threading
 
+from cordvault.core.jobs import Periodic
 from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs.context import JobsContext
 from cordvault.insights.jobs.runner import Requeued
@@ -43,7 +43,8 @@ def reap_once(wctx: JobsContext, on_requeue: Requeued | None = None) -> int:
 
 
 class Reaper:
-    """A daemon thread calling :func:`reap_once` every ``interval`` seconds."""
+    """The job framework's :class:`~cordvault.core.jobs.Periodic` calling :func:`reap_once`
+    every ``interval`` seconds."""
 
     def __init__(
         self, wctx: JobsContext, on_requeue: Requeued | None = None, interval: float | None = None
@@ -51,19 +52,13 @@ class Reaper:
         self.wctx = wctx
         self.on_requeue = on_requeue
         self.interval = interval or max(1.0, wctx.settings.job_lease_seconds / 4)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cordvault-reaper", daemon=True)
+        self._thread = Periodic("cordvault-reaper", self._pass, self.interval)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.stop()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                reap_once(self.wctx, self.on_requeue)
-            except Exception as exc:  # keep reaping after a transient DB error
-                log.warning("reaper pass failed: %s", type(exc).__name__)
+    def _pass(self) -> None:
+        reap_once(self.wctx, self.on_requeue)

@@ -58,7 +58,7 @@ REPLIES = (
 
 
 def install(app: FastAPI, services: Services) -> None:
-    registry = Registry(InsightsFeed(services.status_engine))
+    registry = Registry(InsightsFeed(services.status_engine), services.settings.live_flush_seconds)
     services.events.subscribe(registry.on_message)
     app.state.live = registry
 
@@ -133,7 +133,8 @@ async def serve_socket(services: Services, registry: Registry, websocket: WebSoc
         if authenticated is None:
             return
         identity, token, reply_to = authenticated
-    conn = Connection(websocket, drive, identity, token, registry.feed)
+    batch = websocket.query_params.get("batch") == "1"
+    conn = Connection(websocket, drive, identity, token, registry.feed, batch=batch)
     actor = identity.actor
     conn.push(
         protocol.encode(
@@ -143,6 +144,7 @@ async def serve_socket(services: Services, registry: Registry, websocket: WebSoc
                 "heartbeat_seconds": settings.live_heartbeat_seconds,
                 "idle_timeout_seconds": settings.live_idle_timeout_seconds,
                 "max_packet_bytes": settings.live_max_packet_bytes,
+                "batch": batch,
             },
             reply_to,
         )

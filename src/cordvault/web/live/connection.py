@@ -7,10 +7,11 @@
   run one after another in a worker thread inside one drive transaction (:mod:`.handlers`).
   Nothing received for ``LIVE_IDLE_TIMEOUT_SECONDS`` closes the socket (4408).
 - Send queue: every outgoing packet goes through a queue of ``LIVE_SEND_QUEUE`` entries (a
-  reply, a heartbeat, or the packets of one committed transaction) drained by one sender
-  task. :meth:`push` never waits: a full queue means the client reads slower than its events
-  arrive, and it is disconnected (4409) rather than buffered without limit; it re-lists after
-  reconnecting.
+  reply, a heartbeat, or the event packets of one flush, :mod:`.registry`) drained by one
+  sender task; a ``?batch=1`` socket gets the packets of one entry, and of entries that queued
+  up meanwhile, as one frame (a JSON array). :meth:`push` never waits: a full queue means
+  the client reads slower than its events arrive, and it is disconnected (4409) rather than
+  buffered without limit; it re-lists after reconnecting.
 - Heartbeat: every ``LIVE_HEARTBEAT_SECONDS`` an ``s2c:heartbeat`` is queued and the socket's
   token is verified again (an expired token, a disabled or deleted account closes it, 4401),
   on top of the immediate close on ``account-revoked`` (:mod:`.registry`).
@@ -59,6 +60,11 @@ class TokenBucket:
         return True
 
 
+def merge_frames(entries: list[str]) -> str:
+    """One JSON-array frame of packets and arrays of packets (text only, no re-encoding)."""
+    return "[" + ",".join(e[1:-1] if e.startswith("[") else e for e in entries) + "]"
+
+
 class Connection:
     def __init__(
         self,
@@ -67,8 +73,12 @@ class Connection:
         identity: SocketIdentity,
         token: str,
         feed: InsightsFeed | None = None,
+        *,
+        batch: bool = False,
     ) -> None:
         self.websocket = websocket
+        self.batch = batch
+        """Packets queued together go out as one frame (a JSON array): ``/api/ws?batch=1``."""
         self.feed = feed
         self.drive = drive
         self.settings: Settings = drive.settings
@@ -129,9 +139,18 @@ class Connection:
             )
 
     async def _sender(self) -> None:
+        send = self.websocket.send_text
+        queue = self.queue
         while True:
-            for text in await self.queue.get():
-                await self.websocket.send_text(text)
+            texts = await queue.get()
+            if self.batch and not queue.empty():
+                # Entries that queued up while the last frame was written leave as one frame.
+                entries = list(texts)
+                while not queue.empty():
+                    entries += queue.get_nowait()
+                texts = [merge_frames(entries)]
+            for text in texts:
+                await send(text)
 
     async def _heartbeat(self) -> None:
         every = self.settings.live_heartbeat_seconds

@@ -5,6 +5,11 @@ may arrive on any thread (the committing thread with the in-process bus, the eve
 Redis); it is handed to the event loop, decoded once, encoded once as ``s2c:<topic>`` and
 pushed to each socket whose user is in the event's audience (never to anyone else: the
 audience was computed from the drive's access rules when the change was recorded).
+
+Fan-out cost is what limits a process with many sockets, so the per-socket work is one
+``put_nowait`` per flush: events arriving within ``LIVE_FLUSH_SECONDS`` are pushed together,
+as one send-queue entry built once per audience (the list of packets, or for ``?batch=1``
+sockets one JSON-array frame joined once) and shared by every socket of that audience.
 ``account-revoked`` closes the user's sockets authenticated before the change (4401);
 ``sessions-revoked`` closes those authenticated with one of the revoked sessions (4401).
 ``insights-job`` (job news, no user audience) goes to the :class:`~.insights.InsightsFeed`,
@@ -26,9 +31,21 @@ from cordvault.web.live.insights import InsightsFeed
 log = logging.getLogger(__name__)
 
 
+def _frame(texts: list[str]) -> list[str]:
+    """The one frame a ``?batch=1`` socket gets for ``texts``: the packet itself, or a JSON
+    array of the packets (joined as text: nothing is encoded again)."""
+    if len(texts) == 1:
+        return texts
+    return ["[" + ",".join(texts) + "]"]
+
+
 class Registry:
-    def __init__(self, feed: InsightsFeed | None = None) -> None:
+    def __init__(self, feed: InsightsFeed | None = None, flush_seconds: float = 0.0) -> None:
         self.feed = feed
+        self.flush_seconds = flush_seconds
+        self._pending: list[tuple[str, frozenset[int] | None]] = []
+        self._scheduled = False
+        self._last_shared: list[str] | None = None
         self._by_user: dict[int, set[Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.delivered = 0
@@ -76,8 +93,6 @@ class Registry:
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed bus message")
             return
-        outgoing: dict[Connection, list[str]] = {}
-        everyone = [c for conns in self._by_user.values() for c in conns]
         for event in batch:
             if event.topic == ACCOUNT_REVOKED:
                 self._revoke(int(event.data["user_id"]), int(event.data["token_version"]))
@@ -90,18 +105,44 @@ class Registry:
                 if self.feed is not None:
                     self.feed.on_job()
                 continue
-            if event.audience.everyone:
-                targets = everyone
-            else:
-                targets = [c for u in event.audience.users for c in self._by_user.get(u, ())]
-            if not targets:
+            users = None if event.audience.everyone else frozenset(event.audience.users)
+            if users is not None and not any(u in self._by_user for u in users):
                 continue
-            text = protocol.encode(f"s2c:{event.topic}", event.data)
-            for conn in targets:
-                outgoing.setdefault(conn, []).append(text)
-        for conn, texts in outgoing.items():
-            conn.push_many(texts)
-            self.delivered += len(texts)
+            # Encoded once per event, whatever the number of sockets it reaches.
+            self._pending.append((protocol.encode(f"s2c:{event.topic}", event.data), users))
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            loop = asyncio.get_running_loop()
+            if self.flush_seconds > 0:
+                loop.call_later(self.flush_seconds, self._flush)
+            else:
+                loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Push what arrived since the last flush: one send-queue entry per socket, built once
+        per audience (everyone, or one user with events of their own), in arrival order."""
+        pending, self._pending = self._pending, []
+        self._scheduled = False
+        shared = [text for text, users in pending if users is None]
+        own_users = {u for _, users in pending if users is not None for u in users}
+        for user_id, conns in self._by_user.items():
+            if user_id in own_users:
+                texts = [t for t, users in pending if users is None or user_id in users]
+                frame = _frame(texts)
+            else:
+                texts = shared
+                if not texts:
+                    continue
+                frame = self._shared_frame(texts)
+            for conn in conns:
+                conn.push_many(frame if conn.batch else texts)
+            self.delivered += len(texts) * len(conns)
+        self._last_shared = None
+
+    def _shared_frame(self, texts: list[str]) -> list[str]:
+        if self._last_shared is None:
+            self._last_shared = _frame(texts)
+        return self._last_shared
 
     def _revoke(self, user_id: int, version: int) -> None:
         for conn in list(self._by_user.get(user_id, ())):
