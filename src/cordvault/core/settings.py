@@ -397,6 +397,13 @@ class Settings(BaseSettings):
         "also woken at once by uploads in their process).",
     )
 
+    gc_gen0_threshold: int = Field(
+        50_000,
+        ge=0,
+        description="First threshold of Python's cyclic garbage collector in `cordvault serve` "
+        "(Python's default is 700); objects alive at startup are frozen out of collections. "
+        "0 = Python's defaults.",
+    )
     # -- live events (WebSocket /api/ws) ------------------------------------------------------
     live_heartbeat_seconds: float = Field(
         20.0, gt=0, description="The server sends s2c:heartbeat this often on each socket."

@@ -60,12 +60,17 @@ DOMAINS: tuple[str, ...] = (INSIGHTS, DRIVE, PAGES, DAV, LIVE)
 def app_from_env() -> FastAPI:
     """The uvicorn factory used by ``cordvault serve``: settings from the environment."""
     from cordvault.core.allocator import tune_allocator
+    from cordvault.core.collector import tune_collector
     from cordvault.core.settings import load_settings
 
     # Before any thread allocates: malloc arena and mmap thresholds that keep the server's
     # memory flat across multi-GB transfers (see tune_allocator).
     tune_allocator()
-    return create_app(load_settings())
+    settings = load_settings()
+    app = create_app(settings)
+    # After the app and its services exist: they are frozen out of every later collection.
+    tune_collector(settings.gc_gen0_threshold)
+    return app
 
 
 def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) -> FastAPI:
