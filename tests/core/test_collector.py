@@ -39,9 +39,11 @@ def test_raises_the_first_threshold_and_freezes_what_exists() -> None:
     result = probe(50_000)
     assert result["changed"] is True
     before, after = result["before"], result["after"]
-    assert isinstance(before, list) and isinstance(after, list)
+    assert isinstance(before, list)
+    assert isinstance(after, list)
     assert after == [50_000, before[1], before[2]]
-    assert isinstance(result["frozen"], int) and result["frozen"] > 1_000
+    assert isinstance(result["frozen"], int)
+    assert result["frozen"] > 1_000
 
 
 def test_zero_keeps_pythons_defaults() -> None:
