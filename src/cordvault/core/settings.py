@@ -423,7 +423,7 @@ class Settings(BaseSettings):
         "disconnected (never buffered without limit).",
     )
     live_flush_seconds: float = Field(
-        0.02,
+        0.01,
         ge=0,
         le=1,
         description="Events are pushed to live sockets at most this often: those arriving "
