@@ -23,6 +23,7 @@ import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from tests.support.settings import local_settings
 
 from cordvault.core.settings import Settings
 from cordvault.web.app import create_app
@@ -79,19 +80,7 @@ class _Server:
 
 
 def page_settings(data_dir: Path) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=None,
-        broker_url=None,
-        storage_backend="local",
-        storage_path=None,
-        drive_secret_key=None,
-        message_encryption_key=None,
-        blob_store="local",
-        dl_zip_tmp_path=None,
-        drive_chunk_size=64 * 1024,
-        drive_gc_grace_seconds=0,
-    )
+    return local_settings(data_dir, drive_chunk_size=64 * 1024, drive_gc_grace_seconds=0)
 
 
 def _data_dir(factory: pytest.TempPathFactory) -> Path:
