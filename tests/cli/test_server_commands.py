@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from tests.support.insights_server import bearer, insights_client, new_upn
+from tests.support.processes import free_port, wait_healthy
 
 from cordvault.core.settings import Settings
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_runs_the_api(data_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATA_DIR": str(data_dir)}
     for name in ("DATABASE_URL", "POSTGRES_URL", "BROKER_URL", "REDIS_URL"):
         env.pop(name, None)
@@ -35,15 +28,9 @@ def test_serve_runs_the_api(data_dir: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{base}/health")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not start"
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                time.sleep(0.2)
+        health = wait_healthy(
+            proc, base, logs=lambda: proc.stderr.read() if proc.stderr else "", timeout=30
+        )
         assert health.json()["status"] == "alive"
         assert health.json()["queue"] == "inprocess"
         assert httpx.get(f"{base}/docs").status_code == 200

@@ -1,5 +1,6 @@
 """Shared steps of the disaster-recovery tests: a tree of files with owners, shares and a link,
-changes to it, losing the database, and checking what a recovered drive serves."""
+changes to it, losing the database, running `cordvault drive recover`, and checking what a
+recovered drive serves."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, text
 from tests.drive.support import DriveEnv, random_bytes
 
+from cordvault.cli.app import main
+
 MASTER = base64.b64encode(bytes(range(32))).decode()
 SECRET = "k3JqP0vX9sLmW2aZ7cRt5yUe8iOp1nBv4hGf6dSx"
+# The keys as settings (``make_env(**KEYS)``): a recovered drive must be opened with the same.
+KEYS = {"message_encryption_key": MASTER, "drive_secret_key": SECRET}
 
 
 @dataclass
@@ -140,3 +146,23 @@ def lose_database(db_url: str) -> None:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def recover_env(db_url: str, data_dir: Path) -> dict[str, str]:
+    """The environment `cordvault drive recover` needs at the least: the database, DATA_DIR
+    and the keys of :data:`KEYS`."""
+    return {
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(data_dir),
+        "MESSAGE_ENCRYPTION_KEY": MASTER,
+        "DRIVE_SECRET_KEY": SECRET,
+    }
+
+
+def recover_cli(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -> None:
+    """Run `cordvault drive recover ARGS` in this process with ``env`` set; it must exit 0."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as done:
+        main(["drive", "recover", *args])
+    assert done.value.code == 0, done

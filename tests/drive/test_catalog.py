@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 from tests.drive.catalog_support import (
-    MASTER,
-    SECRET,
+    KEYS,
     add_more,
     build,
     change,
     check,
     lose_database,
+    recover_cli,
+    recover_env,
 )
 from tests.drive.support import DriveEnv
 
-from cordvault.cli.app import main
 from cordvault.core.errors import CordvaultError
 from cordvault.db import create_engine_for, migrate
 from cordvault.drive.catalog import tables as tbl
@@ -31,18 +31,6 @@ from cordvault.drive.catalog.records import CatalogKeys, open_head
 from cordvault.drive.catalog.recover import recover
 from cordvault.drive.catalog.writer import CatalogWriter, catalog_loop
 from cordvault.storage.local import LocalChunkStore
-
-KEYS = {"message_encryption_key": MASTER, "drive_secret_key": SECRET}
-
-
-def _recover_cli(monkeypatch: pytest.MonkeyPatch, db_url: str, data_dir: Path, *args: str) -> None:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("DATA_DIR", str(data_dir))
-    monkeypatch.setenv("MESSAGE_ENCRYPTION_KEY", MASTER)
-    monkeypatch.setenv("DRIVE_SECRET_KEY", SECRET)
-    with pytest.raises(SystemExit) as done:
-        main(["drive", "recover", *args])
-    assert done.value.code == 0
 
 
 def test_recover_from_the_local_store_alone(
@@ -68,7 +56,7 @@ def test_recover_from_the_local_store_alone(
 
     lose_database(db_url)
     store_path = data_dir / "chunks"
-    _recover_cli(monkeypatch, db_url, data_dir, "--store-path", str(store_path))
+    recover_cli(monkeypatch, recover_env(db_url, data_dir), "--store-path", str(store_path))
     report = capsys.readouterr().out
     assert "snapshot 0" in report, report
     assert "2 journal record(s)" in report, report

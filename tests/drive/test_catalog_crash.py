@@ -12,23 +12,22 @@ from pathlib import Path
 
 import pytest
 from tests.drive.catalog_support import (
-    MASTER,
-    SECRET,
+    KEYS,
     add_more,
     build,
     change,
     check,
     lose_database,
+    recover_cli,
+    recover_env,
 )
 from tests.drive.support import DriveEnv
 from tests.storage.discord_support import CHANNELS, TOKEN, make_config, make_store
 
-from cordvault.cli.app import main
 from cordvault.discord.emulator import EmulatorHandle, running_emulator
 from cordvault.drive.catalog.writer import CatalogWriter
 from cordvault.storage.local import LocalChunkStore
 
-KEYS = {"message_encryption_key": MASTER, "drive_secret_key": SECRET}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,20 +35,9 @@ def _environment(db_url: str, data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
         "PYTHONPATH": str(ROOT / "src"),
-        "DATABASE_URL": db_url,
-        "DATA_DIR": str(data_dir),
-        "MESSAGE_ENCRYPTION_KEY": MASTER,
-        "DRIVE_SECRET_KEY": SECRET,
+        **recover_env(db_url, data_dir),
         "STORAGE_BACKEND": "local",
     }
-
-
-def _recover(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(SystemExit) as done:
-        main(["drive", "recover", *args])
-    assert done.value.code == 0, done
 
 
 def test_kill_9_mid_snapshot_loses_nothing_already_journaled(
@@ -90,7 +78,7 @@ def test_kill_9_mid_snapshot_loses_nothing_already_journaled(
 
     lose_database(db_url)
     environment = _environment(db_url, data_dir)
-    _recover(monkeypatch, environment, "--store-path", str(data_dir / "chunks"))
+    recover_cli(monkeypatch, environment, "--store-path", str(data_dir / "chunks"))
     out = capsys.readouterr().out
     assert "snapshot 0" in out, out
     assert "1 journal record(s)" in out, out
@@ -125,16 +113,13 @@ def test_recover_from_discord_alone(
 
     lose_database(db_url)
     environment = {
-        "DATABASE_URL": db_url,
+        **recover_env(db_url, data_dir),
         "DRIVE_CHUNK_SIZE": str(64 * 1024),
-        "DATA_DIR": str(data_dir),
-        "MESSAGE_ENCRYPTION_KEY": MASTER,
-        "DRIVE_SECRET_KEY": SECRET,
         "DISCORD_API_BASE": emulator.api_base,
         "DISCORD_BOT_TOKEN": TOKEN,
         "DISCORD_MAX_FILE_BYTES": str(1024 * 1024),
     }
-    _recover(monkeypatch, environment, "--channel-ids", ",".join(CHANNELS))
+    recover_cli(monkeypatch, environment, "--channel-ids", ",".join(CHANNELS))
     out = capsys.readouterr().out
     assert "2 journal record(s)" in out, out
     recovered = make_env(**KEYS)

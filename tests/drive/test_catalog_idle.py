@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
-from tests.drive.catalog_support import MASTER, SECRET
+from tests.drive.catalog_support import KEYS
 from tests.drive.support import DriveEnv
 
 from cordvault.db import create_engine_for, migrate
@@ -22,7 +22,6 @@ from cordvault.drive.catalog import tables as tbl
 from cordvault.drive.catalog.records import CatalogKeys, open_head
 from cordvault.drive.catalog.writer import CatalogWriter, catalog_loop
 
-KEYS = {"message_encryption_key": MASTER, "drive_secret_key": SECRET}
 CATALOG = {t.name for t in tbl.catalog_tables()}
 
 

@@ -8,52 +8,37 @@ import os
 import stat
 import subprocess as subprocess_
 import sys
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from tests.drive.conftest import CHUNK, drive_settings
 from tests.drive.support import PASSWORD, random_bytes
+from tests.support.live_server import serving
 
 from cordvault.cli.app import main
 from cordvault.cli.drive_client import DriveClient
+from cordvault.drive.context import DriveContext
 from cordvault.storage.counting import CountingChunkStore
 from cordvault.web.app import create_app
 
 
+@dataclass
 class _Server:
-    def __init__(self, db_url: str, data_dir: Path) -> None:
-        app = create_app(drive_settings(db_url, data_dir), domains=("cordvault.web.drive",))
-        self.drive = app.state.services.drive
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = ""
+    """A real uvicorn server (in a thread of this process) and its drive."""
 
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+    url: str
+    drive: DriveContext
 
 
 @pytest.fixture
 def server(db_url: str, data_dir: Path) -> Iterator[_Server]:
-    with _Server(db_url, data_dir) as srv:
-        yield srv
+    app = create_app(drive_settings(db_url, data_dir), domains=("cordvault.web.drive",))
+    with serving(app, log_level="critical") as url:
+        yield _Server(url, app.state.services.drive)
 
 
 class _Cli:

@@ -12,49 +12,26 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from tests.drive.conftest import drive_settings
 from tests.drive.support import PASSWORD
-from tests.drive.test_cli import _Cli
+from tests.drive.test_cli import _Cli, _Server
+from tests.support.live_server import serving
 
 from cordvault.cli.server import uvicorn_options
 from cordvault.web.app import create_app
 
 
-class _Server:
-    def __init__(self, db_url: str, data_dir: Path) -> None:
-        settings = drive_settings(
-            db_url,
-            data_dir,
-            drive_login_base_delay_seconds=0.05,
-            drive_login_max_delay_seconds=0.4,
-        )
-        app = create_app(settings, domains=("cordvault.web.drive",))
-        options = {**uvicorn_options(settings), "log_level": "critical"}
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, **options)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = ""
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
 @pytest.fixture
 def server(db_url: str, data_dir: Path) -> Iterator[_Server]:
-    with _Server(db_url, data_dir) as srv:
-        yield srv
+    settings = drive_settings(
+        db_url,
+        data_dir,
+        drive_login_base_delay_seconds=0.05,
+        drive_login_max_delay_seconds=0.4,
+    )
+    app = create_app(settings, domains=("cordvault.web.drive",))
+    with serving(app, **{**uvicorn_options(settings), "log_level": "critical"}) as url:
+        yield _Server(url, app.state.services.drive)
 
 
 @pytest.fixture

@@ -27,13 +27,12 @@ from tests.support import deployment as topology
 from tests.support.deployment import Deployment, deployment_env
 from tests.support.dumpus_client import decrypt_like_client, open_and_query
 from tests.support.insights_server import PackageServer, bearer, new_upn
+from tests.support.processes import account_token
 
 from cordvault.db import create_engine_for, make_sessionmaker
 from cordvault.insights.jobs import repository as repo
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -80,22 +79,6 @@ def _downloading_from(proc: subprocess.Popen[bytes], port: int) -> bool:
         if any(c.raddr and c.raddr.port == port for c in conns):
             return True
     return False
-
-
-def _token(base: str, name: str, admin: str | None = None) -> str:
-    if admin is None:
-        r = httpx.post(f"{base}/api/auth/register", json={"name": name, "password": PASSWORD})
-    else:
-        r = httpx.post(
-            f"{base}/api/auth/users",
-            json={"name": name, "password": PASSWORD},
-            headers={"Authorization": f"Bearer {admin}"},
-        )
-        assert r.status_code == 201, r.text
-        r = httpx.post(f"{base}/api/auth/login", json={"name": name, "password": PASSWORD})
-    assert r.status_code in (200, 201), r.text
-    token: str = r.json()["token"]
-    return token
 
 
 def _upload(base: str, token: str, path: str, data: bytes) -> str:
@@ -154,8 +137,8 @@ def test_two_servers_two_workers_survive_kill_9(
     holder.wait()
 
     # Drive: files uploaded alternately through both API processes.
-    alice = _token(a, "alice")
-    bob = _token(b, "bob", admin=alice)
+    alice = account_token(a, "alice")
+    bob = account_token(b, "bob", admin=alice)
     files: dict[str, tuple[str, bytes]] = {}  # file id -> (owner token, content)
     for i in range(6):
         data = os.urandom(random.randint(1, 3) * 700_000)

@@ -22,14 +22,13 @@ from tests.storage.discord_support import (
     TOKEN,
     WEBHOOK,
     make_clients,
-    make_config,
     make_store,
 )
 
 from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
 from cordvault.db import create_engine_for, make_sessionmaker, migrate
-from cordvault.discord.emulator import EmulatorHandle, FaultRule, running_emulator
+from cordvault.discord.emulator import EmulatorHandle, FaultRule
 from cordvault.storage.base import ChunkNotFound, ChunkStore, StorageError
 from cordvault.storage.discord.backend import (
     DiscordChunkStore,
@@ -41,21 +40,6 @@ from cordvault.storage.discord.locator import Locator
 from cordvault.storage.factory import open_chunk_store
 
 CREATE = "POST /channels/{channel_id}/messages"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with running_emulator(make_config()) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('discord-db') / 'ledger.db'}"
-    migrate(url)
-    engine = create_engine_for(url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 class TestDiscordConformance(ChunkStoreConformance):

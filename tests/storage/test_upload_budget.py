@@ -6,16 +6,14 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import pytest
 from sqlalchemy.orm import Session, sessionmaker
-from tests.storage.discord_support import WEBHOOK, make_config, make_store
+from tests.storage.discord_support import WEBHOOK, make_store
 
 from cordvault.crypto import ciphertext_size
-from cordvault.db import create_engine_for, make_sessionmaker, migrate
-from cordvault.discord.emulator import EmulatorHandle, running_emulator
+from cordvault.discord.emulator import EmulatorHandle
 from cordvault.drive.streaming import ChunkReader, ChunkWriter
 from cordvault.storage.discord.backend import DiscordStoreOptions, upload_budget
 from cordvault.storage.discord.locator import Locator
@@ -23,21 +21,6 @@ from cordvault.storage.discord.locator import Locator
 KiB = 1024
 MiB = 1024 * KiB
 CHUNK = 960 * KiB  # its envelope fits the 1 MiB attachments of the test store
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with running_emulator(make_config()) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('budget-db') / 'ledger.db'}"
-    migrate(url)
-    engine = create_engine_for(url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 class HeldBytes:

@@ -10,18 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import httpx
 from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
+from tests.support.processes import free_port, wait_healthy
 
 # Every process is `python -m cordvault ARGS` (the image's ENTRYPOINT is this with its venv's
 # python first on PATH).
@@ -61,13 +59,6 @@ DEPLOYMENT_ENV = (
 FIXED_ENV = {"STORAGE_BACKEND": "local", "BLOB_STORE": "s3"}
 
 S3_KEYS = {"S3_ACCESS_KEY_ID": "test", "S3_SECRET_ACCESS_KEY": "test"}
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -158,15 +149,8 @@ class Deployment:
         port = free_port()
         proc = self._spawn(name, serve_args("127.0.0.1", port))
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/health")
-                return proc, base
-            except httpx.TransportError:
-                assert proc.poll() is None, self.logs()
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.2)
+        wait_healthy(proc, base, logs=self.logs)
+        return proc, base
 
     def worker(self, name: str) -> subprocess.Popen[bytes]:
         """Start ``cordvault worker --concurrency 1``."""

@@ -21,13 +21,16 @@ from websockets.sync.client import ClientConnection, connect
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1:<free port>; yields ``http://127.0.0.1:<port>``."""
+def serving(app: Any, **options: Any) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1:<free port>; yields ``http://127.0.0.1:<port>``. ``options``
+    are uvicorn's (``log_level``, or ``uvicorn_options(settings)``: the server's own ones) and
+    replace the defaults here."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", ws="auto", lifespan="on")
+    defaults: dict[str, Any] = {"log_level": "warning", "ws": "auto", "lifespan": "on"}
+    config = uvicorn.Config(app, **{**defaults, **options})
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

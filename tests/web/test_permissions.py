@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support.settings import local_settings
 from typer.testing import CliRunner
 
-from cordvault.core.settings import Settings
 from cordvault.web.app import create_app
 
 
@@ -32,25 +32,11 @@ def usual_umask() -> Iterator[None]:
         os.umask(previous)
 
 
-def _settings(data_dir: Path) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=None,
-        broker_url=None,
-        storage_backend="local",
-        storage_path=None,
-        drive_secret_key=None,
-        message_encryption_key=None,
-        blob_store="local",
-        dl_zip_tmp_path=None,
-    )
-
-
 def test_app_state_is_private_whatever_the_umask(
     tmp_path: Path, usual_umask: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     data_dir = tmp_path / "new" / "data"
-    app = create_app(_settings(data_dir))
+    app = create_app(local_settings(data_dir))
     with TestClient(app) as client:
         assert client.get("/process/demo/blob").status_code == 200  # writes a blob
         r = client.post("/api/auth/register", json={"name": "admin", "password": "x" * 12})
@@ -88,7 +74,7 @@ def test_an_open_existing_data_dir_is_reported(
 ) -> None:
     data_dir.chmod(0o755)
     with caplog.at_level(logging.WARNING):
-        create_app(_settings(data_dir), domains=())
+        create_app(local_settings(data_dir), domains=())
     warnings = [r for r in caplog.records if "accessible by other users" in r.getMessage()]
     assert len(warnings) == 1
     assert "0755" in warnings[0].getMessage()
@@ -96,7 +82,7 @@ def test_an_open_existing_data_dir_is_reported(
     caplog.clear()
     data_dir.chmod(0o700)
     with caplog.at_level(logging.WARNING):
-        create_app(_settings(data_dir), domains=())
+        create_app(local_settings(data_dir), domains=())
     assert "accessible by other users" not in caplog.text
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,16 +24,9 @@ import redis
 from sqlalchemy import create_engine, text
 from tests.drive import media
 from tests.support.live_server import Socket
+from tests.support.processes import PASSWORD, free_port, wait_healthy
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
-
-PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Procs:
@@ -55,18 +47,11 @@ class Procs:
         return proc
 
     def serve(self) -> tuple[subprocess.Popen[bytes], str]:
-        port = _free_port()
+        port = free_port()
         proc = self.spawn("serve", "serve", "--port", str(port))
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/health")
-                return proc, base
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not start"
-                assert proc.poll() is None, self.logs()
-                time.sleep(0.2)
+        wait_healthy(proc, base, logs=self.logs)
+        return proc, base
 
     def worker(self) -> subprocess.Popen[bytes]:
         return self.spawn("worker", "worker", "--concurrency", "2")

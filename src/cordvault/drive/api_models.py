@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from cordvault.drive.access import Access
+from cordvault.drive.folders import Listing
 from cordvault.drive.models import (
     AppPassword,
     DriveFile,
@@ -221,6 +222,25 @@ class ListingOut(BaseModel):
     total_files: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(
+        cls, page: Listing, levels: dict[str, Access], *, path: str, limit: int, offset: int
+    ) -> ListingOut:
+        """A page of a folder: its folders, then its files with the caller's access to each
+        (``levels``, by file id); ``path`` is how the answer names the folder."""
+        items: list[FolderOut | FileOut] = [FolderOut.of(f) for f in page.folders]
+        items += [FileOut.of(f, levels[f.id]) for f in page.files]
+        return cls(
+            folder=FolderOut.of(page.folder),
+            path=path,
+            items=items,
+            total=page.total_folders + page.total_files,
+            total_folders=page.total_folders,
+            total_files=page.total_files,
+            limit=limit,
+            offset=offset,
+        )
 
 
 class FilePatch(_In):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access, events, quotas
+from cordvault.drive import access, events, grants, quotas
 from cordvault.drive import repository as repo
 from cordvault.drive.access import Access
 from cordvault.drive.auth import Actor
@@ -26,7 +26,6 @@ from cordvault.drive.removal import delete_file
 from cordvault.drive.security_log import Kind, record
 from cordvault.drive.users import get_user_by_name
 
-SHARE_ACCESS = ("read", "write")
 MAX_SHARED_PAGE = 1000
 
 
@@ -156,23 +155,16 @@ def transfer_ownership(
 
 def set_share(db: Session, actor: Actor, file_id: str, user_name: str, level: str) -> Share:
     """Share a file with a user for ``read`` or ``write`` (owner only); replaces a share."""
-    if level not in SHARE_ACCESS:
-        raise CordvaultError(ErrorCode.INVALID_INPUT, "access must be 'read' or 'write'")
+    grants.check_level(level)
     row = get_file(db, file_id)
     access.require_file(db, actor, row, Access.OWNER)
-    user = get_user_by_name(db, user_name)
-    if user.id == row.owner_id:
-        raise CordvaultError(ErrorCode.INVALID_INPUT, "the owner already has full access")
+    user = grants.grantee(db, user_name, row.owner_id)
     existing = repo.share(db, row.id, user.id)
     record(db, Kind.FILE_SHARED, user_id=user.id, actor=actor, file=row.id, access=level)
     events.share_changed(db, row, user.id, level)
-    if existing is not None:
-        existing.access = level
-        db.flush()
-        return existing
-    share = Share(file_id=row.id, user_id=user.id, access=level)
-    repo.add(db, share)
-    return share
+    return grants.save(
+        db, existing, level, lambda: Share(file_id=row.id, user_id=user.id, access=level)
+    )
 
 
 def remove_share(db: Session, actor: Actor, file_id: str, user_name: str) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from cordvault.core.errors import CordvaultError, ErrorCode
-from cordvault.drive import access
+from cordvault.drive import access, grants
 from cordvault.drive import repository as repo
 from cordvault.drive.auth import Actor
-from cordvault.drive.files import SHARE_ACCESS
 from cordvault.drive.folders import get_folder
 from cordvault.drive.models import Folder, FolderShare, utcnow
 from cordvault.drive.paging import check_page
@@ -26,21 +25,14 @@ MAX_PAGE = 1000
 
 def set_share(db: Session, actor: Actor, folder_id: str, user_name: str, level: str) -> FolderShare:
     """Share a folder (and everything below it) with a user (folder owner; replaces a share)."""
-    if level not in SHARE_ACCESS:
-        raise CordvaultError(ErrorCode.INVALID_INPUT, "access must be 'read' or 'write'")
+    grants.check_level(level)
     row = get_folder(db, folder_id)
     access.require_folder_owner(actor, row)
-    user = get_user_by_name(db, user_name)
-    if user.id == row.owner_id:
-        raise CordvaultError(ErrorCode.INVALID_INPUT, "the owner already has full access")
+    user = grants.grantee(db, user_name, row.owner_id)
     existing = repo.folder_share(db, row.id, user.id)
-    if existing is not None:
-        existing.access = level
-        db.flush()
-        return existing
-    share = FolderShare(folder_id=row.id, user_id=user.id, access=level)
-    repo.add(db, share)
-    return share
+    return grants.save(
+        db, existing, level, lambda: FolderShare(folder_id=row.id, user_id=user.id, access=level)
+    )
 
 
 def remove_share(db: Session, actor: Actor, folder_id: str, user_name: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from tests.support.dumpus_contract import DUMPUS_FIELDS, OPTIONAL
 from tests.support.insights_server import bearer, insights_client, new_upn
 
 from cordvault.core.settings import Settings
@@ -16,50 +17,6 @@ from cordvault.insights import api_models as m
 from cordvault.insights.jobs import service
 from cordvault.insights.jobs.package_links import package_id_for
 
-# The wire contract, field for field and in order (docs/insights-api.md).
-DUMPUS_FIELDS: dict[str, list[str]] = {
-    "ProcessOut": ["isAccepted", "packageId", "errorMessageCode", "message"],
-    "StatusOut": [
-        "isDataAvailable",
-        "isUpgraded",
-        "isErrored",
-        "errorMessageCode",
-        "isProcessing",
-        "processingStep",
-        "processingQueuePosition",
-    ],
-    "QueuePositionOut": [
-        "user",
-        "total",
-        "userWhenStarted",
-        "totalWhenStarted",
-        "premiumQueueTotal",
-        "standardQueueTotal",
-        "premiumQueueUser",
-        "standardQueueUser",
-        "standardWhenJoined",
-        "premiumWhenJoined",
-    ],
-    "BlobOut": ["url", "iv", "ttl"],
-    "DeleteOut": ["isDeleted", "errorMessageCode"],
-    "UserLookupOut": ["user_id", "display_name", "avatar_url", "username"],
-    "WidgetOut": ["name", "icon_url", "member_count"],
-    "HealthOut": ["status", "hostname", "version", "queue", "queueDepth", "storage"],
-    "UpgradeOut": ["packageId", "isUpgraded"],
-}
-# Fields the wire omits in some answers (so not "required" in the schema).
-OPTIONAL = {
-    "ProcessOut": {"message"},
-    "HealthOut": {"queueDepth", "storage"},
-    "QueuePositionOut": {
-        "premiumQueueTotal",
-        "standardQueueTotal",
-        "premiumQueueUser",
-        "standardQueueUser",
-        "standardWhenJoined",
-        "premiumWhenJoined",
-    },
-}
 # (path, method, status) -> the model its JSON answer is documented with.
 ROUTES: list[tuple[str, str, str, str]] = [
     ("/process", "post", "200", "ProcessOut"),

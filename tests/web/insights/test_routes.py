@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support.dumpus_contract import DUMPUS_FIELDS
 from tests.support.insights_server import PackageServer, bearer, insights_client, new_upn
 
 from cordvault.core.settings import Settings
 from cordvault.insights.jobs.package_links import package_id_for
 
-BASE_STATUS_KEYS = {
-    "isDataAvailable",
-    "isUpgraded",
-    "isErrored",
-    "errorMessageCode",
-    "isProcessing",
-    "processingStep",
-    "processingQueuePosition",
-}
+BASE_STATUS_KEYS = set(DUMPUS_FIELDS["StatusOut"])
 
 
 @pytest.fixture

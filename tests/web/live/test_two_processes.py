@@ -5,7 +5,6 @@ announced on both, and a password change through one closes sockets on the other
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,11 @@ import httpx
 import pytest
 from tests.drive import media
 from tests.support.live_server import Socket
-
-PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.processes import PASSWORD, account_token, free_port, wait_healthy
 
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cordvault", "serve", "--port", str(port)],
         env=env,
@@ -35,15 +27,8 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{base}/health")
-            return proc, base
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "serve did not start"
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.2)
+    wait_healthy(proc, base, logs=lambda: proc.stderr.read() if proc.stderr else "")
+    return proc, base
 
 
 @pytest.fixture
@@ -70,22 +55,6 @@ def two_servers(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[t
             proc.wait(timeout=30)
 
 
-def _token(base: str, name: str, admin: str | None = None) -> str:
-    if admin is None:
-        r = httpx.post(f"{base}/api/auth/register", json={"name": name, "password": PASSWORD})
-    else:
-        r = httpx.post(
-            f"{base}/api/auth/users",
-            json={"name": name, "password": PASSWORD},
-            headers={"Authorization": f"Bearer {admin}"},
-        )
-        assert r.status_code == 201, r.text
-        r = httpx.post(f"{base}/api/auth/login", json={"name": name, "password": PASSWORD})
-    assert r.status_code in (200, 201), r.text
-    token: str = r.json()["token"]
-    return token
-
-
 def _socket(base: str, token: str) -> Socket:
     sock = Socket(base)
     assert sock.auth(token)["id"] == "s2c:auth-ok"
@@ -96,9 +65,9 @@ def _socket(base: str, token: str) -> Socket:
 @pytest.mark.redis
 def test_two_processes_behave_like_one(two_servers: tuple[str, str]) -> None:
     a, b = two_servers
-    alice = _token(a, "alice")
-    bob = _token(a, "bob", admin=alice)
-    carol = _token(b, "carol", admin=alice)
+    alice = account_token(a, "alice")
+    bob = account_token(a, "bob", admin=alice)
+    carol = account_token(b, "carol", admin=alice)
     on_b_alice, on_b_bob, on_a_carol = _socket(b, alice), _socket(b, bob), _socket(a, carol)
     time.sleep(0.5)  # both listeners are subscribed well before this
 

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from tests.support.live_server import serving
+from tests.support.settings import local_settings
 
 from cordvault.core.settings import Settings
 from cordvault.web.app import create_app
@@ -54,44 +54,14 @@ class Live:
         return self.users[name]
 
 
-class _Server:
-    """uvicorn in a thread, on a free loopback port, with the app's lifespan."""
-
-    def __init__(self, settings: Settings) -> None:
-        app = create_app(settings)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            assert self.thread.is_alive(), "server thread died"
-            time.sleep(0.02)
-        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+def _Server(settings: Settings) -> AbstractContextManager[str]:
+    """The app of ``settings`` under uvicorn in a thread, on a free loopback port, with its
+    lifespan; entering yields the base URL."""
+    return serving(create_app(settings))
 
 
 def page_settings(data_dir: Path) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=None,
-        broker_url=None,
-        storage_backend="local",
-        storage_path=None,
-        drive_secret_key=None,
-        message_encryption_key=None,
-        blob_store="local",
-        dl_zip_tmp_path=None,
-        drive_chunk_size=64 * 1024,
-        drive_gc_grace_seconds=0,
-    )
+    return local_settings(data_dir, drive_chunk_size=64 * 1024, drive_gc_grace_seconds=0)
 
 
 def _data_dir(factory: pytest.TempPathFactory) -> Path:

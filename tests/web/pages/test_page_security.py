@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support.settings import local_settings
 from tests.web.pages.conftest import PASSWORD
 
-from cordvault.core.settings import Settings
 from cordvault.web.app import create_app
 from cordvault.web.pages.render import STATIC_DIR
 
@@ -39,17 +39,7 @@ _CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 @pytest.fixture
 def client(db_url: str, data_dir: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=db_url,
-        broker_url=None,
-        storage_backend="local",
-        storage_path=None,
-        drive_secret_key=None,
-        message_encryption_key=None,
-        blob_store="local",
-        dl_zip_tmp_path=None,
-    )
+    settings = local_settings(data_dir, database_url=db_url)
     with TestClient(
         create_app(settings), base_url="https://testserver", follow_redirects=False
     ) as c:

@@ -6,11 +6,12 @@ Failures answer 401 with a ``WWW-Authenticate`` challenge (429 with ``Retry-Afte
 account name is throttled). The caller rides on to WsgiDAV in the ASGI scope (``asgi.scope`` in
 the WSGI environ), where no client can write.
 
-``GET``/``HEAD`` of a file is answered here by the drive's read path (``downloads.open_file``
-+ :func:`cordvault.web.ranges.ranged_response`: Range, multi-range, If-Range, conditional
-requests, streamed after the transaction closed), rather than through WsgiDAV's single-range
-block loop and the WSGI bridge. Everything else goes to WsgiDAV behind :mod:`a2wsgi` (its
-threads, request body pulled on demand: a ``PUT`` streams with backpressure).
+``GET``/``HEAD`` of a file is answered here by the drive's read path (``downloads.prepare``
++ :func:`cordvault.web.drive.responses.content_response`, as the REST routes answer: Range,
+multi-range, If-Range, conditional requests, streamed after the transaction closed), rather
+than through WsgiDAV's single-range block loop and the WSGI bridge. Everything else goes to
+WsgiDAV behind :mod:`a2wsgi` (its threads, request body pulled on demand: a ``PUT`` streams
+with backpressure).
 
 ``PROPFIND`` with ``Depth: infinity`` (or none, which means infinity) is refused with 403 and
 the ``propfind-finite-depth`` condition (RFC 4918, 9.1): a client walks the tree level by level.
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -38,7 +38,7 @@ from cordvault.drive.models import DriveFile
 from cordvault.web.dav.provider import DriveDavProvider
 from cordvault.web.dav.support import ACTOR_KEY, transaction
 from cordvault.web.drive.deps import client_of
-from cordvault.web.ranges import ranged_response
+from cordvault.web.drive.responses import content_response
 
 PREFIX = "/dav"
 REALM = "cordvault"
@@ -95,7 +95,7 @@ class DavGateway:
             served = await run_in_threadpool(self._download, actor, dav_path or "/")
             if served is not None:
                 request = Request(scope, receive)
-                await _content(request, served)(scope, receive, send)
+                await content_response(request, served)(scope, receive, send)
                 return
         await self.wsgi(scope, receive, send)
 
@@ -143,17 +143,3 @@ def _refusal(exc: CordvaultError) -> Response:
         headers["www-authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
     body = f"{exc.code}: {exc.message}\n".encode()
     return Response(body, status_code=status, headers=headers, media_type="text/plain")
-
-
-def _content(request: Request, dl: downloads.Download) -> Any:
-    return ranged_response(
-        request,
-        size=dl.size,
-        etag=dl.etag,
-        last_modified=dl.last_modified,
-        media_type=dl.media_type,
-        filename=dl.name,
-        inline=False,
-        open_range=dl.open_range,
-        headers={"cache-control": "private, no-cache"},
-    )

@@ -16,6 +16,7 @@ rules and error codes are listed in ``docs/drive-api.md``.
 - :mod:`.trash`: the trash, file versions
 - :mod:`.quotas`: quotas and name search
 - :mod:`.folder_sharing`: folder shares, folder links (public folders: ``PATCH`` in :mod:`.files`)
+- :mod:`.responses`: the answers several of these (and WebDAV) share: content, zip, links
 
 ``install`` is what ``web/app.py`` calls; the garbage collector runs in the app's lifespan
 (``drive.gc.collector_loop``, started by ``Services.running``).

@@ -30,13 +30,11 @@ from cordvault.drive.api_models import (
     TypeUsageOut,
     UsageOut,
 )
-from cordvault.drive.context import DriveContext
 from cordvault.drive.models import Folder
 from cordvault.drive.names import split_path
 from cordvault.drive.paging import MAX_OFFSET
-from cordvault.web.disposition import content_disposition
 from cordvault.web.drive.deps import CurrentUser, DriveDep, SessionDep
-from cordvault.web.ranges import FILE_HEADERS, ranged_response
+from cordvault.web.drive.responses import content_response, link_out, zip_response
 
 router = APIRouter(prefix="/api/drive", tags=["drive"])
 
@@ -81,19 +79,9 @@ def list_folder(
     page = folders.list_children(
         db, actor, folder_id, sort=sort, desc=order == "desc", limit=limit, offset=offset
     )
-    shared = files.share_levels(db, actor, page.files)
-    items: list[FolderOut | FileOut] = [FolderOut.of(f) for f in page.folders]
-    items += [FileOut.of(f, shared[f.id]) for f in page.files]
-    return ListingOut(
-        folder=FolderOut.of(page.folder),
-        path=folders.folder_path(db, page.folder),
-        items=items,
-        total=page.total_folders + page.total_files,
-        total_folders=page.total_folders,
-        total_files=page.total_files,
-        limit=limit,
-        offset=offset,
-    )
+    levels = files.share_levels(db, actor, page.files)
+    path = folders.folder_path(db, page.folder)
+    return ListingOut.of(page, levels, path=path, limit=limit, offset=offset)
 
 
 @router.patch("/folders/{folder_id}")
@@ -156,17 +144,7 @@ def zip_folder(
     folder_id: str, actor: CurrentUser, drive: DriveDep, db: SessionDep
 ) -> StreamingResponse:
     """The folder tree as a streamed zip (Zip64 as needed); unreadable files are skipped."""
-    from cordvault.drive.zipstream import stream_zip_tree
-
-    plan = downloads.zip_plan(drive, db, actor, folder_id)
-    headers = {
-        **FILE_HEADERS,
-        "content-disposition": content_disposition(f"{plan.name}.zip", inline=False),
-        "x-skipped-files": str(plan.skipped),
-    }
-    return StreamingResponse(
-        stream_zip_tree(plan.entries), media_type="application/zip", headers=headers
-    )
+    return zip_response(downloads.zip_plan(drive, db, actor, folder_id))
 
 
 @router.get("/zip")
@@ -178,17 +156,7 @@ def zip_selection(
     file: Annotated[list[str] | None, Query()] = None,
 ) -> StreamingResponse:
     """Selected folders (as trees) and files as one streamed zip (a browser's multi-select)."""
-    from cordvault.drive.zipstream import stream_zip_tree
-
-    plan = downloads.selection_zip_plan(drive, db, actor, folder or [], file or [])
-    headers = {
-        **FILE_HEADERS,
-        "content-disposition": content_disposition(f"{plan.name}.zip", inline=False),
-        "x-skipped-files": str(plan.skipped),
-    }
-    return StreamingResponse(
-        stream_zip_tree(plan.entries), media_type="application/zip", headers=headers
-    )
+    return zip_response(downloads.selection_zip_plan(drive, db, actor, folder or [], file or []))
 
 
 # -- files and shares ----------------------------------------------------------------------
@@ -236,7 +204,7 @@ def content(
 ) -> Response:
     """The content: streamed, Range/If-Range/HEAD/416, multipart/byteranges."""
     dl = downloads.open_file(drive, db, actor, file_id)
-    return _content_response(request, dl, inline=inline)
+    return content_response(request, dl, inline=inline)
 
 
 # HEAD shares the handler; kept out of the schema so operation ids stay unique.
@@ -297,7 +265,7 @@ def create_link(
 ) -> LinkOut:
     """A signed download link (no account needed to open it)."""
     issued = signed_links.create_link(drive, db, actor, file_id, body.expires_in)
-    return _link_out(drive, request, issued)
+    return link_out(drive, request, issued)
 
 
 @router.get("/files/{file_id}/links")
@@ -305,7 +273,7 @@ def list_links(
     request: Request, file_id: str, actor: CurrentUser, drive: DriveDep, db: SessionDep
 ) -> list[LinkOut]:
     issued = signed_links.list_links(drive, db, actor, file_id)
-    return [_link_out(drive, request, i) for i in issued]
+    return [link_out(drive, request, i) for i in issued]
 
 
 @router.delete("/files/{file_id}/links")
@@ -326,34 +294,7 @@ def open_link(
     """Download through a signed link: no account, same Range support."""
     row = signed_links.resolve(drive, db, token)
     dl = downloads.prepare(drive, db, row)
-    return _content_response(request, dl, inline=inline, private=True)
+    return content_response(request, dl, inline=inline)
 
 
 router.add_api_route("/dl/{token}", open_link, methods=["HEAD"], include_in_schema=False)
-
-
-def _link_out(drive: DriveContext, request: Request, issued: signed_links.IssuedLink) -> LinkOut:
-    base = drive.settings.drive_public_url or str(request.base_url)
-    return LinkOut(
-        id=issued.link.id,
-        url=f"{base.rstrip('/')}/api/drive/dl/{issued.token}",
-        token=issued.token,
-        expires_at=issued.link.expires_at,
-        created_at=issued.link.created_at,
-    )
-
-
-def _content_response(
-    request: Request, dl: downloads.Download, *, inline: bool, private: bool = True
-) -> Response:
-    return ranged_response(
-        request,
-        size=dl.size,
-        etag=dl.etag,
-        last_modified=dl.last_modified,
-        media_type=dl.media_type,
-        filename=dl.name,
-        inline=inline,
-        open_range=dl.open_range,
-        headers={"cache-control": "private, no-cache" if private else "no-cache"},
-    )

@@ -16,7 +16,6 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from cordvault.drive import downloads, folder_links, folder_shares, folders
 from cordvault.drive.access import file_levels
 from cordvault.drive.api_models import (
-    FileOut,
     FolderOut,
     FolderShareOut,
     LinkIn,
@@ -25,12 +24,9 @@ from cordvault.drive.api_models import (
     SharedFolderOut,
     ShareIn,
 )
-from cordvault.drive.context import DriveContext
 from cordvault.drive.paging import MAX_OFFSET
-from cordvault.drive.zipstream import stream_zip_tree
-from cordvault.web.disposition import content_disposition
 from cordvault.web.drive.deps import CurrentUser, DriveDep, SessionDep
-from cordvault.web.ranges import FILE_HEADERS, ranged_response
+from cordvault.web.drive.responses import content_response, link_out, zip_response
 
 router = APIRouter(prefix="/api/drive", tags=["folder sharing"])
 
@@ -71,19 +67,6 @@ def shared_folders(
     ]
 
 
-def _link_out(
-    drive: DriveContext, request: Request, issued: folder_links.IssuedFolderLink
-) -> LinkOut:
-    base = drive.settings.drive_public_url or str(request.base_url)
-    return LinkOut(
-        id=issued.link.id,
-        url=f"{base.rstrip('/')}/api/drive/fl/{issued.token}",
-        token=issued.token,
-        expires_at=issued.link.expires_at,
-        created_at=issued.link.created_at,
-    )
-
-
 @router.post("/folders/{folder_id}/links", status_code=201)
 def create_link(
     request: Request,
@@ -95,7 +78,7 @@ def create_link(
 ) -> LinkOut:
     """A signed link to the folder: listing, zip and files, no account needed."""
     issued = folder_links.create_link(drive, db, actor, folder_id, body.expires_in)
-    return _link_out(drive, request, issued)
+    return link_out(drive, request, issued)
 
 
 @router.get("/folders/{folder_id}/links")
@@ -103,7 +86,7 @@ def list_links(
     request: Request, folder_id: str, actor: CurrentUser, drive: DriveDep, db: SessionDep
 ) -> list[LinkOut]:
     return [
-        _link_out(drive, request, i) for i in folder_links.list_links(drive, db, actor, folder_id)
+        link_out(drive, request, i) for i in folder_links.list_links(drive, db, actor, folder_id)
     ]
 
 
@@ -139,18 +122,7 @@ def open_listing(
     target = folder_links.subfolder(db, opened, path)
     page = folders.list_children(db, opened.actor, target.id, limit=limit, offset=offset)
     levels = file_levels(db, opened.actor, page.files)
-    items: list[FolderOut | FileOut] = [FolderOut.of(f) for f in page.folders]
-    items += [FileOut.of(f, levels[f.id]) for f in page.files]
-    return ListingOut(
-        folder=FolderOut.of(page.folder),
-        path="/" + path.strip("/"),
-        items=items,
-        total=page.total_folders + page.total_files,
-        total_folders=page.total_folders,
-        total_files=page.total_files,
-        limit=limit,
-        offset=offset,
-    )
+    return ListingOut.of(page, levels, path="/" + path.strip("/"), limit=limit, offset=offset)
 
 
 @router.get("/fl/{token}/zip")
@@ -160,15 +132,7 @@ def open_zip(
     """The linked folder (or ``path`` below it) as a streamed zip of what the creator may read."""
     opened = folder_links.resolve(drive, db, token)
     target = folder_links.subfolder(db, opened, path)
-    plan = downloads.zip_plan(drive, db, opened.actor, target.id)
-    headers = {
-        **FILE_HEADERS,
-        "content-disposition": content_disposition(f"{plan.name}.zip", inline=False),
-        "x-skipped-files": str(plan.skipped),
-    }
-    return StreamingResponse(
-        stream_zip_tree(plan.entries), media_type="application/zip", headers=headers
-    )
+    return zip_response(downloads.zip_plan(drive, db, opened.actor, target.id))
 
 
 @router.get("/fl/{token}/files/{file_id}")
@@ -183,17 +147,7 @@ def open_file(
     """A file below the linked folder, with Range support."""
     opened = folder_links.resolve(drive, db, token)
     dl = downloads.prepare(drive, db, folder_links.file_below(db, opened, file_id))
-    return ranged_response(
-        request,
-        size=dl.size,
-        etag=dl.etag,
-        last_modified=dl.last_modified,
-        media_type=dl.media_type,
-        filename=dl.name,
-        inline=inline,
-        open_range=dl.open_range,
-        headers={"cache-control": "private, no-cache"},
-    )
+    return content_response(request, dl, inline=inline)
 
 
 router.add_api_route(

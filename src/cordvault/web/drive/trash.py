@@ -22,7 +22,7 @@ from cordvault.drive.api_models import (
 from cordvault.drive.files import stat
 from cordvault.drive.paging import MAX_OFFSET
 from cordvault.web.drive.deps import CurrentUser, DriveDep, SessionDep
-from cordvault.web.ranges import ranged_response
+from cordvault.web.drive.responses import content_response
 
 router = APIRouter(prefix="/api/drive", tags=["trash and versions"])
 
@@ -89,17 +89,7 @@ def version_content(
 ) -> Response:
     """An earlier content, streamed with Range support (read access)."""
     dl = versions.open_version(drive, db, actor, file_id, version_id)
-    return ranged_response(
-        request,
-        size=dl.size,
-        etag=dl.etag,
-        last_modified=dl.last_modified,
-        media_type=dl.media_type,
-        filename=dl.name,
-        inline=False,
-        open_range=dl.open_range,
-        headers={"cache-control": "private, no-cache"},
-    )
+    return content_response(request, dl)
 
 
 router.add_api_route(
