@@ -31,9 +31,15 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
 
+def avatar_rgb(seed: str) -> tuple[int, int, int]:
+    """The colour of :func:`avatar_png` for ``seed``."""
+    r, g, b = hashlib.sha256(seed.encode()).digest()[:3]
+    return r, g, b
+
+
 def avatar_png(seed: str) -> bytes:
     """A 16x16 single-colour PNG whose colour comes from ``seed`` (deterministic)."""
-    r, g, b = hashlib.sha256(seed.encode()).digest()[:3]
+    r, g, b = avatar_rgb(seed)
     row = b"\x00" + bytes((r, g, b)) * _SIDE  # filter byte 0, then RGB pixels
     header = struct.pack(">IIBBBBB", _SIDE, _SIDE, 8, 2, 0, 0, 0)
     return (
