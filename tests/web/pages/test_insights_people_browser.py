@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from pydantic import SecretStr
@@ -49,7 +51,7 @@ pytestmark = pytest.mark.browser
 # Seeded history: every earlier download took 100 s, every earlier job 200 s end to end.
 TYPICAL_TEXT = (
     "Similar jobs took about 1 min 40 s in this step and about 3 min 20 s from sending to"
-    " result (medians of this server's recent jobs)."
+    " result (medians of this server's earlier jobs)."
 )
 
 
@@ -77,7 +79,8 @@ class _AppServer(_Server):
 
     @property
     def services(self) -> Services:
-        services: Services = self.server.config.app.state.services
+        app = cast(FastAPI, self.server.config.app)
+        services: Services = app.state.services
         return services
 
 
@@ -227,11 +230,17 @@ def test_names_avatars_and_typical_durations_with_a_bot_token(
     page.wait_for_url(f"{base}/insights/dashboard#{package_id}", timeout=60_000)
     expect(page.locator("#dashboard")).to_have_attribute("data-user-lookups", "on")
     shown = _check_dm_page(page, live)
+    known = [uid for uid in shown if uid in live.people]
+    expect(page.locator("#dashboard")).to_have_attribute("data-people-saved", str(len(known)))
     # Only the users shown were asked for (each once), through our origin, with the key.
     asked = [r.url for r in traffic.requests if "/user/" in r.url]
     users = {u.split("/user/", 1)[1].split("/", 1)[0] for u in asked}
     assert users <= set(shown)
     assert len([u for u in asked if not u.endswith("/avatar")]) == len(users)
+    # Avatars are shown from blob: URLs of our own origin (the image bytes stay in the page).
+    blobs = [r for r in traffic.requests if r.url.startswith("blob:")]
+    assert all(r.url.startswith(f"blob:{base}/") for r in blobs)
+    traffic.requests = [r for r in traffic.requests if r not in blobs]
     assert_key_stays_home(traffic, base, upn, link)
 
     # The drill-down of a known user with an avatar: their name and picture.

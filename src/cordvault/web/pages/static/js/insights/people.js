@@ -88,7 +88,12 @@ export async function openPeople(rec, enabled = lookupsEnabled()) {
       saveTimer = null;
       const users = {};
       for (const [id, r] of known) if (!r.missing) users[id] = r;
-      savePeople(rec.id, users).catch(() => {});
+      savePeople(rec.id, users)
+        .then(() => {
+          // How many users this device now keeps for the result (for scripts and tests).
+          document.getElementById("dashboard")?.setAttribute("data-people-saved", String(Object.keys(users).length));
+        })
+        .catch(() => {});
     }, SAVE_DELAY_MS);
   };
 

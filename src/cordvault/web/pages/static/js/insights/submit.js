@@ -374,7 +374,7 @@ function showTypical() {
   if (total !== null && total !== undefined) {
     parts.push(`${parts.length ? "and" : "Similar jobs took"} about ${formatDuration(total)} from sending to result`);
   }
-  node.textContent = parts.length ? `${parts.join(" ")} (medians of this server's recent jobs).` : "";
+  node.textContent = parts.length ? `${parts.join(" ")} (medians of this server's earlier jobs).` : "";
   node.hidden = parts.length === 0;
 }
 
