@@ -105,8 +105,12 @@ export async function openPeople(rec, enabled = lookupsEnabled()) {
         await sleep(RETRY_MS);
         continue;
       }
-      if (res.status === 401) upn = null; // the key does not open this package: stop asking
-      if (!res.ok) return { status: res.status, body: null };
+      if (!res.ok) {
+        const code = (await res.json().catch(() => null))?.errorMessageCode;
+        // The key does not open this package, or the server no longer has it: stop asking.
+        if (res.status === 401 || code === "UNKNOWN_PACKAGE_ID") upn = null;
+        return { status: res.status, body: null };
+      }
       return { status: res.status, body: as === "blob" ? await res.blob() : await res.json() };
     }
   };
@@ -114,7 +118,7 @@ export async function openPeople(rec, enabled = lookupsEnabled()) {
   const lookUp = async (userId) => {
     const base = `/process/${encodeURIComponent(rec.packageId)}/user/${userId}`;
     const user = await ask(base, "json");
-    if (user.status === 404) return { missing: true };
+    if (user.status === 404 && upn !== null) return { missing: true }; // Discord has no such user
     if (!user.body || upn === null) return null;
     let avatar = null;
     if (upn !== null && !closed) {
