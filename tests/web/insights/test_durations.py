@@ -78,7 +78,7 @@ def test_medians_per_step_and_in_total(client: TestClient) -> None:
     # DOWNLOADING: 1.2 s (bucket <= 2.5), 3 and 4 s (bucket <= 5), 40 s, 700 s. The median (the
     # 3rd of 5) is in the <= 5 bucket, estimated by that bucket's mean: (3 + 4) / 2.
     _steps(client, "DOWNLOADING", [1.2, 3.0, 4.0, 40.0, 700.0])
-    _steps(client, "ANALYZING", [10.0, 11.0, 12.5])
+    _steps(client, "ANALYZING", [11.0, 12.0, 13.6])  # one bucket (10, 30]: its mean
     # Four processed jobs: waits 5, 1, 30, 2 (median 3.5); totals 65, 21, 90, 12 (median 43).
     ids = [
         _job(client, 1, wait=5, run=60),
@@ -92,7 +92,7 @@ def test_medians_per_step_and_in_total(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["steps"]["DOWNLOADING"] == {"typicalSeconds": 3.5, "jobs": 5}
-    assert body["steps"]["ANALYZING"] == {"typicalSeconds": 11.2, "jobs": 3}  # 33.5 / 3
+    assert body["steps"]["ANALYZING"] == {"typicalSeconds": 12.2, "jobs": 3}  # 36.6 / 3
     assert body["steps"]["LOCKED"] == {"typicalSeconds": 3.5, "jobs": 4}
     assert body["total"] == {"typicalSeconds": 43.0, "jobs": 4}
     for package_id in ids:  # nothing identifying
