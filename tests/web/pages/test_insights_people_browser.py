@@ -85,10 +85,12 @@ class _AppServer(_Server):
 
 
 def _dm_users(expected_rows: list[tuple[object, ...]]) -> list[tuple[str, int]]:
-    """(user id, messages) of the package's DMs, most messages first."""
+    """(user id, messages) of the package's DMs with a Discord user id, most messages first."""
     cols = COLUMNS["dm_channels_data"]
     uid, count = cols.index("dm_user_id"), cols.index("total_message_count")
-    rows = [(str(r[uid]), int(str(r[count]))) for r in expected_rows if str(r[uid]) != "0"]
+    # Some DMs name no user id (a deleted user, an unknown participant): nothing to look up.
+    rows = [(str(r[uid]), int(str(r[count]))) for r in expected_rows if str(r[uid]).isdigit()]
+    rows = [r for r in rows if r[0] != "0"]
     return sorted(rows, key=lambda r: -r[1])
 
 
