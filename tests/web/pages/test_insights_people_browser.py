@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
@@ -84,7 +84,7 @@ class _AppServer(_Server):
         return services
 
 
-def _dm_users(expected_rows: list[tuple[object, ...]]) -> list[tuple[str, int]]:
+def _dm_users(expected_rows: list[list[Any]]) -> list[tuple[str, int]]:
     """(user id, messages) of the package's DMs with a Discord user id, most messages first."""
     cols = COLUMNS["dm_channels_data"]
     uid, count = cols.index("dm_user_id"), cols.index("total_message_count")

@@ -523,4 +523,4 @@ def recent_processed_times(
         .order_by(PackageJob.finished_at.desc())
         .limit(limit)
     )
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(q, s, f) for q, s, f in rows if s is not None and f is not None]
