@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     discord_api_base: str = Field(
         "https://discord.com/api/v10", description="Discord REST API base URL."
     )
+    discord_cdn_base: str = Field(
+        "https://cdn.discordapp.com",
+        description="Discord CDN base URL the server fetches user avatars from (the insights "
+        "dashboard's avatars are served through our origin; tests point it at the emulator's "
+        "/cdn).",
+    )
     discord_bot_token: SecretStr | None = Field(
         None, description="Bot token(s), comma-separated, for lookups and the storage backend."
     )

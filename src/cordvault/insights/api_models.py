@@ -138,3 +138,28 @@ class UpgradeOut(_Out):
 
     packageId: str
     isUpgraded: bool
+
+
+class TypicalDurationOut(_Out):
+    """One typical duration (``GET /insights/typical-durations``)."""
+
+    typicalSeconds: float | None = Field(
+        description="The median in seconds (0.1 s precision); null when fewer than "
+        "minimumJobs jobs were measured."
+    )
+    jobs: int = Field(description="How many jobs the figure is drawn from.")
+
+
+class TypicalDurationsOut(_Out):
+    """``GET /insights/typical-durations``: how long similar jobs took (aggregates only)."""
+
+    steps: dict[str, TypicalDurationOut] = Field(
+        description="LOCKED (waiting in the queue, over the recentJobs newest processed jobs), "
+        "DOWNLOADING and ANALYZING (over every job the step histogram recorded)."
+    )
+    total: TypicalDurationOut = Field(
+        description="From sending the package to the result being ready, over the recentJobs "
+        "newest processed jobs."
+    )
+    minimumJobs: int = Field(description="Fewer jobs than this: the figure is withheld (null).")
+    recentJobs: int = Field(description="How many of the newest processed jobs are considered.")

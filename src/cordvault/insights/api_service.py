@@ -21,6 +21,8 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -40,6 +42,7 @@ from cordvault.insights.api_models import (
     ProcessOut,
     QueueDepthOut,
     StorageOut,
+    TypicalDurationsOut,
     UpgradeOut,
 )
 from cordvault.insights.blob import BlobMeta, decrypt_blob
@@ -49,6 +52,7 @@ from cordvault.insights.jobs import repository as repo
 from cordvault.insights.jobs import service
 from cordvault.insights.jobs.context import JobsContext, tmp_root, upload_path
 from cordvault.insights.jobs.dispatch import Dispatcher
+from cordvault.insights.jobs.durations import typical_durations
 from cordvault.insights.jobs.package_links import (
     bearer_matches,
     package_id_for,
@@ -61,6 +65,9 @@ log = logging.getLogger(__name__)
 
 #: Cap on ``POST /process``'s JSON body.
 MAX_JSON_BODY = 64 * 1024
+#: Seconds a ``/insights/typical-durations`` answer is reused (a public route: the database is
+#: read at most this often per process, whatever the traffic).
+DURATIONS_MAX_AGE = 60.0
 
 
 class InsightsApi:
@@ -78,6 +85,8 @@ class InsightsApi:
         self.prefixes = whitelisted_prefixes(jobs.settings)
         self._status_engine = status_engine
         self._dispatcher = dispatcher
+        self._durations: tuple[float, TypicalDurationsOut] | None = None
+        self._durations_lock = threading.Lock()
 
     # -- authorisation --------------------------------------------------------------------
     def authorize(self, upn: str | None, package_id: str) -> str:
@@ -258,6 +267,19 @@ class InsightsApi:
             queueDepth=depth,
             storage=storage,
         )
+
+    def typical_durations(self) -> TypicalDurationsOut:
+        """``GET /insights/typical-durations``: how long similar jobs took (aggregates only,
+        see :mod:`~cordvault.insights.jobs.durations`), at most :data:`DURATIONS_MAX_AGE`
+        seconds old."""
+        with self._durations_lock:  # one reader at a time: concurrent callers share one read
+            cached = self._durations
+            if cached is not None and time.monotonic() - cached[0] < DURATIONS_MAX_AGE:
+                return cached[1]
+            with self.sessions() as session:
+                answer = typical_durations(session)
+            self._durations = (time.monotonic(), answer)
+            return answer
 
     # -- changes --------------------------------------------------------------------------
     def delete(self, package_id: str) -> DeleteOut:

@@ -32,6 +32,7 @@ from cordvault.insights.api_models import (
     ProcessOut,
     StatusOut,
     StorageOut,
+    TypicalDurationsOut,
     UpgradeOut,
     UserLookupOut,
     WidgetOut,
@@ -49,6 +50,13 @@ HEALTH_MAX_AGE = 1.0
 the database by about this much)."""
 
 PackageId = Annotated[str, PathParam(max_length=64)]
+
+# An avatar is public and changes rarely; it is still not a document: no sniffing (the
+# middleware), no script even if a browser opened it as a page, kept by this browser only.
+_AVATAR_HEADERS = {
+    "Cache-Control": "private, max-age=3600",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 
 _PROCESS_BODY: dict[str, Any] = {
     "requestBody": {
@@ -209,6 +217,33 @@ def _router(api: InsightsApi, services: Services) -> APIRouter:
         api.authorize(_bearer(request), package_id)
         api.require_package(package_id)
         return lookups.user(user_id)
+
+    @router.get(
+        "/process/{package_id}/user/{user_id}/avatar",
+        response_class=Response,
+        responses={
+            200: {
+                "content": {t: {} for t in ("image/png", "image/gif", "image/webp", "image/jpeg")},
+                "description": "The avatar image (the user's default avatar when none is set).",
+            }
+        },
+    )
+    def user_avatar(package_id: PackageId, user_id: str, request: Request) -> Response:
+        """A Discord user's avatar image, served through our origin (for the dashboard, whose
+        CSP allows no other): authorised exactly like ``/user``; the image is fetched from the
+        CDN at a URL the server builds from the looked-up user (never a client's URL), checked
+        to be a raster image under the size cap, and cached. 404 unknown user or no image, 429
+        rate limited, 502 the CDN failed."""
+        api.authorize(_bearer(request), package_id)
+        api.require_package(package_id)
+        image = lookups.avatar(user_id)
+        return Response(image.data, media_type=image.content_type, headers=_AVATAR_HEADERS)
+
+    @router.get("/insights/typical-durations")
+    def typical_durations() -> TypicalDurationsOut:
+        """How long similar jobs took: median seconds per step and in total (public,
+        aggregates only; a figure from fewer than ``minimumJobs`` jobs is null)."""
+        return api.typical_durations()
 
     @router.delete("/process/{package_id}")
     def delete(package_id: PackageId, request: Request) -> DeleteOut:

@@ -1,4 +1,5 @@
-"""The emulated Discord: REST API v10 under ``/api/v10``, the CDN under ``/cdn`` and ``/media``.
+"""The emulated Discord: REST API v10 under ``/api/v10``, the CDN under ``/cdn`` and ``/media``
+(attachments; user and default avatars in ``avatars.py``).
 
 Behaviour follows ``discord-api.md``: bot auth, per-route/per-channel and global rate limits
 with all headers, multipart uploads with Discord's limits and codes, signed expiring attachment
@@ -31,6 +32,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cordvault.discord.emulator.avatars import Avatars
 from cordvault.discord.emulator.faults import FaultRule
 from cordvault.discord.emulator.state import EmulatorState, StoredAttachment, StoredMessage
 from cordvault.discord.emulator.uploads import Refusal, read_upload
@@ -469,7 +471,7 @@ async def _abort(scope: Scope, receive: Receive, send: Send) -> None:
 def create_app(state: EmulatorState) -> ASGIApp:
     """The emulator as an ASGI app over ``state``."""
     api, h = _Api(state), _Handlers(state)
-    cdn, control = _Cdn(state), _Control(state)
+    cdn, control, avatars = _Cdn(state), _Control(state), Avatars(state)
     c, m = "/channels/{channel_id}", "/messages/{message_id}"
     w = "/webhooks/{webhook_id}/{webhook_token}"
     routes = [
@@ -494,6 +496,8 @@ def create_app(state: EmulatorState) -> ASGIApp:
             cdn.serve,
             methods=["GET", "HEAD"],
         ),
+        Route("/cdn/avatars/{user_id}/{filename}", avatars.user_avatar, methods=["GET"]),
+        Route("/cdn/embed/avatars/{filename}", avatars.default_avatar, methods=["GET"]),
         Route("/_emulator/stats", control.stats, methods=["GET"]),
         Route("/_emulator/faults", control.faults, methods=["POST", "DELETE"]),
         Route("/_emulator/clock", control.clock, methods=["POST"]),

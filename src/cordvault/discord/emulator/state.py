@@ -84,6 +84,9 @@ class EmulatorConfig:
     guilds: dict[str, GuildSpec] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     webhooks: dict[str, WebhookSpec] = field(default_factory=dict)
+    avatar_overrides: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    """CDN avatar answers replaced by (bytes, content type), keyed by avatar hash or
+    ``embed/<n>`` (see ``emulator/avatars.py``)."""
     max_file_size: int = 10 * MiB
     max_request_size: int = 25 * MiB
     max_attachments: int = 10

@@ -5,6 +5,9 @@ jobs, the attempt's ``lease_token``), so any number of API processes and workers
 can share the table without locks: exactly one claimer wins a job, a worker that lost its lease
 (job deleted, re-queued after a timeout) can no longer move it on. Functions take a session and
 never commit; the caller's request or task boundary does.
+
+Over 450 lines on purpose: every query of the job tables (the queue, the lease protocol, the
+step-duration histogram and its readers) stays in this one module.
 """
 
 from __future__ import annotations
@@ -487,3 +490,37 @@ def step_histograms(db: Session | Connection, buckets: tuple[float, ...]) -> lis
         total_seconds = sum(t for _c, t in stored.values())
         out.append(StepHistogram(step=step, buckets=cumulative, sum_seconds=total_seconds))
     return out
+
+
+def step_buckets(db: Session | Connection) -> dict[str, list[tuple[str, int, float]]]:
+    """Each step's histogram rows as stored: ``(le, observations, seconds_total)`` per bucket,
+    not cumulative, in increasing ``le`` (one bounded query: steps x buckets rows at most)."""
+    rows = _connection(db).execute(
+        select(
+            JobStepStat.step, JobStepStat.le, JobStepStat.observations, JobStepStat.seconds_total
+        )
+    )
+    out: dict[str, list[tuple[str, int, float]]] = {}
+    for step, le, count, total in rows:
+        out.setdefault(str(step), []).append((str(le), int(count), float(total)))
+    for buckets in out.values():
+        buckets.sort(key=lambda b: float(b[0]))
+    return out
+
+
+def recent_processed_times(
+    db: Session | Connection, limit: int
+) -> list[tuple[datetime, datetime, datetime]]:
+    """``(queued_at, started_at, finished_at)`` of the ``limit`` most recently finished
+    processed jobs (no package id: only the times leave this function)."""
+    rows = _connection(db).execute(
+        select(PackageJob.queued_at, PackageJob.started_at, PackageJob.finished_at)
+        .where(
+            PackageJob.state == JobState.PROCESSED,
+            PackageJob.started_at.is_not(None),
+            PackageJob.finished_at.is_not(None),
+        )
+        .order_by(PackageJob.finished_at.desc())
+        .limit(limit)
+    )
+    return [(q, s, f) for q, s, f in rows if s is not None and f is not None]

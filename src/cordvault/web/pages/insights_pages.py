@@ -12,6 +12,8 @@ No account is needed (the insights API has none); a signed-in visitor gets the a
 navigation and live job news over ``/api/ws``, others poll ``/status`` every second. The
 page is told which link prefixes the server accepts (``DL_ZIP_WHITELISTED_DOMAINS``, not a
 secret) and the upload cap, so it can refuse a bad link or an oversized zip before sending it.
+Beside the live step it shows how long similar jobs took here (``GET
+/insights/typical-durations``, public aggregates: ``insights/jobs/durations.py``).
 """
 
 from __future__ import annotations

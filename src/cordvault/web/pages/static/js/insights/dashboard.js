@@ -3,11 +3,14 @@
 // Sources: the result named in the URL fragment (#<result id>, saved by /insights in
 // IndexedDB: store.js), one picked from the device's saved list, or a local .sqlite file
 // chosen or dropped. The bytes go to a sql.js Web Worker (sqlite.js) and never to any server;
-// every number below is a query over them (queries.js), re-run for each time range.
+// every number below is a query over them (queries.js), re-run for each time range. The one
+// exception: the names and avatars of the DM users shown, asked of this server (people.js) for
+// a result of this server whose key this browser keeps, and only when the server can.
 
 import { el, say } from "../api.js";
 import { chartBlock, destroyCharts, download, tableBlock, toCsv } from "./charts.js";
-import { foldHours, loadDrill, loadMeta, loadRange, rangeOf, SECTIONS, series } from "./queries.js";
+import { foldHours, initialsOf, loadDrill, loadMeta, loadRange, rangeOf, SECTIONS, series } from "./queries.js";
+import { applyPerson, openPeople } from "./people.js";
 import { isContainer, openBlobFile } from "./blobfile.js";
 import { openWorkerDatabase } from "./sqlite.js";
 import { forgetResult, listResults, loadResult } from "./store.js";
@@ -31,6 +34,7 @@ const state = {
   generation: 0,
   rangeToken: 0,
   resultId: null, // the saved result shown (null: a local file)
+  people: null, // names and avatars of DM users (people.js), or null: initials
 };
 
 // ---- formatting -----------------------------------------------------------------------
@@ -119,6 +123,8 @@ async function openSaved(id) {
   await refreshSaved();
   $("saved-list").value = rec.id;
   const exportBlob = async () => new Blob([(await loadResult(rec.id))?.bytes ?? new ArrayBuffer(0)]);
+  state.people?.close();
+  state.people = await openPeople({ id: rec.id, packageId: rec.packageId });
   await openBytes(new Uint8Array(rec.bytes), rec.label || rec.id, exportBlob);
   state.resultId = rec.id;
 }
@@ -138,6 +144,8 @@ async function refreshSaved() {
 async function openFile(file) {
   if (!file) return;
   state.resultId = null;
+  state.people?.close();
+  state.people = null; // a file from this computer: no package of this server, no key
   let bytes = new Uint8Array(await file.arrayBuffer());
   if (location.hash) history.replaceState(null, "", location.pathname);
   let reread = async () => file; // the File is read from disk again
@@ -157,7 +165,8 @@ async function openFile(file) {
 function closeResult() {
   state.generation++;
   state.db?.close();
-  Object.assign(state, { db: null, exportBlob: null, meta: null, data: null, drill: null, resultId: null });
+  state.people?.close();
+  Object.assign(state, { db: null, exportBlob: null, meta: null, data: null, drill: null, resultId: null, people: null });
   destroyCharts("overview");
   destroyCharts("drill");
   $("dashboard").hidden = true;
@@ -289,7 +298,8 @@ function rankedList(title, entries, kindLabel) {
   let page = 0;
   const filtered = () => {
     const q = search.value.trim().toLowerCase();
-    return q ? entries.filter((e) => `${e.name} ${e.sub}`.toLowerCase().includes(q)) : entries;
+    const text = (e) => `${e.name} ${e.sub} ${e.person?.displayName ?? ""} ${e.person?.username ?? ""}`;
+    return q ? entries.filter((e) => text(e).toLowerCase().includes(q)) : entries;
   };
   const draw = () => {
     const rows = filtered();
@@ -298,17 +308,24 @@ function rankedList(title, entries, kindLabel) {
     const slice = rows.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
     list.start = page * PAGE_SIZE + 1;
     list.replaceChildren(
-      ...slice.map((e) => el(
-        "li",
-        {},
-        el(
-          "button",
-          { type: "button", class: "entry-open", onclick: (ev) => { state.lastOpener = ev.currentTarget; openDrill(e, true); } },
-          el("span", { class: "avatar", "aria-hidden": "true" }, e.initials),
-          el("span", { class: "who" }, el("span", { class: "name" }, e.name), e.sub ? el("span", { class: "meta" }, e.sub) : null),
-          el("span", { class: "count" }, `${num(e.n)} messages`),
-        ),
-      )),
+      ...slice.map((e) => {
+        const avatar = el("span", { class: "avatar", "aria-hidden": "true" }, e.initials);
+        const name = el("span", { class: "name" }, e.name);
+        const sub = el("span", { class: "meta" }, e.sub);
+        if (e.kind === "dm") avatar.dataset.user = e.userId;
+        showPerson(e, { avatar, name, sub });
+        return el(
+          "li",
+          {},
+          el(
+            "button",
+            { type: "button", class: "entry-open", onclick: (ev) => { state.lastOpener = ev.currentTarget; openDrill(e, true); } },
+            avatar,
+            el("span", { class: "who" }, name, sub),
+            el("span", { class: "count" }, `${num(e.n)} messages`),
+          ),
+        );
+      }),
     );
     if (rows.length === 0) list.replaceChildren(el("li", { class: "hint" }, entries.length ? "Nothing matches." : "None in this range."));
     const prev = el("button", { type: "button", disabled: page === 0, onclick: () => { page--; draw(); } }, "Previous");
@@ -330,6 +347,17 @@ function rankedList(title, entries, kindLabel) {
   );
   draw();
   return section;
+}
+
+/** Fill a DM entry's elements with its user's looked-up name and avatar, when there are any. */
+function showPerson(entry, elements) {
+  const people = state.people;
+  if (entry.kind !== "dm" || !people) return;
+  people.person(entry.userId).then((person) => {
+    if (!person || people !== state.people) return;
+    entry.person = person; // the search finds the looked-up names too
+    applyPerson(person, { ...elements, initialsOf });
+  });
 }
 
 function renderLists() {
@@ -401,7 +429,20 @@ async function openDrill(entry, moveFocus) {
   if (gen !== state.generation || state.drill !== entry) return;
   const folded = foldHours(drill.hours);
   const topHour = folded.total ? folded.byHour.indexOf(Math.max(...folded.byHour)) : null;
-  $("drill-title").textContent = `${KIND_NAMES[entry.kind]} ${entry.name}`;
+  const title = $("drill-title");
+  title.textContent = `${KIND_NAMES[entry.kind]} ${entry.name}`;
+  delete title.dataset.lookedUp;
+  const avatar = $("drill-avatar");
+  avatar.hidden = entry.kind !== "dm";
+  avatar.replaceChildren(entry.initials ?? "");
+  delete avatar.dataset.avatar;
+  if (entry.kind === "dm") {
+    avatar.dataset.user = entry.userId;
+    // The title keeps its "Direct messages with" prefix: only the name part changes.
+    const name = el("span", {}, entry.name);
+    title.replaceChildren(`${KIND_NAMES.dm} `, name);
+    showPerson(entry, { avatar, name });
+  }
   $("drill-headline").replaceChildren(
     ...stat("drill-messages", "Messages sent", num(folded.total), "", folded.total),
     ...stat("drill-active-days", "Active days", num(folded.activeDays)),

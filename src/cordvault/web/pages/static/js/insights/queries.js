@@ -201,7 +201,7 @@ export async function loadRange(db, meta, range) {
   return { range, hours, lists: buildLists(meta, perChannel, voiceByChannel), events, appOpenedByOs, sessionsByOs, voice: voiceRows(meta, voiceByChannel), apps, reactions, payments };
 }
 
-function initialsOf(name) {
+export function initialsOf(name) {
   const words = String(name ?? "?").replace(/[#@].*$/, "").split(/[\s._-]+/).filter(Boolean);
   const letters = words.slice(0, 2).map((w) => [...w][0]).join("");
   return (letters || "?").toUpperCase();

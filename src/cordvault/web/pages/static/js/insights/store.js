@@ -2,12 +2,16 @@
 // for a 60 MB database). The contract shared by /insights (which saves) and the dashboard
 // (which loads):
 //   database "cordvault-insights", object store "results", key = result id (string),
-//   value {id, label, savedAt, packageId?, bytes: ArrayBuffer (the SQLite file)}.
+//   value {id, label, savedAt, packageId?, bytes: ArrayBuffer (the SQLite file)};
+//   object store "people" (version 2), key = the same result id, value {id, users: {<user id>:
+//   {displayName, username, avatar: Blob|null, at}}}: the names and avatars the dashboard looked
+//   up for that result's DM users (people.js), kept beside it and forgotten with it.
 // Nothing here sends anything anywhere.
 
 const DB_NAME = "cordvault-insights";
 const STORE = "results";
-const VERSION = 1;
+const PEOPLE = "people";
+const VERSION = 2;
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -21,20 +25,21 @@ function openStore() {
   req.onupgradeneeded = () => {
     const db = req.result;
     if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE, { keyPath: "id" });
+    if (!db.objectStoreNames.contains(PEOPLE)) db.createObjectStore(PEOPLE, { keyPath: "id" });
   };
   return request(req);
 }
 
-async function withStore(mode, work) {
+async function withStore(mode, work, name = STORE) {
   const db = await openStore();
   try {
-    const tx = db.transaction(STORE, mode);
+    const tx = db.transaction(name, mode);
     const done = new Promise((resolve, reject) => {
       tx.oncomplete = () => resolve();
       tx.onerror = () => reject(tx.error);
       tx.onabort = () => reject(tx.error ?? new Error("aborted"));
     });
-    const result = await request(work(tx.objectStore(STORE)));
+    const result = await request(work(tx.objectStore(name)));
     await done;
     return result;
   } finally {
@@ -65,7 +70,19 @@ export async function listResults() {
     .sort((a, b) => String(b.savedAt).localeCompare(String(a.savedAt)));
 }
 
-/** Delete one result from this device (no error when it is absent). */
+/** Delete one result (and the names looked up for it) from this device (no error when absent). */
 export async function forgetResult(id) {
   await withStore("readwrite", (s) => s.delete(String(id)));
+  await withStore("readwrite", (s) => s.delete(String(id)), PEOPLE);
+}
+
+/** The names and avatars looked up for result ``id``: {<user id>: {...}} (empty when none). */
+export async function loadPeople(id) {
+  const found = await withStore("readonly", (s) => s.get(String(id)), PEOPLE);
+  return found?.users ?? {};
+}
+
+/** Keep the names and avatars looked up for result ``id`` (replaces the previous set). */
+export async function savePeople(id, users) {
+  await withStore("readwrite", (s) => s.put({ id: String(id), users }), PEOPLE);
 }

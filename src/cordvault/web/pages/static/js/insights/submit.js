@@ -1,7 +1,8 @@
 // /insights: send a package (its link, or the zip itself) to our Dumpus-compatible routes,
 // follow the job live (the /api/ws socket when signed in, else /status every second), then
 // download the encrypted result, decrypt and inflate it here (blob.js), keep it in this
-// browser (dashb's store.js, IndexedDB) and open the dashboard.
+// browser (dashb's store.js, IndexedDB) and open the dashboard. Beside the live step it shows
+// how long similar jobs took on this server (GET /insights/typical-durations: aggregates only).
 //
 // The key (UPN) only ever leaves this page as the Authorization bearer of our own routes (and
 // in the package link itself, which is what POST /process is for, and in the live socket's
@@ -237,6 +238,7 @@ function follow(packageId, upn, label) {
   $("job-step").textContent = "Asking the server…";
   $("job-meaning").textContent = "";
   $("job-queue").textContent = "";
+  loadTypical();
   job.timer = setInterval(showTiming, 1000);
   showTiming();
   $("job").scrollIntoView({ block: "nearest" });
@@ -316,6 +318,7 @@ function onStatus(current, status) {
   $("job-step").textContent = title;
   $("job-step").dataset.step = step;
   $("job-meaning").textContent = meaning;
+  showTypical();
   const q = status.processingQueuePosition || {};
   $("job-queue").textContent =
     step === "LOCKED" && q.total !== undefined
@@ -347,12 +350,41 @@ function showTiming() {
   $("job-timing").textContent = text.trim();
 }
 
+// How long similar jobs took on this server: medians per step and in total, aggregates only
+// (GET /insights/typical-durations, public; docs/insights-api.md). Null until it answered.
+let typical = null;
+
+async function loadTypical() {
+  try {
+    const res = await fetch("/insights/typical-durations", { credentials: "same-origin" });
+    typical = res.ok ? await res.json() : null;
+  } catch {
+    typical = null; // the live step still shows; only the comparison is missing
+  }
+  showTypical();
+}
+
+function showTypical() {
+  const node = $("job-typical");
+  const step = job && !job.done && job.step !== "PROCESSED" ? job.step : null;
+  const mine = step && typical ? typical.steps?.[step]?.typicalSeconds : null;
+  const total = step && typical ? typical.total?.typicalSeconds : null;
+  const parts = [];
+  if (mine !== null && mine !== undefined) parts.push(`Similar jobs took about ${formatDuration(mine)} in this step`);
+  if (total !== null && total !== undefined) {
+    parts.push(`${parts.length ? "and" : "Similar jobs took"} about ${formatDuration(total)} from sending to result`);
+  }
+  node.textContent = parts.length ? `${parts.join(" ")} (medians of this server's earlier jobs).` : "";
+  node.hidden = parts.length === 0;
+}
+
 function fail(current, err) {
   if (current !== job) return;
   stopFollowing();
   clearInterval(current.timer);
   $("job-step").textContent = "Stopped";
   $("job-meaning").textContent = "";
+  $("job-typical").hidden = true;
   $("job-queue").textContent = "";
   $("fetch-bar").hidden = true;
   const message = err instanceof InsightsError || err instanceof BlobError ? messageFor(err.code, err.message) : messageFor("NETWORK");
