@@ -4,8 +4,10 @@
 chunk is read in one store call, a partly covered one only for the 64 KiB segments the range
 touches (:func:`~cordvault.crypto.segment_span`); either is decrypted with
 :func:`~cordvault.crypto.decrypt_range_into` straight into fresh ``bytearray`` pieces of at
-most :data:`PIECE_SIZE` (all-or-nothing per chunk, never a chunk-sized plaintext buffer, no
-per-segment objects or joins). The next chunks are read *ahead* so store
+most :data:`PIECE_SIZE` (all-or-nothing per chunk, no per-segment objects or joins). A consumer
+on an event loop uses :meth:`ChunkReader.aiter_range` instead: pieces of up to
+:data:`SEND_PIECE_SIZE` (a whole chunk at the default chunk size) and no thread hop per piece.
+The next chunks are read *ahead* so store
 latency (a Discord CDN round trip) does not serialise the stream. At most ``prefetch`` chunks
 are in flight beyond the one being consumed, so memory stays bounded and a slow consumer slows
 the reads (backpressure).
@@ -49,7 +51,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -73,6 +75,10 @@ log = logging.getLogger(__name__)
 
 PIECE_SIZE = 16 * SEGMENT_SIZE
 """Largest plaintext piece :meth:`ChunkReader.iter_range` yields (1 MiB, whole segments)."""
+SEND_PIECE_SIZE = 128 * SEGMENT_SIZE
+"""Largest plaintext piece :meth:`ChunkReader.aiter_range` yields (8 MiB, whole segments: a
+whole chunk at the default ``DRIVE_CHUNK_SIZE``). Below the allocator's 32 MiB mmap threshold
+(:func:`tune_allocator`), so such buffers are reused from the heap, not mapped per chunk."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,25 @@ class ChunkReader:
         Raises ``CordvaultError(INVALID_INPUT)`` at once for a range outside ``[0, size]``.
         Closing the iterator early cancels the read-ahead.
         """
+        self._check_range(start, end)
+        return self._iterate(start, end)
+
+    def aiter_range(self, start: int, end: int) -> AsyncIterator[bytearray]:
+        """:meth:`iter_range` for a consumer on an event loop (the web layer's send loop), in
+        pieces of at most :data:`SEND_PIECE_SIZE` bytes.
+
+        Same bytes, same read-ahead bound (``prefetch``, at least 1: reads always run on the
+        pools), same error contract. The loop never blocks: it waits for each chunk's
+        fetch-and-decrypt futures (one wake-up per chunk instead of a thread hop per 1 MiB
+        piece), and a whole chunk goes to the transport in one write, whose remainder the
+        server's transport (uvloop: C) sends as the socket drains. Raises ``INVALID_INPUT`` at
+        once for a range outside ``[0, size]``. ``aclose()`` (or cancellation) stops the
+        read-ahead.
+        """
+        self._check_range(start, end)
+        return self._aiterate(start, end)
+
+    def _check_range(self, start: int, end: int) -> None:
         if not 0 <= start <= end <= self.size:
             raise CordvaultError(
                 ErrorCode.INVALID_INPUT,
@@ -216,7 +241,6 @@ class ChunkReader:
             )
         if self._closed:
             raise CordvaultError(ErrorCode.INVALID_INPUT, "reader is closed")
-        return self._iterate(start, end)
 
     def _pieces(self, start: int, end: int) -> Iterator[tuple[ChunkRef, int, int]]:
         """The chunks covering ``[start, end)`` with the chunk-local range of each."""
@@ -264,10 +288,45 @@ class ChunkReader:
             if moved >= TRIM_AFTER_BYTES:
                 self._pools.io.submit(release_free_memory)
 
-    def _fetch_then_decrypt(self, ref: ChunkRef, lo: int, hi: int) -> Future[list[bytearray]]:
+    async def _aiterate(self, start: int, end: int) -> AsyncIterator[bytearray]:
+        pieces = self._pieces(start, end)
+        pending: deque[Future[Future[list[bytearray]]]] = deque()
+
+        def submit_next() -> None:
+            piece = next(pieces, None)
+            if piece is not None:
+                pending.append(
+                    self._pools.io.submit(self._fetch_then_decrypt, *piece, SEND_PIECE_SIZE)
+                )
+
+        moved = 0
+        try:
+            for _ in range(max(1, self._prefetch)):
+                submit_next()
+            while pending:
+                # Cancelling these awaits cancels the wrapped futures too (asyncio chains them).
+                decrypting = await asyncio.wrap_future(pending[0])
+                loaded = await asyncio.wrap_future(decrypting)
+                pending.popleft()
+                submit_next()
+                loaded.reverse()
+                while loaded:
+                    piece = loaded.pop()
+                    moved += len(piece)
+                    yield piece
+                    del piece
+        finally:
+            for future in pending:
+                future.cancel()
+            if moved >= TRIM_AFTER_BYTES:
+                self._pools.io.submit(release_free_memory)
+
+    def _fetch_then_decrypt(
+        self, ref: ChunkRef, lo: int, hi: int, piece_size: int = PIECE_SIZE
+    ) -> Future[list[bytearray]]:
         """I/O thread: read the chunk, then queue its decryption on the crypto pool."""
         data, offset = self._fetch(ref, lo, hi)
-        return self._pools.crypto.submit(self._decrypt, ref, lo, hi, data, offset)
+        return self._pools.crypto.submit(self._decrypt, ref, lo, hi, data, offset, piece_size)
 
     def _fetch(self, ref: ChunkRef, lo: int, hi: int) -> tuple[bytes | bytearray, int]:
         """The stored bytes needed for plaintext ``[lo, hi)`` and their offset in the envelope:
@@ -299,10 +358,16 @@ class ChunkReader:
         return data, cstart
 
     def _decrypt(
-        self, ref: ChunkRef, lo: int, hi: int, data: bytes | bytearray, offset: int
+        self,
+        ref: ChunkRef,
+        lo: int,
+        hi: int,
+        data: bytes | bytearray,
+        offset: int,
+        piece_size: int = PIECE_SIZE,
     ) -> list[bytearray]:
         """Plaintext ``[lo, hi)`` of the chunk from its stored bytes, in pieces of at most
-        :data:`PIECE_SIZE`, each authenticated before it is kept.
+        ``piece_size`` (a multiple of the segment size), each authenticated before it is kept.
 
         Each piece is one fresh buffer the segments are decrypted straight into
         (:func:`~cordvault.crypto.decrypt_range_into`): no per-segment objects and no join, the
@@ -317,7 +382,7 @@ class ChunkReader:
         start = lo
         try:
             while start < hi:
-                stop = min(hi, (start // PIECE_SIZE + 1) * PIECE_SIZE)
+                stop = min(hi, (start // piece_size + 1) * piece_size)
                 cstart, cend = segment_span(start, stop, ref.plain_size)
                 piece = bytearray(stop - start)
                 decrypt_range_into(
