@@ -20,7 +20,7 @@ from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.crypto import SEGMENT_SIZE, new_file_key
 from cordvault.drive import streaming
 from cordvault.drive.downloads import ContentRange
-from cordvault.drive.streaming import ChunkReader, ChunkRef
+from cordvault.drive.streaming import ChunkReader, ChunkRef, _SendBuffers
 from cordvault.storage.base import ChunkStore
 from cordvault.storage.counting import CountingChunkStore
 from cordvault.storage.local import LocalChunkStore
@@ -268,3 +268,45 @@ def test_rest_downloads_are_read_on_the_event_loop(
     assert multi.status_code == 206
     parts = parse_byteranges(multi.content, multi.headers["content-type"])
     assert [p[4] for p in parts] == [data[:10], data[-5:]]
+
+
+def test_send_buffers_are_reused_only_when_nobody_holds_them() -> None:
+    buffers = _SendBuffers(keep=2)
+    first = buffers.take(100)
+    first_id = id(first)
+    first[:] = b"x" * 100
+    del first  # the consumer is done with it: it may be rewritten
+    again = buffers.take(100)
+    assert id(again) == first_id
+    export = memoryview(again)  # as a transport holds unsent data
+    del again
+    other = buffers.take(100)
+    assert id(other) != first_id  # still exported: a new buffer, the held bytes untouched
+    assert export.tobytes() == b"x" * 100
+    assert len(buffers.take(50)) == 50  # another size is never handed out in its place
+    export.release()
+
+
+def test_async_reads_reuse_sent_buffers_without_changing_held_pieces(
+    store: CountingChunkStore,
+) -> None:
+    """Pieces a consumer still holds keep their bytes while later pieces are decrypted."""
+    data = os.urandom(12 * CHUNK)
+    key = new_file_key()
+    chunks = _write(store, data, key).chunks
+
+    async def consume() -> tuple[list[bytearray], int]:
+        held: list[bytearray] = []
+        ids = set()
+        with ChunkReader(store, key, FILE_ID, 1, chunks, prefetch=1) as reader:
+            async for piece in reader.aiter_range(0, len(data)):
+                ids.add(id(piece))
+                if len(held) < 3:
+                    held.append(piece)  # kept: must never be rewritten
+                else:
+                    held.append(bytearray(piece))  # copied: the buffer goes back
+        return held, len(ids)
+
+    held, distinct = asyncio.run(consume())
+    assert b"".join(held) == data
+    assert distinct < len(chunks)  # buffers were reused

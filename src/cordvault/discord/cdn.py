@@ -18,6 +18,7 @@ answer was read to the end and the server did not ask to close it.
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 import threading
 import urllib.parse
@@ -31,6 +32,11 @@ MAX_BODY = 512 * 1024 * 1024
 MAX_ERROR_BODY = 64 * 1024
 MAX_IDLE_PER_HOST = 16
 _SKIP_PIECE = 256 * 1024
+RECEIVE_LOW_WATER = 512 * 1024
+"""While most of a body is still to come, a read waits until this many bytes are queued
+(``SO_RCVLOWAT``) instead of waking for every segment the sender pushes: on loopback the
+emulator writes 64 KiB at a time, and each wake-up (poll, context switch, a recv and the
+Python frames around it) cost the reading thread more than the copy of those bytes."""
 
 
 class CdnTransportError(Exception):
@@ -90,7 +96,7 @@ class CdnConnections:
                 conn, reused = self._new(key), False
                 conn.request("GET", target, headers=headers)
                 response = conn.getresponse()
-            answer, reusable = _read_answer(response, start, end)
+            answer, reusable = _read_answer(response, start, end, conn.sock)
         except (OSError, http.client.HTTPException) as exc:
             # Timeouts are TimeoutError (an OSError) raised by the socket's own timeout.
             conn.close()
@@ -139,9 +145,13 @@ _CONTENT_RANGE_START = "bytes "
 
 
 def _read_answer(
-    response: http.client.HTTPResponse, start: int, end: int | None
+    response: http.client.HTTPResponse,
+    start: int,
+    end: int | None,
+    sock: socket.socket | None = None,
 ) -> tuple[CdnAnswer, bool]:
-    """The answer and whether the connection was left at a clean message boundary."""
+    """The answer and whether the connection was left at a clean message boundary. ``sock``
+    (the connection's socket) lets a large body be read with fewer wake-ups (:func:`_fill`)."""
     headers = {name.lower(): value for name, value in response.getheaders()}
     status = response.status
     if status not in (200, 206):
@@ -167,16 +177,48 @@ def _read_answer(
     else:
         body = bytearray(want)
         view = memoryview(body)
-        got = 0
-        while got < want:
-            n = response.readinto(view[got:])
-            if not n:
-                break
-            got += n
+        got = _fill(response, view, sock)
         if got < want:
             del view
             body = body[:got]  # the caller sees a short answer and treats it as such
     return CdnAnswer(status, headers, body), response.isclosed()
+
+
+def _fill(response: http.client.HTTPResponse, view: memoryview, sock: socket.socket | None) -> int:
+    """Read the body into ``view``; the number of bytes read (short only at EOF).
+
+    A large body is read in two phases: all but its last :data:`RECEIVE_LOW_WATER` bytes with
+    the socket's receive low-water mark at that size, then the rest at the usual mark of 1.
+    The first phase can always be satisfied (at least that many bytes of the body are still
+    on their way, more on the wire under TLS), so it only saves wake-ups; the mark is back at
+    1 before the connection is reused (headers and short answers must not wait for it).
+    """
+    want = len(view)
+    got = 0
+    lowered = False
+    try:
+        if sock is not None and want > 2 * RECEIVE_LOW_WATER:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, RECEIVE_LOW_WATER)
+            lowered = True
+            got = _read_into(response, view, 0, want - RECEIVE_LOW_WATER)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
+            lowered = False
+            if got < want - RECEIVE_LOW_WATER:
+                return got
+        return _read_into(response, view, got, want)
+    finally:
+        if lowered:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)  # type: ignore[union-attr]
+
+
+def _read_into(response: http.client.HTTPResponse, view: memoryview, got: int, stop: int) -> int:
+    """Read into ``view[got:stop]`` until full or EOF; the new ``got``."""
+    while got < stop:
+        n = response.readinto(view[got:stop])
+        if not n:
+            break
+        got += n
+    return got
 
 
 def _discard(response: http.client.HTTPResponse, count: int) -> None:

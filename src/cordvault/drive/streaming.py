@@ -49,6 +49,7 @@ import bisect
 import hashlib
 import logging
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -145,6 +146,37 @@ def shared_pools() -> TransferPools:
             tune_allocator()
             _shared = TransferPools()
         return _shared
+
+
+class _SendBuffers:
+    """The plaintext buffers of one :meth:`ChunkReader.aiter_range` read, reused.
+
+    Decrypting into a fresh ``bytearray`` first zero-fills it: for 8 MiB pieces that memset
+    cost as much as a third of the AES-GCM itself (perf, docs/benchmarks.md issue 15). A piece
+    handed to the web server stays referenced until it is on the wire (uvloop keeps a
+    memoryview of unsent data, C code holds a buffer export, which references the object), so
+    a buffer is rewritten only when this pool holds the only reference to it (CPython's
+    reference count; a buffer anyone else still holds is never touched, a new one is made).
+    At most ``keep`` buffers are kept, and they die with the read.
+    """
+
+    _ONLY_OURS = 3  # the list, the loop variable and getrefcount's own argument
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._kept: list[bytearray] = []
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bytearray:
+        """A buffer of exactly ``size`` bytes nobody else refers to (its content is stale)."""
+        with self._lock:
+            for buf in self._kept:
+                if len(buf) == size and sys.getrefcount(buf) == self._ONLY_OURS:
+                    return buf
+            fresh = bytearray(size)
+            if len(self._kept) < self._keep:
+                self._kept.append(fresh)
+            return fresh
 
 
 TRIM_AFTER_BYTES = 64 * 1024 * 1024
@@ -291,12 +323,16 @@ class ChunkReader:
     async def _aiterate(self, start: int, end: int) -> AsyncIterator[bytearray]:
         pieces = self._pieces(start, end)
         pending: deque[Future[Future[list[bytearray]]]] = deque()
+        # The chunks in flight, the piece being sent and the one the consumer may still hold.
+        buffers = _SendBuffers(max(1, self._prefetch) + 2)
 
         def submit_next() -> None:
             piece = next(pieces, None)
             if piece is not None:
                 pending.append(
-                    self._pools.io.submit(self._fetch_then_decrypt, *piece, SEND_PIECE_SIZE)
+                    self._pools.io.submit(
+                        self._fetch_then_decrypt, *piece, SEND_PIECE_SIZE, buffers
+                    )
                 )
 
         moved = 0
@@ -322,11 +358,18 @@ class ChunkReader:
                 self._pools.io.submit(release_free_memory)
 
     def _fetch_then_decrypt(
-        self, ref: ChunkRef, lo: int, hi: int, piece_size: int = PIECE_SIZE
+        self,
+        ref: ChunkRef,
+        lo: int,
+        hi: int,
+        piece_size: int = PIECE_SIZE,
+        buffers: _SendBuffers | None = None,
     ) -> Future[list[bytearray]]:
         """I/O thread: read the chunk, then queue its decryption on the crypto pool."""
         data, offset = self._fetch(ref, lo, hi)
-        return self._pools.crypto.submit(self._decrypt, ref, lo, hi, data, offset, piece_size)
+        return self._pools.crypto.submit(
+            self._decrypt, ref, lo, hi, data, offset, piece_size, buffers
+        )
 
     def _fetch(self, ref: ChunkRef, lo: int, hi: int) -> tuple[bytes | bytearray, int]:
         """The stored bytes needed for plaintext ``[lo, hi)`` and their offset in the envelope:
@@ -365,6 +408,7 @@ class ChunkReader:
         data: bytes | bytearray,
         offset: int,
         piece_size: int = PIECE_SIZE,
+        buffers: _SendBuffers | None = None,
     ) -> list[bytearray]:
         """Plaintext ``[lo, hi)`` of the chunk from its stored bytes, in pieces of at most
         ``piece_size`` (a multiple of the segment size), each authenticated before it is kept.
@@ -374,8 +418,9 @@ class ChunkReader:
         copies that used to cost most of a download's CPU. Pieces are handed to the consumer
         (ultimately the socket) and never written again, so a transport that keeps a reference
         to an unsent piece (uvloop does) can never send changed bytes; that is why they are not
-        recycled. Pieces smaller than a chunk keep the process's memory (and its fragmentation)
-        low."""
+        recycled, except through ``buffers`` (:class:`_SendBuffers`: only once nothing else
+        refers to them). Pieces smaller than a chunk keep the process's memory (and its
+        fragmentation) low."""
         ctx = ChunkContext(self._file_id, ref.index, ref.is_last, self._version)
         view = memoryview(data)
         pieces: list[bytearray] = []
@@ -384,7 +429,7 @@ class ChunkReader:
             while start < hi:
                 stop = min(hi, (start // piece_size + 1) * piece_size)
                 cstart, cend = segment_span(start, stop, ref.plain_size)
-                piece = bytearray(stop - start)
+                piece = bytearray(stop - start) if buffers is None else buffers.take(stop - start)
                 decrypt_range_into(
                     self._key, ctx, ref.plain_size, start, view[cstart - offset : cend - offset],
                     piece,
