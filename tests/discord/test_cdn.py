@@ -15,7 +15,7 @@ import pytest
 from tests.discord.support import CHANNEL, make_client
 
 from cordvault.discord import DiscordClient, DiscordUnavailable
-from cordvault.discord.cdn import MAX_BODY, CdnConnections, CdnTransportError
+from cordvault.discord.cdn import MAX_BODY, REUSE_MIN, CdnConnections, CdnTransportError
 from cordvault.discord.emulator import EmulatorHandle, FaultRule
 
 
@@ -235,3 +235,28 @@ def test_a_large_body_cut_short_is_answered_short_at_once(
     started = time.monotonic()
     assert pool.get(base + "/cut", 0, None).body == b"c" * (3 * 1024 * 1024 + 100)
     assert time.monotonic() - started < 2.0  # the close ends the wait, not the timeout
+
+
+def test_large_answers_reuse_buffers_only_once_nobody_holds_them(
+    liar: tuple[str, dict[str, Script]],
+) -> None:
+    base, scripts = liar
+    first, second = os.urandom(REUSE_MIN + 10), os.urandom(REUSE_MIN + 10)
+    scripts["/1"] = _answer(200, {"Content-Length": str(len(first))}, first)
+    scripts["/2"] = _answer(200, {"Content-Length": str(len(second))}, second)
+    pool = CdnConnections(5.0, "test")
+    held = pool.get(base + "/1", 0, None).body
+    view = memoryview(held)[5:]  # a caller may keep the body or a view of it
+    other = pool.get(base + "/2", 0, None).body
+    assert other is not held
+    assert bytes(held) == first  # never rewritten while held
+    assert view.tobytes() == first[5:]
+    view.release()
+    del held
+    again = pool.get(base + "/2", 0, None).body
+    assert again == second
+    assert id(again) in {id(b) for b, _used in pool.buffers._kept}  # a kept buffer, reused
+    small = pool.get(base + "/2", 0, 100).body  # small answers are plain fresh buffers
+    assert small == second[:100]
+    pool.close()
+    assert pool.buffers._kept == []

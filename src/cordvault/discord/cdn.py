@@ -20,7 +20,9 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import sys
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 
@@ -31,6 +33,8 @@ MAX_BODY = 512 * 1024 * 1024
 ``Content-Length`` above it is refused rather than trusted."""
 MAX_ERROR_BODY = 64 * 1024
 MAX_IDLE_PER_HOST = 16
+REUSE_MIN = 1024 * 1024
+"""Answers at least this large are read into reused buffers (:class:`ReceiveBuffers`)."""
 _SKIP_PIECE = 256 * 1024
 RECEIVE_LOW_WATER = 512 * 1024
 """While most of a body is still to come, a read waits until this many bytes are queued
@@ -56,6 +60,56 @@ class CdnAnswer:
 _Key = tuple[str, str, int]
 
 
+class ReceiveBuffers:
+    """Answer buffers of at least :data:`REUSE_MIN` bytes, reused once nobody holds them.
+
+        ``bytearray(n)`` zero-fills its memory before the socket overwrites it: for 8 MiB chunks
+        that memset was ~5 % of a download's server CPU (perf, docs/benchmarks.md issue 15). A
+        returned body may be held by its caller for as long as it likes: a buffer is handed out
+        again only when this pool holds the only reference to it (CPython's reference count;
+        buffer exports and views reference it too), so nobody ever sees a body change. At most
+        ``keep`` buffers are kept; a free one unused for ``idle_seconds`` is dropped at the next take
+    that does not reuse it, and :meth:`CdnConnections.close` drops them all.
+    """
+
+    _ONLY_OURS = 3  # the entry tuple, the local ``buf`` and getrefcount's own argument
+
+    def __init__(self, keep: int = 4, idle_seconds: float = 10.0) -> None:
+        self._keep = keep
+        self._idle = idle_seconds
+        self._kept: list[tuple[bytearray, list[float]]] = []
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bytearray:
+        """A buffer of exactly ``size`` bytes that nobody else refers to (stale content)."""
+        if size < REUSE_MIN:
+            return bytearray(size)
+        now = time.monotonic()
+        with self._lock:
+            fresh: list[tuple[bytearray, list[float]]] = []
+            found: bytearray | None = None
+            for entry in self._kept:
+                buf, used = entry
+                free = sys.getrefcount(buf) == self._ONLY_OURS
+                if found is None and free and len(buf) == size:
+                    found = buf
+                    used[0] = now
+                if not free or now - used[0] < self._idle:
+                    fresh.append(entry)
+                del buf, used
+            self._kept = fresh
+            if found is not None:
+                return found
+            made = bytearray(size)
+            if len(self._kept) < self._keep:
+                self._kept.append((made, [now]))
+            return made
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept = []
+
+
 class CdnConnections:
     """A small thread-safe pool of keep-alive connections per (scheme, host, port)."""
 
@@ -66,6 +120,7 @@ class CdnConnections:
         self._lock = threading.Lock()
         self._tls = ssl.create_default_context()
         self._closed = False
+        self.buffers = ReceiveBuffers()
 
     def get(self, url: str, start: int, end: int | None) -> CdnAnswer:
         """GET bytes ``[start, end)`` of ``url`` (``end=None``: to the end); one attempt."""
@@ -96,7 +151,7 @@ class CdnConnections:
                 conn, reused = self._new(key), False
                 conn.request("GET", target, headers=headers)
                 response = conn.getresponse()
-            answer, reusable = _read_answer(response, start, end, conn.sock)
+            answer, reusable = _read_answer(response, start, end, conn.sock, self.buffers)
         except (OSError, http.client.HTTPException) as exc:
             # Timeouts are TimeoutError (an OSError) raised by the socket's own timeout.
             conn.close()
@@ -112,6 +167,7 @@ class CdnConnections:
 
     def close(self) -> None:
         """Close every idle connection; later calls open fresh ones and do not keep them."""
+        self.buffers.clear()
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, {}
@@ -149,6 +205,7 @@ def _read_answer(
     start: int,
     end: int | None,
     sock: socket.socket | None = None,
+    buffers: ReceiveBuffers | None = None,
 ) -> tuple[CdnAnswer, bool]:
     """The answer and whether the connection was left at a clean message boundary. ``sock``
     (the connection's socket) lets a large body be read with fewer wake-ups (:func:`_fill`)."""
@@ -175,7 +232,7 @@ def _read_answer(
     if want is None:
         body = _read_unsized(response)
     else:
-        body = bytearray(want)
+        body = bytearray(want) if buffers is None else buffers.take(want)
         view = memoryview(body)
         got = _fill(response, view, sock)
         if got < want:
