@@ -36,7 +36,7 @@ Error contract:
 - ranges outside the file and inconsistent chunk lists are ``INVALID_INPUT`` /
   ``INTEGRITY_ERROR``.
 
-Size: this module is longer than most (~600 lines) on purpose: the reader and the writer are
+Size: this module is longer than most (~750 lines) on purpose: the reader and the writer are
 two halves of one format rule set (piece sizes, per-position chunk contexts, the shared pools,
 the trim threshold and the error contract above), and reading them side by side is how a change
 to one half is checked against the other.
