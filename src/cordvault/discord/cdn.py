@@ -63,13 +63,13 @@ _Key = tuple[str, str, int]
 class ReceiveBuffers:
     """Answer buffers of at least :data:`REUSE_MIN` bytes, reused once nobody holds them.
 
-        ``bytearray(n)`` zero-fills its memory before the socket overwrites it: for 8 MiB chunks
-        that memset was ~5 % of a download's server CPU (perf, docs/benchmarks.md issue 15). A
-        returned body may be held by its caller for as long as it likes: a buffer is handed out
-        again only when this pool holds the only reference to it (CPython's reference count;
-        buffer exports and views reference it too), so nobody ever sees a body change. At most
-        ``keep`` buffers are kept; a free one unused for ``idle_seconds`` is dropped at the next take
-    that does not reuse it, and :meth:`CdnConnections.close` drops them all.
+    ``bytearray(n)`` zero-fills its memory before the socket overwrites it: for 8 MiB chunks
+    that memset was ~5 % of a download's server CPU (perf, docs/benchmarks.md issue 15). A
+    returned body may be held by its caller for as long as it likes: a buffer is handed out
+    again only when this pool holds the only reference to it (CPython's reference count;
+    buffer exports and views reference it too), so nobody ever sees a body change. At most
+    ``keep`` buffers are kept; a free one unused for ``idle_seconds`` is dropped at the next
+    take that does not reuse it, and :meth:`CdnConnections.close` drops them all.
     """
 
     _ONLY_OURS = 3  # the entry tuple, the local ``buf`` and getrefcount's own argument
@@ -244,23 +244,26 @@ def _read_answer(
 def _fill(response: http.client.HTTPResponse, view: memoryview, sock: socket.socket | None) -> int:
     """Read the body into ``view``; the number of bytes read (short only at EOF).
 
-    A large body is read in two phases: all but its last :data:`RECEIVE_LOW_WATER` bytes with
-    the socket's receive low-water mark at that size, then the rest at the usual mark of 1.
-    The first phase can always be satisfied (at least that many bytes of the body are still
-    on their way, more on the wire under TLS), so it only saves wake-ups; the mark is back at
-    1 before the connection is reused (headers and short answers must not wait for it).
+    A large body is read in two phases: all but its last ``2 * RECEIVE_LOW_WATER`` bytes with
+    the socket's receive low-water mark at :data:`RECEIVE_LOW_WATER`, then the rest at the
+    usual mark of 1. The first phase can always be satisfied, so it only saves wake-ups:
+    whenever it waits, more than the mark is still to arrive on the socket (the buffered
+    reader has handed out what it held; a TLS layer holds at most one partial 16 KiB record,
+    far less than the second mark of margin). The mark is back at 1 before the connection is
+    reused (headers and short answers must not wait for it).
     """
     want = len(view)
     got = 0
     lowered = False
+    first = want - 2 * RECEIVE_LOW_WATER
     try:
-        if sock is not None and want > 2 * RECEIVE_LOW_WATER:
+        if sock is not None and first > RECEIVE_LOW_WATER:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, RECEIVE_LOW_WATER)
             lowered = True
-            got = _read_into(response, view, 0, want - RECEIVE_LOW_WATER)
+            got = _read_into(response, view, 0, first)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
             lowered = False
-            if got < want - RECEIVE_LOW_WATER:
+            if got < first:
                 return got
         return _read_into(response, view, got, want)
     finally:
