@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +15,7 @@ import pytest
 from tests.discord.support import CHANNEL, make_client
 
 from cordvault.discord import DiscordClient, DiscordUnavailable
-from cordvault.discord.cdn import MAX_BODY, CdnConnections, CdnTransportError
+from cordvault.discord.cdn import MAX_BODY, REUSE_MIN, CdnConnections, CdnTransportError
 from cordvault.discord.emulator import EmulatorHandle, FaultRule
 
 
@@ -179,3 +180,83 @@ def test_nothing_listening_is_a_transport_error() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(CdnTransportError):
         CdnConnections(1.0, "test").get(f"http://127.0.0.1:{port}/x", 0, None)
+
+
+def test_a_large_body_is_read_with_a_low_water_mark_then_the_mark_is_reset(
+    liar: tuple[str, dict[str, Script]],
+) -> None:
+    """Large bodies are read with SO_RCVLOWAT raised (fewer wake-ups); trickled in small
+    pieces they still arrive whole, the kept-alive connection goes back to a mark of 1, and a
+    short answer on it is read at once (not after the socket's timeout)."""
+    base, scripts = liar
+    body = os.urandom(3 * 1024 * 1024 + 123)
+
+    def trickle(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        for offset in range(0, len(body), 64 * 1024):
+            handler.wfile.write(body[offset : offset + 64 * 1024])
+            handler.wfile.flush()
+            if offset % (1024 * 1024) == 0:
+                time.sleep(0.05)
+
+    scripts["/large"] = trickle
+    scripts["/small"] = _answer(200, {"Content-Length": "5"}, b"small")
+    pool = CdnConnections(5.0, "test")
+    assert pool.get(base + "/large", 0, None).body == body
+    idle = [conn for conns in pool._idle.values() for conn in conns]
+    assert len(idle) == 1
+    sock = idle[0].sock
+    assert sock is not None
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == 1
+    started = time.monotonic()
+    assert pool.get(base + "/small", 0, None).body == b"small"
+    assert time.monotonic() - started < 1.0
+    assert pool.get(base + "/large", 1000, len(body) - 7).body == body[1000:-7]
+
+
+def test_a_large_body_cut_short_is_answered_short_at_once(
+    liar: tuple[str, dict[str, Script]],
+) -> None:
+    base, scripts = liar
+
+    def cut(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(4 * 1024 * 1024))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(b"c" * (2 * 1024 * 1024 + 100))  # inside the low-water phase
+        handler.wfile.flush()
+        handler.close_connection = True
+
+    scripts["/cut"] = cut
+    pool = CdnConnections(5.0, "test")
+    started = time.monotonic()
+    assert pool.get(base + "/cut", 0, None).body == b"c" * (2 * 1024 * 1024 + 100)
+    assert time.monotonic() - started < 2.0  # the close ends the wait, not the timeout
+
+
+def test_large_answers_reuse_buffers_only_once_nobody_holds_them(
+    liar: tuple[str, dict[str, Script]],
+) -> None:
+    base, scripts = liar
+    first, second = os.urandom(REUSE_MIN + 10), os.urandom(REUSE_MIN + 10)
+    scripts["/1"] = _answer(200, {"Content-Length": str(len(first))}, first)
+    scripts["/2"] = _answer(200, {"Content-Length": str(len(second))}, second)
+    pool = CdnConnections(5.0, "test")
+    held = pool.get(base + "/1", 0, None).body
+    view = memoryview(held)[5:]  # a caller may keep the body or a view of it
+    other = pool.get(base + "/2", 0, None).body
+    assert other is not held
+    assert bytes(held) == first  # never rewritten while held
+    assert view.tobytes() == first[5:]
+    view.release()
+    del held
+    again = pool.get(base + "/2", 0, None).body
+    assert again == second
+    assert id(again) in {id(b) for b, _used in pool.buffers._kept}  # a kept buffer, reused
+    small = pool.get(base + "/2", 0, 100).body  # small answers are plain fresh buffers
+    assert small == second[:100]
+    pool.close()
+    assert pool.buffers._kept == []

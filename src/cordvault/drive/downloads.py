@@ -1,14 +1,16 @@
 """Reading file content: single files (for Range responses) and folder trees (for zips).
 
 :func:`prepare` loads everything a response needs while the request's DB session is open, so the
-stream itself touches only the chunk store: ``open_range(start, end)`` builds a prefetching
-decrypting :class:`~cordvault.drive.streaming.ChunkReader` per range and closes it when the
-iterator is closed. Integrity failures surface as ``INTEGRITY_ERROR`` before any wrong byte.
+stream itself touches only the chunk store: ``open_range(start, end)`` gives a
+:class:`ContentRange` over a prefetching decrypting
+:class:`~cordvault.drive.streaming.ChunkReader`, readable as an iterator (in a thread) or as an
+async iterator (on the event loop, what ``web.ranges`` prefers), and closes the reader when it
+is closed. Integrity failures surface as ``INTEGRITY_ERROR`` before any wrong byte.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,17 +54,88 @@ def etag(file_id: str, content_version: int, sha256: str) -> str:
     return f"{file_id}-{content_version}-{sha256[:16]}"
 
 
+class ContentRange(Iterator[bytearray], AsyncIterator[bytearray]):
+    """Plaintext ``[start, end)`` of one stored content, consumed once, either way:
+
+    - as an iterator (zips, WebDAV, previews: in a worker thread), pieces of
+      :meth:`ChunkReader.iter_range`;
+    - as an async iterator (``web.ranges`` on the event loop), pieces of
+      :meth:`ChunkReader.aiter_range`: no thread hop per piece, whole chunks per piece.
+
+    Nothing is read before the first piece is asked for (errors of a bad range or chunk list
+    surface then, as from a generator). ``close()`` / ``aclose()`` stop the read-ahead;
+    mixing the two protocols on one object is a ``RuntimeError``.
+    """
+
+    def __init__(self, open_reader: Callable[[], ChunkReader], start: int, end: int) -> None:
+        self._open_reader = open_reader
+        self._start, self._end = start, end
+        self._reader: ChunkReader | None = None
+        self._sync: Iterator[bytearray] | None = None
+        self._async: AsyncIterator[bytearray] | None = None
+        self._closed = False
+
+    def _open(self) -> ChunkReader:
+        if self._closed:
+            raise RuntimeError("content range is closed")
+        self._reader = self._open_reader()
+        return self._reader
+
+    def __iter__(self) -> ContentRange:
+        return self
+
+    def __next__(self) -> bytearray:
+        if self._sync is None:
+            if self._async is not None:
+                raise RuntimeError("content range is being read asynchronously")
+            if self._closed:
+                raise StopIteration
+            self._sync = self._open().iter_range(self._start, self._end)
+        return next(self._sync)
+
+    def close(self) -> None:
+        """Stop a synchronous read (idempotent)."""
+        self._closed = True
+        if self._sync is not None:
+            close = getattr(self._sync, "close", None)
+            if close is not None:
+                close()
+        if self._reader is not None:
+            self._reader.close()
+
+    def __aiter__(self) -> ContentRange:
+        return self
+
+    async def __anext__(self) -> bytearray:
+        if self._async is None:
+            if self._sync is not None:
+                raise RuntimeError("content range is being read synchronously")
+            if self._closed:
+                raise StopAsyncIteration
+            self._async = self._open().aiter_range(self._start, self._end)
+        return await anext(self._async)
+
+    async def aclose(self) -> None:
+        """Stop an asynchronous read (idempotent)."""
+        self._closed = True
+        if self._async is not None:
+            aclose = getattr(self._async, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if self._reader is not None:
+            self._reader.close()
+
+
 def _opener(
     ctx: DriveContext, content_id: str, wrapped_key: bytes, refs: list[ChunkRef]
 ) -> OpenRange:
     key = content.file_key(ctx, content_id, wrapped_key)
 
-    def open_range(start: int, end: int) -> Iterator[bytes | bytearray]:
-        reader = ChunkReader(ctx.store, key, content_id, content.CRYPTO_VERSION, refs)
-        try:
-            yield from reader.iter_range(start, end)
-        finally:
-            reader.close()
+    def open_reader() -> ChunkReader:
+        return ChunkReader(ctx.store, key, content_id, content.CRYPTO_VERSION, refs)
+
+    def open_range(start: int, end: int) -> ContentRange:
+        return ContentRange(open_reader, start, end)
 
     return open_range
 

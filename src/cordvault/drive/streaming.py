@@ -4,8 +4,10 @@
 chunk is read in one store call, a partly covered one only for the 64 KiB segments the range
 touches (:func:`~cordvault.crypto.segment_span`); either is decrypted with
 :func:`~cordvault.crypto.decrypt_range_into` straight into fresh ``bytearray`` pieces of at
-most :data:`PIECE_SIZE` (all-or-nothing per chunk, never a chunk-sized plaintext buffer, no
-per-segment objects or joins). The next chunks are read *ahead* so store
+most :data:`PIECE_SIZE` (all-or-nothing per chunk, no per-segment objects or joins). A consumer
+on an event loop uses :meth:`ChunkReader.aiter_range` instead: pieces of up to
+:data:`SEND_PIECE_SIZE` (a whole chunk at the default chunk size) and no thread hop per piece.
+The next chunks are read *ahead* so store
 latency (a Discord CDN round trip) does not serialise the stream. At most ``prefetch`` chunks
 are in flight beyond the one being consumed, so memory stays bounded and a slow consumer slows
 the reads (backpressure).
@@ -34,7 +36,7 @@ Error contract:
 - ranges outside the file and inconsistent chunk lists are ``INVALID_INPUT`` /
   ``INTEGRITY_ERROR``.
 
-Size: this module is longer than most (~600 lines) on purpose: the reader and the writer are
+Size: this module is longer than most (~750 lines) on purpose: the reader and the writer are
 two halves of one format rule set (piece sizes, per-position chunk contexts, the shared pools,
 the trim threshold and the error contract above), and reading them side by side is how a change
 to one half is checked against the other.
@@ -47,9 +49,10 @@ import bisect
 import hashlib
 import logging
 import os
+import sys
 import threading
 from collections import deque
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -73,6 +76,10 @@ log = logging.getLogger(__name__)
 
 PIECE_SIZE = 16 * SEGMENT_SIZE
 """Largest plaintext piece :meth:`ChunkReader.iter_range` yields (1 MiB, whole segments)."""
+SEND_PIECE_SIZE = 128 * SEGMENT_SIZE
+"""Largest plaintext piece :meth:`ChunkReader.aiter_range` yields (8 MiB, whole segments: a
+whole chunk at the default ``DRIVE_CHUNK_SIZE``). Below the allocator's 32 MiB mmap threshold
+(:func:`tune_allocator`), so such buffers are reused from the heap, not mapped per chunk."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,37 @@ def shared_pools() -> TransferPools:
             tune_allocator()
             _shared = TransferPools()
         return _shared
+
+
+class _SendBuffers:
+    """The plaintext buffers of one :meth:`ChunkReader.aiter_range` read, reused.
+
+    Decrypting into a fresh ``bytearray`` first zero-fills it: for 8 MiB pieces that memset
+    cost as much as a third of the AES-GCM itself (perf, docs/benchmarks.md issue 15). A piece
+    handed to the web server stays referenced until it is on the wire (uvloop keeps a
+    memoryview of unsent data, C code holds a buffer export, which references the object), so
+    a buffer is rewritten only when this pool holds the only reference to it (CPython's
+    reference count; a buffer anyone else still holds is never touched, a new one is made).
+    At most ``keep`` buffers are kept, and they die with the read.
+    """
+
+    _ONLY_OURS = 3  # the list, the loop variable and getrefcount's own argument
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._kept: list[bytearray] = []
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bytearray:
+        """A buffer of exactly ``size`` bytes nobody else refers to (its content is stale)."""
+        with self._lock:
+            for buf in self._kept:
+                if len(buf) == size and sys.getrefcount(buf) == self._ONLY_OURS:
+                    return buf
+            fresh = bytearray(size)
+            if len(self._kept) < self._keep:
+                self._kept.append(fresh)
+            return fresh
 
 
 TRIM_AFTER_BYTES = 64 * 1024 * 1024
@@ -208,6 +246,25 @@ class ChunkReader:
         Raises ``CordvaultError(INVALID_INPUT)`` at once for a range outside ``[0, size]``.
         Closing the iterator early cancels the read-ahead.
         """
+        self._check_range(start, end)
+        return self._iterate(start, end)
+
+    def aiter_range(self, start: int, end: int) -> AsyncIterator[bytearray]:
+        """:meth:`iter_range` for a consumer on an event loop (the web layer's send loop), in
+        pieces of at most :data:`SEND_PIECE_SIZE` bytes.
+
+        Same bytes, same read-ahead bound (``prefetch``, at least 1: reads always run on the
+        pools), same error contract. The loop never blocks: it waits for each chunk's
+        fetch-and-decrypt futures (one wake-up per chunk instead of a thread hop per 1 MiB
+        piece), and a whole chunk goes to the transport in one write, whose remainder the
+        server's transport (uvloop: C) sends as the socket drains. Raises ``INVALID_INPUT`` at
+        once for a range outside ``[0, size]``. ``aclose()`` (or cancellation) stops the
+        read-ahead.
+        """
+        self._check_range(start, end)
+        return self._aiterate(start, end)
+
+    def _check_range(self, start: int, end: int) -> None:
         if not 0 <= start <= end <= self.size:
             raise CordvaultError(
                 ErrorCode.INVALID_INPUT,
@@ -216,7 +273,6 @@ class ChunkReader:
             )
         if self._closed:
             raise CordvaultError(ErrorCode.INVALID_INPUT, "reader is closed")
-        return self._iterate(start, end)
 
     def _pieces(self, start: int, end: int) -> Iterator[tuple[ChunkRef, int, int]]:
         """The chunks covering ``[start, end)`` with the chunk-local range of each."""
@@ -264,10 +320,56 @@ class ChunkReader:
             if moved >= TRIM_AFTER_BYTES:
                 self._pools.io.submit(release_free_memory)
 
-    def _fetch_then_decrypt(self, ref: ChunkRef, lo: int, hi: int) -> Future[list[bytearray]]:
+    async def _aiterate(self, start: int, end: int) -> AsyncIterator[bytearray]:
+        pieces = self._pieces(start, end)
+        pending: deque[Future[Future[list[bytearray]]]] = deque()
+        # The chunks in flight, the piece being sent and the one the consumer may still hold.
+        buffers = _SendBuffers(max(1, self._prefetch) + 2)
+
+        def submit_next() -> None:
+            piece = next(pieces, None)
+            if piece is not None:
+                pending.append(
+                    self._pools.io.submit(
+                        self._fetch_then_decrypt, *piece, SEND_PIECE_SIZE, buffers
+                    )
+                )
+
+        moved = 0
+        try:
+            for _ in range(max(1, self._prefetch)):
+                submit_next()
+            while pending:
+                # Cancelling these awaits cancels the wrapped futures too (asyncio chains them).
+                decrypting = await asyncio.wrap_future(pending[0])
+                loaded = await asyncio.wrap_future(decrypting)
+                pending.popleft()
+                submit_next()
+                loaded.reverse()
+                while loaded:
+                    piece = loaded.pop()
+                    moved += len(piece)
+                    yield piece
+                    del piece
+        finally:
+            for future in pending:
+                future.cancel()
+            if moved >= TRIM_AFTER_BYTES:
+                self._pools.io.submit(release_free_memory)
+
+    def _fetch_then_decrypt(
+        self,
+        ref: ChunkRef,
+        lo: int,
+        hi: int,
+        piece_size: int = PIECE_SIZE,
+        buffers: _SendBuffers | None = None,
+    ) -> Future[list[bytearray]]:
         """I/O thread: read the chunk, then queue its decryption on the crypto pool."""
         data, offset = self._fetch(ref, lo, hi)
-        return self._pools.crypto.submit(self._decrypt, ref, lo, hi, data, offset)
+        return self._pools.crypto.submit(
+            self._decrypt, ref, lo, hi, data, offset, piece_size, buffers
+        )
 
     def _fetch(self, ref: ChunkRef, lo: int, hi: int) -> tuple[bytes | bytearray, int]:
         """The stored bytes needed for plaintext ``[lo, hi)`` and their offset in the envelope:
@@ -299,27 +401,35 @@ class ChunkReader:
         return data, cstart
 
     def _decrypt(
-        self, ref: ChunkRef, lo: int, hi: int, data: bytes | bytearray, offset: int
+        self,
+        ref: ChunkRef,
+        lo: int,
+        hi: int,
+        data: bytes | bytearray,
+        offset: int,
+        piece_size: int = PIECE_SIZE,
+        buffers: _SendBuffers | None = None,
     ) -> list[bytearray]:
         """Plaintext ``[lo, hi)`` of the chunk from its stored bytes, in pieces of at most
-        :data:`PIECE_SIZE`, each authenticated before it is kept.
+        ``piece_size`` (a multiple of the segment size), each authenticated before it is kept.
 
         Each piece is one fresh buffer the segments are decrypted straight into
         (:func:`~cordvault.crypto.decrypt_range_into`): no per-segment objects and no join, the
         copies that used to cost most of a download's CPU. Pieces are handed to the consumer
         (ultimately the socket) and never written again, so a transport that keeps a reference
         to an unsent piece (uvloop does) can never send changed bytes; that is why they are not
-        recycled. Pieces smaller than a chunk keep the process's memory (and its fragmentation)
-        low."""
+        recycled, except through ``buffers`` (:class:`_SendBuffers`: only once nothing else
+        refers to them). Pieces smaller than a chunk keep the process's memory (and its
+        fragmentation) low."""
         ctx = ChunkContext(self._file_id, ref.index, ref.is_last, self._version)
         view = memoryview(data)
         pieces: list[bytearray] = []
         start = lo
         try:
             while start < hi:
-                stop = min(hi, (start // PIECE_SIZE + 1) * PIECE_SIZE)
+                stop = min(hi, (start // piece_size + 1) * piece_size)
                 cstart, cend = segment_span(start, stop, ref.plain_size)
-                piece = bytearray(stop - start)
+                piece = bytearray(stop - start) if buffers is None else buffers.take(stop - start)
                 decrypt_range_into(
                     self._key, ctx, ref.plain_size, start, view[cstart - offset : cend - offset],
                     piece,

@@ -20,11 +20,13 @@ Content answers carry :data:`FILE_HEADERS` (``nosniff`` and a sandboxing CSP).
 
 The body is streamed: the sync ``open_range`` iterator is advanced in the thread pool, one piece
 at a time, so memory stays bounded by what the iterator holds and a slow client slows the
-producer (backpressure). The first piece is produced *before* the status line is sent, so a
-failure reading the first bytes (missing chunk, integrity error) still becomes a proper JSON
-error; a failure later aborts the connection (the ``Content-Length`` is then not met, which every
-client detects) rather than sending wrong bytes. A client disconnect stops the producer and
-closes the iterator.
+producer (backpressure). An iterator that is also an async iterator (``__aiter__`` /
+``__anext__``, like the drive's ``ContentRange``) is consumed on the event loop instead, with no
+thread hop per piece, and closed with ``aclose()``. The first piece is produced *before* the
+status line is sent, so a failure reading the first bytes (missing chunk, integrity error) still
+becomes a proper JSON error; a failure later aborts the connection (the ``Content-Length`` is
+then not met, which every client detects) rather than sending wrong bytes. A client
+disconnect stops the producer and closes the iterator.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Final
@@ -308,11 +310,17 @@ def _not_modified(request: Request, etag: str, last_modified: datetime | None) -
 
 _END = object()
 _Piece = bytes | bytearray
-_Pieces = Generator[_Piece, None, None]
+_Pieces = AsyncGenerator[_Piece, None]
 
 
 def _next_piece(iterator: Iterator[_Piece]) -> _Piece | object:
     return next(iterator, _END)
+
+
+def _close(iterator: Iterator[_Piece]) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
 
 
 class _StreamedBody(Response):
@@ -334,7 +342,7 @@ class _StreamedBody(Response):
         length = sum(p[1] - p[0] if isinstance(p, tuple) else len(p) for p in self._plan)
         self.init_headers({**headers, "content-length": str(length)})
 
-    def _pieces(self) -> _Pieces:
+    async def _pieces(self) -> _Pieces:
         for part in self._plan:
             if isinstance(part, bytes):
                 yield part
@@ -344,18 +352,32 @@ class _StreamedBody(Response):
                 continue
             expected = end - start
             sent = 0
-            pieces = self._open_range(start, end)
+            pieces = await run_in_threadpool(self._open_range, start, end)
             try:
-                for piece in pieces:
+                while True:
+                    # An async producer runs on the loop; a sync one is advanced in the thread
+                    # pool one piece at a time.
+                    if isinstance(pieces, AsyncIterator):
+                        piece = await anext(pieces, _END)
+                    else:
+                        piece = await run_in_threadpool(_next_piece, pieces)
+                    if not isinstance(piece, bytes | bytearray):
+                        break
                     sent += len(piece)
                     if sent > expected:
                         raise CordvaultError(ErrorCode.INTEGRITY_ERROR, "content longer than known")
                     if piece:
                         yield piece
             finally:
-                close = getattr(pieces, "close", None)
-                if close is not None:
-                    close()
+                # Shielded: the producer's cleanup (read-ahead, open chunks) must run even when
+                # this task is being cancelled (the client went away).
+                with anyio.CancelScope(shield=True):
+                    if isinstance(pieces, AsyncIterator):
+                        aclose = getattr(pieces, "aclose", None)
+                        if aclose is not None:
+                            await aclose()
+                    else:
+                        await run_in_threadpool(_close, pieces)
             if sent != expected:
                 raise CordvaultError(ErrorCode.INTEGRITY_ERROR, "content shorter than known")
 
@@ -369,7 +391,7 @@ class _StreamedBody(Response):
         try:
             # Produce the first bytes before committing to a status: a failure here still
             # reaches the app's error handler as a JSON error.
-            first = await run_in_threadpool(_next_piece, pieces)
+            first = await anext(pieces, _END)
             await send({"type": "http.response.start", "status": self.status_code,
                         "headers": self.raw_headers})  # fmt: skip
             spec = scope.get("asgi", {}).get("spec_version", "2.0")
@@ -381,14 +403,16 @@ class _StreamedBody(Response):
             # Closing runs the producers' cleanup (thread pools, open chunks) even when the
             # client went away and this task is being cancelled.
             with anyio.CancelScope(shield=True):
-                await run_in_threadpool(pieces.close)
+                await pieces.aclose()
 
     async def _stream(self, piece: _Piece | object, pieces: _Pieces, send: Send) -> None:
         # Pieces go to the server as they are (a reader's bytearray is never written again
-        # once yielded): no copy into a bytes object on the way to the socket.
+        # once yielded): no copy into a bytes object on the way to the socket. A transport
+        # takes a whole piece in one write and sends what the socket does not take at once as
+        # it drains (the next send waits for that: backpressure).
         while isinstance(piece, bytes | bytearray):
             await send({"type": "http.response.body", "body": piece, "more_body": True})
-            piece = await run_in_threadpool(_next_piece, pieces)
+            piece = await anext(pieces, _END)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _stream_until_disconnect(
