@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
+import sys
 
 import pytest
 from tests.discord.support import (
@@ -163,6 +166,31 @@ def test_webhook_round_trip(client: DiscordClient, emulator: EmulatorHandle) -> 
     assert emulator.state.messages == {}
     with pytest.raises(DiscordAuthError):
         client.execute_webhook(WEBHOOK_ID, "not-the-token", [("w.bin", b"x")])
+
+
+def test_posted_files_are_freed_by_reference_counting(
+    client: DiscordClient, emulator: EmulatorHandle
+) -> None:
+    """Once a post returns, nothing of its request references the files, even while the
+    cyclic garbage collector is off: httpx keeps each request in a reference cycle (the
+    response's stream is bound to the response), and files held there (a drive upload's 8 MiB
+    chunks) stayed alive until some later collection. A retried post sends them whole again."""
+    chunks = [os.urandom(300 * 1024 + n) for n in range(3)]
+    counts = [sys.getrefcount(chunk) for chunk in chunks]
+    emulator.add_fault(FaultRule("POST /channels/*/messages", "503", times=1))
+    gc.collect()
+    gc.disable()
+    try:
+        message = client.create_message(CHANNEL, [(f"{n}.bin", c) for n, c in enumerate(chunks)])
+        hooked = client.execute_webhook(WEBHOOK_ID, WEBHOOK_TOKEN, [("w.bin", chunks[0])])
+        after = [sys.getrefcount(chunk) for chunk in chunks]
+    finally:
+        gc.enable()
+    assert after == counts, "a posted file is still referenced by the finished request"
+    assert client.stats().retries == 1
+    for attachment, chunk in zip(message.attachments, chunks, strict=True):
+        assert client.fetch_attachment(attachment.url) == chunk
+    assert client.fetch_attachment(hooked.attachments[0].url) == chunks[0]
 
 
 # -- reads -----------------------------------------------------------------------------------

@@ -3,8 +3,10 @@ for a message or being posted) never exceed ``upload_buffer_bytes``; writers wai
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -89,3 +91,31 @@ def test_default_budget_is_one_full_message_per_lane() -> None:
     assert upload_budget(options, 8) == 8 * 3 * 8 * MiB  # 3 files of 8 MiB fit 25 MiB
     assert upload_budget(DiscordStoreOptions(max_attachments=2), 4) == 4 * 2 * 10 * MiB
     assert upload_budget(DiscordStoreOptions(upload_buffer_bytes=5 * MiB), 8) == 5 * MiB
+
+
+def test_posted_chunks_are_freed_without_a_garbage_collection(
+    emulator: EmulatorHandle, sessions: sessionmaker[Session]
+) -> None:
+    """Once ``put_many`` returned, nothing of the store (packer, lanes, client, its requests)
+    references the chunks, with the cyclic collector off: they are freed as soon as the
+    caller drops them. httpx keeps each request in a reference cycle; chunks held there
+    stayed alive until a collection, and a long upload's memory grew with them."""
+    store = make_store(emulator, sessions, webhooks=(WEBHOOK,))
+    chunks = [os.urandom(CHUNK + n) for n in range(6)]
+    counts = [sys.getrefcount(chunk) for chunk in chunks]
+    try:
+        gc.collect()
+        gc.disable()
+        try:
+            with ThreadPoolExecutor(3) as pool:  # several lanes post at once
+                locators = [loc for locs in pool.map(store.put_many, [chunks[:3], chunks[3:4],
+                            chunks[4:]]) for loc in locs]  # fmt: skip
+            after = [sys.getrefcount(chunk) for chunk in chunks]
+        finally:
+            gc.enable()
+        assert after == counts, "the store still references chunks it has posted"
+        assert store.packer.held_bytes == 0
+        for locator, chunk in zip(locators, chunks, strict=True):
+            assert store.get(locator) == chunk
+    finally:
+        store.close()

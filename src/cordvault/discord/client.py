@@ -23,7 +23,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
@@ -66,6 +66,12 @@ _T = TypeVar("_T")
 RetryMode = Literal["idempotent", "once"]
 
 _BULK_MAX = 100
+SEND_PIECE = 256 * 1024
+"""Largest piece of a file the multipart body hands to the transport at once. httpcore sends a
+piece with ``socket.send`` and copies what the kernel did not take (``buffer[n:]``): a whole
+8 MiB chunk was copied several times over, up to 8 MiB more per posting lane; 256 KiB pieces
+are copied once each (by h11) and are mostly taken whole. Measured, 1 GiB drive upload with 9
+chunks in flight: server peak RSS 250-259 -> 233 MiB (docs/benchmarks.md, issue 15)."""
 _USER_AGENT = f"DiscordBot (https://github.com/cordvault, {cordvault.__version__})"
 _CDN = "GET cdn attachment"  # the metrics/log label of attachment downloads (no URL: signed)
 _CODE_TOO_OLD_TO_BULK_DELETE = 50034
@@ -392,10 +398,31 @@ class DiscordClient:
         """Send ``route`` until it succeeds, fails permanently or runs out of retries."""
         url = self._api_base + route.path
         headers = {} if route.is_webhook else {"Authorization": self._auth}
-        data, files = _multipart(*multipart) if multipart is not None else (None, None)
-        if multipart is not None and not multipart[1]:
-            # httpx sends an empty file list as a urlencoded form; Discord wants JSON then.
-            data, files, json_body = None, None, multipart[0]
+        body: MultipartBody | None = None
+        if multipart is not None and multipart[1]:
+            body = MultipartBody(*multipart)
+            headers.update(body.headers)
+        elif multipart is not None:
+            json_body = multipart[0]  # no files: Discord takes the payload as JSON
+        try:
+            return self._send(route, url, headers, query, json_body, body, mode)
+        finally:
+            if body is not None:
+                # The chunks are freed by reference counting as soon as the caller drops
+                # them, although httpx keeps the request alive in a reference cycle.
+                body.release()
+
+    def _send(
+        self,
+        route: Route,
+        url: str,
+        headers: dict[str, str],
+        query: dict[str, str] | None,
+        json_body: Any,
+        body: MultipartBody | None,
+        mode: RetryMode,
+    ) -> Any:
+        """The retry loop of :meth:`_call` (``body``, when given, is sent by every attempt)."""
         attempt = 0
         maybe_applied = False  # a POST attempt may have reached Discord before failing
         while True:
@@ -414,8 +441,7 @@ class DiscordClient:
                     url,
                     params=query,
                     json=json_body,
-                    data=data,
-                    files=files,
+                    content=body,
                     headers=headers,
                 )
                 status = response.status_code
@@ -514,17 +540,73 @@ class DiscordClient:
             )
 
 
-def _multipart(
-    payload: dict[str, Any], files: Sequence[tuple[str, bytes]]
-) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes, str]]]]:
-    """``payload_json`` (with ``attachments[n]`` metadata) and ``files[n]`` parts."""
-    body = dict(payload)
-    body["attachments"] = [{"id": i, "filename": name} for i, (name, _) in enumerate(files)]
-    parts = [
-        (f"files[{i}]", (name, content, "application/octet-stream"))
-        for i, (name, content) in enumerate(files)
-    ]
-    return {"payload_json": json.dumps(body, separators=(",", ":"))}, parts
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\"} | {chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}
+_FORM_ESCAPE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
+
+
+def _form_param(name: str, value: str) -> str:
+    """``name="value"`` as browsers (and httpx) quote form parameters."""
+    return f'{name}="{_FORM_ESCAPE.sub(lambda m: _FORM_ESCAPES[m.group(0)], value)}"'
+
+
+class MultipartBody(httpx.SyncByteStream):
+    """A ``multipart/form-data`` body of ``payload_json`` and ``files[n]`` parts (Discord's
+    message shape), over the caller's buffers: nothing is copied while it is built.
+
+    Contract: iterating yields the body (again for each attempt of a retried request; pieces
+    of a file are at most :data:`SEND_PIECE` bytes); ``headers`` are its ``Content-Type``
+    (random boundary) and ``Content-Length``; :meth:`release` drops every reference to the
+    files, after which the body yields nothing. Why it exists rather than httpx's ``files=``:
+    httpx binds each response's stream to the response (``BoundSyncStream._response``), a
+    reference cycle that keeps the request, and through httpx's multipart fields every file
+    it carried, alive until the cyclic garbage collector runs, which counts allocations,
+    not bytes. Posted 8 MiB chunks piled up between collections (a 1 GiB drive upload peaked
+    ~105 MiB higher; docs/benchmarks.md, "Drive on Discord"). Releasing the body when the
+    call is over leaves nothing chunk-sized in that cycle.
+    """
+
+    def __init__(self, payload: dict[str, Any], files: Sequence[tuple[str, bytes]]) -> None:
+        boundary = secrets.token_hex(16)
+        body = dict(payload)
+        body["attachments"] = [{"id": i, "filename": name} for i, (name, _) in enumerate(files)]
+        head = (
+            f"--{boundary}\r\nContent-Disposition: form-data; "
+            f"{_form_param('name', 'payload_json')}\r\n\r\n"
+            + json.dumps(body, separators=(",", ":"))
+        )
+        pieces: list[bytes] = []
+        for i, (name, content) in enumerate(files):
+            head += (
+                f"\r\n--{boundary}\r\nContent-Disposition: form-data; "
+                f"{_form_param('name', f'files[{i}]')}; {_form_param('filename', name)}\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n"
+            )
+            pieces += [head.encode(), content]
+            head = ""
+        pieces.append(f"{head}\r\n--{boundary}--\r\n".encode())
+        self._pieces = pieces
+        self.headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(sum(len(piece) for piece in pieces)),
+        }
+
+    def __iter__(self) -> Iterator[bytes]:
+        # By index, holding no piece between yields: a generator abandoned mid-body (a failed
+        # send) must not keep a file alive after release().
+        index = 0
+        while index < len(self._pieces):
+            if len(self._pieces[index]) > SEND_PIECE:
+                view = memoryview(self._pieces[index])
+                for at in range(0, len(view), SEND_PIECE):
+                    yield bytes(view[at : at + SEND_PIECE])
+                del view
+            else:
+                yield self._pieces[index]
+            index += 1
+
+    def release(self) -> None:
+        """Drop the files (the body is empty from now on)."""
+        self._pieces = []
 
 
 def _json(response: httpx.Response) -> Any:

@@ -179,6 +179,10 @@ class _SendBuffers:
             return fresh
 
 
+MAX_PARALLEL = 16
+"""Most chunks one writer keeps in flight, whatever the store advises: each in-flight put holds
+a thread of the shared I/O pool while it waits."""
+
 TRIM_AFTER_BYTES = 64 * 1024 * 1024
 """A transfer that moved at least this much hands its freed memory back afterwards."""
 
@@ -510,9 +514,10 @@ class ChunkWriter:
     ``chunk_size`` is the plaintext size of every chunk but the last; its envelope must fit the
     store (``ciphertext_size(chunk_size) <= capabilities.max_chunk_size``), else
     ``CordvaultError(INVALID_SETTINGS)``. Up to ``parallel`` chunks are in flight (encrypted on
-    the crypto pool, stored on the I/O pool); memory use is about ``(parallel + 2) *
-    chunk_size``. Safe to call :meth:`put_chunk` from several threads. ``pools`` defaults to
-    :func:`shared_pools`.
+    the crypto pool, stored on the I/O pool), or more when the store advises it
+    (``capabilities.write_ahead_bytes``, at most :data:`MAX_PARALLEL` chunks): memory use is
+    about ``(self.parallel + 2) * chunk_size``. Safe to call :meth:`put_chunk` from several
+    threads. ``pools`` defaults to :func:`shared_pools`.
     """
 
     def __init__(
@@ -542,7 +547,10 @@ class ChunkWriter:
         self._file_id = file_id
         self._version = content_version
         self.chunk_size = chunk_size
-        self.parallel = parallel
+        # A store that batches puts into long round trips (Discord messages) needs more than
+        # one batch in flight, or the stream stalls while each batch is posted.
+        advised = store.capabilities.write_ahead_bytes // ciphertext_size(chunk_size)
+        self.parallel = max(parallel, min(MAX_PARALLEL, advised))
         self.pools = pools or shared_pools()
 
     def put_chunk(self, index: int, is_last: bool, plaintext: bytes) -> ChunkRef:

@@ -77,6 +77,11 @@ class Capabilities:
     """``put_many`` stores several chunks in one round trip (e.g. one Discord message)."""
     max_batch: int = 1
     """Most chunks one ``put_many`` call stores together."""
+    write_ahead_bytes: int = 0
+    """Chunk bytes one sequential writer should keep in flight (``put`` calls not yet
+    returned) to keep the backend busy; 0: no advice (the writer's own default). A backend
+    whose puts are long round trips that it batches (Discord: one message carries several
+    chunks, several lanes post at once) needs more than one batch in flight per writer."""
 
 
 @runtime_checkable

@@ -31,7 +31,6 @@ storage_error`; a ``put_many`` that fails deletes (records) what it had stored.
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 import secrets
@@ -108,6 +107,16 @@ def upload_budget(options: DiscordStoreOptions, lanes: int) -> int:
     per_message = (options.max_request_bytes - _REQUEST_OVERHEAD) // options.max_file_bytes
     files = max(1, min(options.max_attachments, per_message))
     return lanes * files * options.max_file_bytes
+
+
+def write_ahead(options: DiscordStoreOptions) -> int:
+    """Chunk bytes one writer should keep in flight (``Capabilities.write_ahead_bytes``): three
+    full requests, so two messages can be posted on two lanes while the writer reads the
+    chunks of the next one from its client. With 4 chunks (the writer's default) one 8 MiB
+    chunk upload had about one message in flight and waited for each post before reading on:
+    a 1 GiB upload over 4 channels + 4 webhooks ran at 131-154 MiB/s, against 157-231 MiB/s
+    with 9 chunks (docs/benchmarks.md, issue 15). Bounded by the shared budget anyway."""
+    return 3 * (options.max_request_bytes - _REQUEST_OVERHEAD)
 
 
 def random_name() -> str:
@@ -188,6 +197,7 @@ class DiscordChunkStore:
             ranged_reads=True,
             batch_put=opts.max_attachments > 1,
             max_batch=opts.max_attachments,
+            write_ahead_bytes=write_ahead(opts),
         )
         if opts.background_deletes:
             self.deleter.start()
@@ -292,13 +302,13 @@ class DiscordChunkStore:
         self, lane: Lane, chunks: list[bytes], given_names: list[str] | None = None
     ) -> list[Locator]:
         """Post one message carrying ``chunks`` (under ``given_names``, else random ones);
-        journaled so a lost outcome is collected."""
-        try:
-            if lane.bot >= WEBHOOK_BASE:
-                return self._post_webhook(lane.bot, chunks)
-            return self._post_bot(lane, chunks, given_names)
-        finally:
-            _collect_request_cycles()
+        journaled so a lost outcome is collected. Once it returns, nothing of the request
+        references the chunks (the client releases its multipart body, see
+        :class:`cordvault.discord.client.MultipartBody`): they are freed as soon as the packer
+        and the caller drop them, without waiting for a garbage collection."""
+        if lane.bot >= WEBHOOK_BASE:
+            return self._post_webhook(lane.bot, chunks)
+        return self._post_bot(lane, chunks, given_names)
 
     def _post_bot(
         self, lane: Lane, chunks: list[bytes], given_names: list[str] | None
@@ -423,22 +433,6 @@ def _locators(bot: int, message: Message, names: list[str], chunks: list[bytes])
             )
         )
     return out
-
-
-def _collect_request_cycles() -> None:
-    """Free the request of a finished post now rather than at some later garbage collection.
-
-    httpx binds each response's stream to the response (``BoundSyncStream._response``), a
-    reference cycle that also holds the request and, through its multipart fields, every
-    chunk the message carried. Reference counting never frees a cycle, and the cyclic
-    collector counts container allocations, not bytes, so posted 8 MiB chunks piled up
-    between collections: a 1 GiB upload peaked at ~280 MiB (in process, idle 88 MiB) and a
-    3 GiB one at ~320 MiB, while a collection of the young generations after each post keeps
-    both at ~175 MiB (docs/benchmarks.md, "Drive on Discord"). The cycle is a few objects old
-    when the post returns, so the young generations hold it; collecting them scans only
-    recently allocated objects (well under a millisecond), once per message.
-    """
-    gc.collect(1)
 
 
 def _split(value: str) -> list[str]:

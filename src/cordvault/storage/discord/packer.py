@@ -12,10 +12,9 @@ queue, not in a request stuck behind the rate limit, and the lane's next message
 one. A partial message waits for company while other posts are under way (their callers come
 right back with more chunks) or chunks keep arriving, at most ``fill_wait`` seconds, and
 leaves once nothing is posting and nothing arrived for ``window`` seconds: with few writers
-(the drive keeps 4 chunks in flight per upload) a partial message would spend a scarce post
-on few bytes. Lanes pull work, so a channel
-whose bucket is empty simply takes nothing while the others carry on: writes spread over
-channels (and tokens) by themselves.
+(a drive upload keeps about three messages of chunks in flight) a partial message would spend
+a scarce post on few bytes. Lanes pull work, so a channel whose bucket is empty simply takes
+nothing while the others carry on: writes spread over channels (and tokens) by themselves.
 
 Memory: every chunk from :meth:`Packer.submit` until its post is over (queued, waiting for its
 lane, or being posted) counts against ONE byte budget shared by all lanes (``max_held_bytes``).
