@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 from tests.support.insights_server import PackageServer, new_upn, package_handler
-from tests.web.pages.conftest import ContextFactory, _Server, page_settings
+from tests.support.live_server import serving
+from tests.web.pages.conftest import ContextFactory, page_settings
 from tests.web.pages.test_insights_browser import Traffic, assert_key_stays_home
 
 from cordvault.core.metrics import JOB_STEP_BUCKETS
@@ -44,6 +44,7 @@ from cordvault.insights.jobs.models import PackageJob
 from cordvault.insights.jobs.package_links import package_id_for
 from cordvault.insights.output.sqlite_schema import COLUMNS
 from cordvault.runtime import Services
+from cordvault.web.app import create_app
 from cordvault.web.pages.insights_local import local_app
 
 pytestmark = pytest.mark.browser
@@ -72,16 +73,6 @@ class PeopleLive:
     people: dict[str, Person]  # DM user id -> what Discord says
     unknown: str  # a DM user Discord does not know
     zip_path: Path
-
-
-class _AppServer(_Server):
-    """The pages' test server, keeping its app (to seed the database it serves)."""
-
-    @property
-    def services(self) -> Services:
-        app = cast(FastAPI, self.server.config.app)
-        services: Services = app.state.services
-        return services
 
 
 def _dm_users(expected_rows: list[list[Any]]) -> list[tuple[str, int]]:
@@ -157,9 +148,9 @@ def people_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleLive
                     "discord_cdn_base": emulator.base_url + "/cdn",
                 }
             )
-            server = _AppServer(settings)
-            with server as base:
-                _seed_history(server.services)
+            app = create_app(settings)
+            with serving(app) as base:
+                _seed_history(app.state.services)
                 yield PeopleLive(base, state, emulator, people, unknown, zip_path)
     finally:
         httpd.shutdown()
@@ -290,7 +281,7 @@ def test_initials_without_a_bot_token(
     data.mkdir(mode=0o700)
     upn = new_upn()
     package_id = package_id_for(upn)
-    with _Server(page_settings(data)) as base:
+    with serving(create_app(page_settings(data))) as base:
         page = context_factory().new_page()
         traffic = Traffic()
         traffic.attach(page)
