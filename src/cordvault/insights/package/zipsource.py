@@ -96,7 +96,9 @@ def list_entries(zf: zipfile.ZipFile, limits: PackageLimits) -> list[Entry]:
     entries: list[Entry] = []
     total = 0
     for info in zf.infolist():
-        if info.is_dir():
+        # A damaged central directory can name an entry with nothing ("": ZipInfo.is_dir
+        # then raises IndexError): such an entry is unsafe like any other bad name, dropped.
+        if not info.filename or info.is_dir():
             continue
         name = _safe_name(info.filename)
         if name is None:
