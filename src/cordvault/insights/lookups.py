@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -27,11 +27,21 @@ from cordvault.core.settings import Settings
 from cordvault.discord.avatars import Avatar, avatar_path, fetch_avatar
 from cordvault.insights.api_models import UserLookupOut, WidgetOut
 
+if TYPE_CHECKING:
+    from cordvault.discord.errors import DiscordRateLimited
+
 USER_TTL = 24 * 3600.0
 NEGATIVE_TTL = 300.0
 _MAX_ENTRIES = 50_000
 AVATAR_CACHE_BYTES = 32 * 1024 * 1024
 """Memory the cached avatar images may take (least recently used ones go first)."""
+
+
+def _rate_limited(exc: DiscordRateLimited, message: str) -> CordvaultError:
+    """Discord's 429 as our RATE_LIMITED, with the delay it asked for (seconds)."""
+    return CordvaultError(
+        ErrorCode.RATE_LIMITED, message, details={"retry_after": round(exc.retry_after, 3)}
+    )
 
 
 class _TTLCache:
@@ -112,11 +122,7 @@ class Lookups:
         except DiscordNotFound:
             raise CordvaultError(ErrorCode.NOT_FOUND, "no avatar image for this user") from None
         except DiscordRateLimited as exc:
-            raise CordvaultError(
-                ErrorCode.RATE_LIMITED,
-                "the Discord CDN is rate limiting; retry shortly",
-                details={"retry_after": round(exc.retry_after, 3)},
-            ) from None
+            raise _rate_limited(exc, "the Discord CDN is rate limiting; retry shortly") from None
         except CordvaultError as exc:
             raise CordvaultError(
                 ErrorCode.UPSTREAM_ERROR, "the avatar could not be fetched", http_status=502
@@ -192,11 +198,7 @@ class Lookups:
                 ErrorCode.UPSTREAM_ERROR, "Discord refused the lookup", http_status=500
             ) from None
         except DiscordRateLimited as exc:
-            raise CordvaultError(
-                ErrorCode.RATE_LIMITED,
-                "Discord is rate limiting lookups; retry shortly",
-                details={"retry_after": round(exc.retry_after, 3)},
-            ) from exc
+            raise _rate_limited(exc, "Discord is rate limiting lookups; retry shortly") from exc
         except DiscordError as exc:
             if widget:
                 raise CordvaultError(ErrorCode.NOT_FOUND, "guild unavailable") from exc
