@@ -84,13 +84,16 @@ def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
+    # Package scope, not session: Playwright's sync API keeps an event loop running in the
+    # main thread while it is open, so any later test outside this package that calls
+    # asyncio.run() would fail ("cannot be called from a running event loop").
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     b = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True)
     yield b
