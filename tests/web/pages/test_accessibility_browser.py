@@ -1,6 +1,7 @@
 """axe-core (vendored in tests/web/pages/vendor) on every page, in light and dark themes and on
-a phone-sized screen: no serious or critical violation. The script is injected, so these
-contexts bypass the page policy (only here: every other test runs under the real CSP)."""
+a phone-sized screen: no serious or critical violation, and no page wider than the screen. The
+script is injected, so these contexts bypass the page policy (only here: every other test runs
+under the real CSP)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def _check(page: Page, where: str) -> None:
     bad = _violations(page)
     summary = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
     assert not bad, f"{where}: {json.dumps(summary)}"
+    # Nothing widens the page past the screen (a phone would scroll the whole page sideways);
+    # wide tables scroll inside their own focusable region instead.
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{where}: the page is {overflow} px wider than the screen"
 
 
 @pytest.mark.parametrize(
