@@ -42,7 +42,7 @@ from cordvault.core.process import (
 from cordvault.core.settings import Settings
 from cordvault.runtime import Services, build_services
 from cordvault.web import observability
-from cordvault.web.middleware import BodyLimit, NoSniff, StreamingRoute
+from cordvault.web.middleware import NOSNIFF, BodyLimit, DefaultHeaders, StreamingRoute
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def create_app(settings: Settings, *, domains: tuple[str, ...] | None = None) ->
         expose_headers=["content-range", "accept-ranges", "content-disposition", "etag"],
         max_age=600,
     )
-    app.add_middleware(NoSniff)
+    app.add_middleware(DefaultHeaders, headers=NOSNIFF)
     # Outermost: the request id is set before anything logs, latency covers every layer.
     observability.install(app, services)
     _install_error_handlers(app)

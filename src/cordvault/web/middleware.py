@@ -107,23 +107,30 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-class NoSniff:
-    """Add ``X-Content-Type-Options: nosniff`` to every HTTP answer that lacks it."""
+class DefaultHeaders:
+    """Add ``headers`` to every HTTP answer that does not set them itself (compared by name,
+    case-insensitively): an answer's own header always wins, so a route can, say, send its
+    own Content-Security-Policy."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, headers: tuple[tuple[bytes, bytes], ...]) -> None:
         self.app = app
+        self.headers = tuple((name.lower(), value) for name, value in headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def send_nosniff(message: Message) -> None:
+        async def send_with_defaults(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
-                    headers.append((b"x-content-type-options", b"nosniff"))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self.headers if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_nosniff)
+        await self.app(scope, receive, send_with_defaults)
+
+
+NOSNIFF: tuple[tuple[bytes, bytes], ...] = ((b"x-content-type-options", b"nosniff"),)
+"""What the API adds to every answer (:class:`DefaultHeaders`); pages add more."""

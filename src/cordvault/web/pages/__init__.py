@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordvault.runtime import Services
+from cordvault.web.middleware import DefaultHeaders
 from cordvault.web.pages import (
     accounts,
     conveniences_pages,
@@ -37,7 +38,7 @@ from cordvault.web.pages import (
     insights_dashboard,
     insights_pages,
 )
-from cordvault.web.pages.headers import SecurityHeaders
+from cordvault.web.pages.headers import PAGE_HEADERS
 from cordvault.web.pages.render import STATIC_DIR
 
 
@@ -73,7 +74,7 @@ def install(app: FastAPI, services: Services) -> None:
         app.include_router(router)
     static = StaticFiles(directory=STATIC_DIR)
     app.mount("/static", _Cached(GZipMiddleware(static, minimum_size=1024)), name="static")
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(DefaultHeaders, headers=PAGE_HEADERS)
 
 
 __all__ = ["install"]

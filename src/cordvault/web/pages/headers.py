@@ -1,5 +1,6 @@
 """Security headers on every answer: a strict Content-Security-Policy, Referrer-Policy and
-framing refusal (``nosniff`` is added by ``web/middleware.py``).
+framing refusal (``nosniff`` is added by ``web/middleware.py``), added by
+``web.middleware.DefaultHeaders`` to every answer that does not set its own.
 
 The default policy allows only our own origin: no inline script, no ``eval``, no remote origin,
 ``frame-ancestors 'none'`` (no page of ours can be framed), ``form-action 'self'``,
@@ -13,8 +14,6 @@ strings. Answers that set their own policy keep it: file content has its sandbox
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 PAGE_CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
     "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
@@ -26,32 +25,10 @@ DOCS_CSP = (
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-_DEFAULTS: tuple[tuple[bytes, bytes], ...] = (
+PAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", PAGE_CSP.encode()),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
-
-
-class SecurityHeaders:
-    """Add the default security headers to every HTTP answer that does not set them."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                present = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in _DEFAULTS if k not in present]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

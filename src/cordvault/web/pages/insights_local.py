@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from cordvault.web.pages.headers import SecurityHeaders
+from cordvault.web.middleware import DefaultHeaders
+from cordvault.web.pages.headers import PAGE_HEADERS
 from cordvault.web.pages.render import STATIC_DIR, render_anonymous
 
 
@@ -62,7 +63,7 @@ def local_app(sqlite: Path, label: str, token: str) -> FastAPI:
         return render_anonymous("insights_dashboard.html", path=request.url.path)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(DefaultHeaders, headers=PAGE_HEADERS)
     return app
 
 
