@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from insights_server import free_port, new_upn, wait_processed, wrk
+from insights_server import cordvault_serve, new_upn, wait_processed, wrk
 
 from cordvault.discord.emulator import EmulatorConfig, running_emulator
 from cordvault.insights.generator import GenOptions, generate_package
 
-PY = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -57,33 +54,14 @@ def main() -> None:
         }
     data_dir = Path(tempfile.mkdtemp(prefix="cv-bench-avatars-"))
     with running_emulator(config) as emu:
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATA_DIR": str(data_dir),
+        settings = {
             "DATABASE_URL": f"sqlite:///{data_dir / 'cordvault.db'}",
             "DISCORD_API_BASE": emu.api_base,
             "DISCORD_BOT_TOKEN": emu.token,
             "DISCORD_CDN_BASE": emu.base_url + "/cdn",
-            "INPROCESS_WORKERS": "1",
         }
-        env.pop("BROKER_URL", None)
-        env.pop("REDIS_URL", None)
-        server = subprocess.Popen(
-            [PY, "-m", "cordvault", "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(data_dir / "server.log").open("wb"),
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
+        with cordvault_serve(data_dir, settings) as (base, server):
             client = httpx.Client(base_url=base, timeout=30)
-            for _ in range(150):
-                try:
-                    client.get("/health")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
             upn = new_upn()
             auth = {"Authorization": f"Bearer {upn}"}
             package = data_dir / "small.zip"
@@ -122,9 +100,6 @@ def main() -> None:
                     f"load average {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Needs ``wrk`` (apt install wrk). Numbers go in docs/benchmarks.md, "Insights ser
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -29,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,6 +51,41 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def cordvault_serve(
+    data_dir: Path, settings: dict[str, str], workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``cordvault serve`` in a subprocess (``DATA_DIR`` = ``data_dir``, in-process queue, no
+    broker or Redis, ``settings`` added to the environment, stderr in ``data_dir/server.log``),
+    answering ``/health``; yields its base URL and process, and stops it on exit."""
+    env = {**os.environ, "DATA_DIR": str(data_dir), "INPROCESS_WORKERS": "1", **settings}
+    env.pop("BROKER_URL", None)
+    env.pop("REDIS_URL", None)
+    port = free_port()
+    server = subprocess.Popen(
+        [PY, "-m", "cordvault", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(data_dir / "server.log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=5) as client:
+            for _ in range(150):
+                try:
+                    client.get("/health")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+        yield base, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 class OctetHandler(SimpleHTTPRequestHandler):
@@ -192,135 +229,113 @@ def run(db: str, args: argparse.Namespace, cache: Path) -> None:
         pg_name, url = pg_database()
     else:
         url = f"sqlite:///{data_dir / 'cordvault.db'}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data_dir),
-        "DATABASE_URL": url,
-        "DL_ZIP_WHITELISTED_DOMAINS": files + "/",
-        "INPROCESS_WORKERS": "1",
-    }
-    env.pop("BROKER_URL", None)
-    env.pop("REDIS_URL", None)
-    server = subprocess.Popen(
-        [PY, "-m", "cordvault", "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(data_dir / "server.log").open("wb"),
-    )
-    base = f"http://127.0.0.1:{port}"
+    settings = {"DATABASE_URL": url, "DL_ZIP_WHITELISTED_DOMAINS": files + "/"}
     try:
-        client = httpx.Client(base_url=base, timeout=30)
-        for _ in range(100):
-            try:
-                client.get("/health")
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        done_upn = new_upn()
-        pid = client.post(
-            "/process", json={"package_link": f"{files}/small.zip?upn={done_upn}"}
-        ).json()["packageId"]
-        wait_processed(client, pid, done_upn, 300)
+        with cordvault_serve(data_dir, settings, args.workers) as (base, _server):
+            client = httpx.Client(base_url=base, timeout=30)
+            done_upn = new_upn()
+            pid = client.post(
+                "/process", json={"package_link": f"{files}/small.zip?upn={done_upn}"}
+            ).json()["packageId"]
+            wait_processed(client, pid, done_upn, 300)
 
-        url = f"{base}/process/{pid}/status"
-        idle = wrk(url, done_upn, args.seconds, args.connections, args.threads)
-        print(
-            f"[{db}] status (processed), idle, saturating with {args.connections} connections: "
-            f"{fmt(idle)}",
-            flush=True,
-        )
-        paced = wrk(
-            url, done_upn, args.seconds, args.paced_connections, args.threads, rate=args.rate
-        )
-        print(
-            f"[{db}] status (processed), idle, paced at {args.rate} req/s over "
-            f"{args.paced_connections} connections: {fmt(paced)}",
-            flush=True,
-        )
+            url = f"{base}/process/{pid}/status"
+            idle = wrk(url, done_upn, args.seconds, args.connections, args.threads)
+            print(
+                f"[{db}] status (processed), idle, saturating with {args.connections} connections: "
+                f"{fmt(idle)}",
+                flush=True,
+            )
+            paced = wrk(
+                url, done_upn, args.seconds, args.paced_connections, args.threads, rate=args.rate
+            )
+            print(
+                f"[{db}] status (processed), idle, paced at {args.rate} req/s over "
+                f"{args.paced_connections} connections: {fmt(paced)}",
+                flush=True,
+            )
 
-        # A queued job: every queue slot (one per API process) is held by a job stuck
-        # downloading, so the next one waits and its status runs the position query.
-        blockers = []
-        for _ in range(args.workers):
-            upn = new_upn()
-            blocker = client.post("/process", json={"package_link": f"{files}/hang?upn={upn}"})
-            if blocker.status_code != 200:
-                print((data_dir / "server.log").read_text()[-3000:])
-            assert blocker.status_code == 200, blocker.text
-            blockers.append((blocker.json()["packageId"], upn))
-        time.sleep(3)
-        queued_upn = new_upn()
-        queued_pid = client.post(
-            "/process", json={"package_link": f"{files}/small.zip?upn={queued_upn}"}
-        ).json()["packageId"]
-        auth = {"Authorization": f"Bearer {queued_upn}"}
-        step = client.get(f"/process/{queued_pid}/status", headers=auth).json()["processingStep"]
-        queued = wrk(
-            f"{base}/process/{queued_pid}/status",
-            queued_upn,
-            args.seconds,
-            args.paced_connections,
-            args.threads,
-            rate=args.rate,
-        )
-        print(
-            f"[{db}] status (queued job, step {step}: position query), paced at {args.rate} "
-            f"req/s: {fmt(queued)}",
-            flush=True,
-        )
-        for blocker_pid, upn in blockers:  # DELETE aborts the stuck downloads
-            client.delete(f"/process/{blocker_pid}", headers={"Authorization": f"Bearer {upn}"})
-        wait_processed(client, queued_pid, queued_upn, 300)
-
-        # The big job. While it runs, wrk polls a processed package's status at the paced rate.
-        big_upn = new_upn()
-        t0 = time.monotonic()
-        answer = client.post("/process", json={"package_link": f"{files}/{big.name}?upn={big_upn}"})
-        post_ms = (time.monotonic() - t0) * 1000
-        assert answer.status_code == 200, answer.text
-        big_pid = answer.json()["packageId"]
-        loads: dict[str, dict[str, float]] = {}
-
-        def load() -> None:
-            loads["busy"] = wrk(
-                url,
-                done_upn,
-                args.job_seconds,
+            # A queued job: every queue slot (one per API process) is held by a job stuck
+            # downloading, so the next one waits and its status runs the position query.
+            blockers = []
+            for _ in range(args.workers):
+                upn = new_upn()
+                blocker = client.post("/process", json={"package_link": f"{files}/hang?upn={upn}"})
+                if blocker.status_code != 200:
+                    print((data_dir / "server.log").read_text()[-3000:])
+                assert blocker.status_code == 200, blocker.text
+                blockers.append((blocker.json()["packageId"], upn))
+            time.sleep(3)
+            queued_upn = new_upn()
+            queued_pid = client.post(
+                "/process", json={"package_link": f"{files}/small.zip?upn={queued_upn}"}
+            ).json()["packageId"]
+            auth = {"Authorization": f"Bearer {queued_upn}"}
+            step = client.get(f"/process/{queued_pid}/status", headers=auth).json()[
+                "processingStep"
+            ]
+            queued = wrk(
+                f"{base}/process/{queued_pid}/status",
+                queued_upn,
+                args.seconds,
                 args.paced_connections,
                 args.threads,
                 rate=args.rate,
             )
-            loads["ended"] = {"t": time.monotonic() - t0}
+            print(
+                f"[{db}] status (queued job, step {step}: position query), paced at {args.rate} "
+                f"req/s: {fmt(queued)}",
+                flush=True,
+            )
+            for blocker_pid, upn in blockers:  # DELETE aborts the stuck downloads
+                client.delete(f"/process/{blocker_pid}", headers={"Authorization": f"Bearer {upn}"})
+            wait_processed(client, queued_pid, queued_upn, 300)
 
-        loader = threading.Thread(target=load)
-        loader.start()
-        elapsed = wait_processed(client, big_pid, big_upn, 1800)
-        total = time.monotonic() - t0
-        loader.join()
-        overlap = "during the job" if loads["ended"]["t"] <= total else "partly after the job"
-        print(
-            f"[{db}] status (processed), paced at {args.rate} req/s while a {args.messages}-"
-            f"message job runs ({overlap}): {fmt(loads['busy'])}",
-            flush=True,
-        )
-        print(
-            f"[{db}] POST answered in {post_ms:.1f} ms; POST -> PROCESSED "
-            f"({args.messages} messages, {big.stat().st_size / 1e6:.1f} MB zip): "
-            f"{total:.1f} s (client saw it after {elapsed:.1f} s of 1 s polling)",
-            flush=True,
-        )
-        blob = client.get(
-            f"/process/{big_pid}/blob", headers={"Authorization": f"Bearer {big_upn}"}
-        ).json()
-        size = len(httpx.get(blob["url"]).content)
-        print(f"[{db}] encrypted blob: {size / 1e6:.2f} MB", flush=True)
+            # The big job. While it runs, wrk polls a processed package's status at the paced rate.
+            big_upn = new_upn()
+            t0 = time.monotonic()
+            answer = client.post(
+                "/process", json={"package_link": f"{files}/{big.name}?upn={big_upn}"}
+            )
+            post_ms = (time.monotonic() - t0) * 1000
+            assert answer.status_code == 200, answer.text
+            big_pid = answer.json()["packageId"]
+            loads: dict[str, dict[str, float]] = {}
+
+            def load() -> None:
+                loads["busy"] = wrk(
+                    url,
+                    done_upn,
+                    args.job_seconds,
+                    args.paced_connections,
+                    args.threads,
+                    rate=args.rate,
+                )
+                loads["ended"] = {"t": time.monotonic() - t0}
+
+            loader = threading.Thread(target=load)
+            loader.start()
+            elapsed = wait_processed(client, big_pid, big_upn, 1800)
+            total = time.monotonic() - t0
+            loader.join()
+            overlap = "during the job" if loads["ended"]["t"] <= total else "partly after the job"
+            print(
+                f"[{db}] status (processed), paced at {args.rate} req/s while a {args.messages}-"
+                f"message job runs ({overlap}): {fmt(loads['busy'])}",
+                flush=True,
+            )
+            print(
+                f"[{db}] POST answered in {post_ms:.1f} ms; POST -> PROCESSED "
+                f"({args.messages} messages, {big.stat().st_size / 1e6:.1f} MB zip): "
+                f"{total:.1f} s (client saw it after {elapsed:.1f} s of 1 s polling)",
+                flush=True,
+            )
+            blob = client.get(
+                f"/process/{big_pid}/blob", headers={"Authorization": f"Bearer {big_upn}"}
+            ).json()
+            size = len(httpx.get(blob["url"]).content)
+            print(f"[{db}] encrypted blob: {size / 1e6:.2f} MB", flush=True)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
         httpd.shutdown()
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
