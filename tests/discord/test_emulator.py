@@ -146,6 +146,21 @@ def test_cdn_signatures_expiry_and_ranges(emulator: EmulatorHandle, http: httpx.
         assert cdn.get(url).status_code == 404  # expired
 
 
+def test_cdn_serves_multi_mib_attachments_whole_and_in_ranges(http: httpx.Client) -> None:
+    # Larger than the CDN's read size and not a multiple of it: every read boundary is crossed.
+    data = bytes(range(251)) * (10 * 1024 * 1024 // 251 // 4 + 7)
+    url = _post(http, [("big.bin", data)]).json()["attachments"][0]["url"]
+    with httpx.Client() as cdn:
+        whole = cdn.get(url)
+        assert whole.status_code == 200
+        assert whole.content == data
+        start, end = 1024 * 1024 - 3, 2 * 1024 * 1024 + 5  # spans two read boundaries
+        part = cdn.get(url, headers={"Range": f"bytes={start}-{end}"})
+        assert part.status_code == 206
+        assert part.content == data[start : end + 1]
+        assert cdn.get(url, headers={"Range": "bytes=-100"}).content == data[-100:]
+
+
 def test_bulk_delete_rules(emulator: EmulatorHandle, http: httpx.Client) -> None:
     ids = [
         http.post(f"/channels/{CHANNEL}/messages", json={"content": "b"}).json()["id"]
