@@ -7,6 +7,7 @@ reading: the server must stop reading the store a few chunks ahead of what the s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -68,3 +69,50 @@ def test_a_stalled_download_stops_reading_the_store(sqlite_url: str, data_dir: P
                 digest.update(piece)
         assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
         assert store.counters.bytes_read > SIZE  # the whole file (envelopes) in the end
+
+
+def test_many_stalled_downloads_share_one_read_ahead_budget(
+    sqlite_url: str, data_dir: Path
+) -> None:
+    """32 clients start the same download and stop reading: the server's read-ahead of all of
+    them stays within DRIVE_DOWNLOAD_BUFFER_BYTES, it keeps answering, and once the clients
+    read again every download completes intact and every charge is given back."""
+    budget_bytes = 4 * MiB
+    settings = drive_settings(
+        sqlite_url, data_dir, drive_chunk_size=MiB, drive_download_buffer_bytes=budget_bytes
+    )
+    app = create_app(settings, domains=("cordvault.web.drive",))
+    drive = app.state.services.drive
+    data = os.urandom(24 * MiB)  # more than the sockets' buffers take
+    expected = hashlib.sha256(data).hexdigest()
+    limits = httpx.Limits(max_connections=64)
+    with serving(app) as base, httpx.Client(base_url=base, timeout=60, limits=limits) as client:
+        r = client.post("/api/auth/register", json={"name": "admin", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = client.put("/api/drive/upload", params={"path": "/f.bin"}, content=data,
+                       headers=headers)  # fmt: skip
+        assert r.status_code == 201, r.text
+        url = f"/api/drive/files/{r.json()['file']['id']}/content"
+        with contextlib.ExitStack() as stack:
+            streams = []
+            for _ in range(32):
+                response = stack.enter_context(client.stream("GET", url, headers=headers))
+                assert response.status_code == 200
+                pieces = response.iter_raw(64 * 1024)
+                digest = hashlib.sha256(next(pieces))
+                streams.append((pieces, digest))
+            time.sleep(1.0)  # let every read-ahead that can start, start
+            assert 0 < drive.download_budget.used <= budget_bytes
+            # A new reader is served at once though the budget is spent: the chunk it waits
+            # for is never charged.
+            started = time.monotonic()
+            r = client.get(url, headers={**headers, "Range": "bytes=1000-2023"})
+            assert r.status_code == 206
+            assert r.content == data[1000:2024]
+            assert time.monotonic() - started < 2.0
+            for pieces, digest in streams:
+                for piece in pieces:
+                    digest.update(piece)
+                assert digest.hexdigest() == expected
+    assert drive.download_budget.peak <= budget_bytes
+    assert drive.download_budget.used == 0

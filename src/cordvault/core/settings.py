@@ -222,6 +222,12 @@ class Settings(BaseSettings):
         description="Plaintext bytes per stored chunk; its ciphertext must fit the store's "
         "max chunk size.",
     )
+    drive_download_buffer_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=0,
+        description="Most chunk bytes all downloads together may fetch and decrypt ahead of "
+        "their clients; a read always fetches the chunk its client waits for. 0: no read-ahead.",
+    )
     drive_token_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="Lifetime of a drive login token (seconds)."
     )

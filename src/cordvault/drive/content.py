@@ -64,7 +64,15 @@ def reader(
     ctx: DriveContext, content_id: str, wrapped: bytes, rows: Sequence[Chunk], *, prefetch: int = 2
 ) -> ChunkReader:
     key = file_key(ctx, content_id, wrapped)
-    return ChunkReader(ctx.store, key, content_id, CRYPTO_VERSION, refs(rows), prefetch=prefetch)
+    return ChunkReader(
+        ctx.store,
+        key,
+        content_id,
+        CRYPTO_VERSION,
+        refs(rows),
+        prefetch=prefetch,
+        budget=ctx.download_budget,
+    )
 
 
 def guess_mime(name: str, declared: str | None = None) -> str:

@@ -18,6 +18,7 @@ from cordvault.core.errors import CordvaultError, ErrorCode
 from cordvault.core.settings import Settings
 from cordvault.crypto import MasterKeyring, ciphertext_size
 from cordvault.drive.keys import SigningKeys, load_keyring, load_signing_keys
+from cordvault.drive.readahead import ReadAheadBudget
 from cordvault.storage.base import ChunkStore, StorageError
 from cordvault.storage.factory import open_chunk_store
 
@@ -32,6 +33,11 @@ class DriveContext:
     keyring: MasterKeyring
     _store: ChunkStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    download_budget: ReadAheadBudget = field(init=False)
+    """Read-ahead of all downloads of this process (``DRIVE_DOWNLOAD_BUFFER_BYTES``)."""
+
+    def __post_init__(self) -> None:
+        self.download_budget = ReadAheadBudget(self.settings.drive_download_buffer_bytes)
 
     @classmethod
     def open(

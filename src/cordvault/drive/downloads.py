@@ -132,7 +132,9 @@ def _opener(
     key = content.file_key(ctx, content_id, wrapped_key)
 
     def open_reader() -> ChunkReader:
-        return ChunkReader(ctx.store, key, content_id, content.CRYPTO_VERSION, refs)
+        return ChunkReader(
+            ctx.store, key, content_id, content.CRYPTO_VERSION, refs, budget=ctx.download_budget
+        )
 
     def open_range(start: int, end: int) -> ContentRange:
         return ContentRange(open_reader, start, end)

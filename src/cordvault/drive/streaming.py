@@ -70,6 +70,7 @@ from cordvault.crypto import (
 )
 from cordvault.crypto.segments import HEADER_SIZE, MAGIC
 from cordvault.drive.keys import crypto_error
+from cordvault.drive.readahead import ReadAheadBudget
 from cordvault.storage.base import ChunkNotFound, ChunkStore
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,77 @@ def _integrity(message: str, **details: object) -> CordvaultError:
     return CordvaultError(ErrorCode.INTEGRITY_ERROR, message, details=dict(details))
 
 
+_Loading = Future[Future[list[bytearray]]]
+"""A chunk in flight: its fetch (I/O pool), whose result is its decryption (crypto pool)."""
+
+
+class _ReadWindow:
+    """The chunks of one read in flight, in order: at most ``prefetch`` of them, and each one
+    fetched *ahead* (beyond the chunk the consumer waits for) charged to ``budget`` first.
+
+    Used by both read loops: :meth:`refill` submits what the bounds allow, :meth:`take_head`
+    moves the oldest chunk out of the window once it is loaded (its charge stays until
+    :meth:`head_sent`: its bytes are held until the consumer has them all), :meth:`close`
+    cancels the rest and gives every charge back.
+    """
+
+    def __init__(
+        self,
+        pieces: Iterator[tuple[ChunkRef, int, int]],
+        prefetch: int,
+        budget: ReadAheadBudget | None,
+        submit: Callable[[ChunkRef, int, int], _Loading],
+    ) -> None:
+        self._pieces = pieces
+        self._next = next(pieces, None)
+        self._prefetch = prefetch
+        self._budget = budget
+        self._submit = submit
+        self.pending: deque[_Loading] = deque()
+        self._charges: deque[int] = deque()
+        self._head_charge = 0
+
+    def refill(self, *, sending: bool) -> None:
+        """Submit chunks while the window has room. The first chunk of an empty window is free
+        when the consumer is not holding one (``sending=False``): it is what the consumer
+        waits for, so a spent budget never stops a read; any other is read-ahead and is
+        submitted only if its size fits in the budget."""
+        while self._next is not None and len(self.pending) < self._prefetch:
+            ref, lo, hi = self._next
+            charge = 0
+            if self._budget is not None and (self.pending or sending):
+                charge = hi - lo
+                if not self._budget.try_take(charge):
+                    return
+            self.pending.append(self._submit(ref, lo, hi))
+            self._charges.append(charge)
+            self._next = next(self._pieces, None)
+
+    def take_head(self) -> None:
+        """The oldest chunk is loaded and about to be handed over."""
+        self.pending.popleft()
+        self._head_charge = self._charges.popleft()
+
+    def head_sent(self) -> None:
+        """The consumer has every piece of the chunk last taken: its charge goes back."""
+        self._give_back(self._head_charge)
+        self._head_charge = 0
+
+    def close(self) -> None:
+        """Cancel the chunks still in flight (reads already running finish and are dropped)
+        and give back every charge. Idempotent."""
+        for future in self.pending:
+            future.cancel()
+        self.pending.clear()
+        self.head_sent()
+        while self._charges:
+            self._give_back(self._charges.popleft())
+
+    def _give_back(self, charge: int) -> None:
+        if self._budget is not None:
+            self._budget.give_back(charge)
+
+
 class ChunkReader:
     """Yields plaintext of a byte range across chunks: whole chunks in one read, partial ones
     reading only the touched segments, all decrypted with decrypt_range_into in pieces; the next
@@ -202,7 +274,10 @@ class ChunkReader:
     last marked ``is_last``), else ``INTEGRITY_ERROR``. ``prefetch=0`` reads and decrypts in
     the consuming thread without read-ahead. One reader may serve several ranges one after the
     other (a multipart answer); :meth:`close` (or the ``with`` block) cancels its read-ahead.
-    ``pools`` defaults to :func:`shared_pools`.
+    ``pools`` defaults to :func:`shared_pools`. ``budget`` (the process's
+    :class:`~cordvault.drive.readahead.ReadAheadBudget`) bounds the read-ahead of all readers
+    sharing it: beyond the chunk the consumer waits for, a chunk is fetched ahead only if its
+    size fits in the budget; ``None`` bounds each read by ``prefetch`` alone.
     """
 
     def __init__(
@@ -215,6 +290,7 @@ class ChunkReader:
         *,
         prefetch: int = 2,
         pools: TransferPools | None = None,
+        budget: ReadAheadBudget | None = None,
     ) -> None:
         if prefetch < 0:
             raise ValueError("prefetch must be >= 0")
@@ -225,6 +301,7 @@ class ChunkReader:
         self._version = content_version
         self._chunks = list(chunks)
         self._prefetch = prefetch
+        self._budget = budget
         self._closed = False
         self._starts: list[int] = []
         offset = 0
@@ -296,21 +373,20 @@ class ChunkReader:
             for ref, lo, hi in pieces:
                 yield from self._decrypt(ref, lo, hi, *self._fetch(ref, lo, hi))
             return
-        pending: deque[Future[Future[list[bytearray]]]] = deque()
-
-        def submit_next() -> None:
-            piece = next(pieces, None)
-            if piece is not None:
-                pending.append(self._pools.io.submit(self._fetch_then_decrypt, *piece))
-
+        window = _ReadWindow(
+            pieces,
+            self._prefetch,
+            self._budget,
+            lambda ref, lo, hi: self._pools.io.submit(self._fetch_then_decrypt, ref, lo, hi),
+        )
         moved = 0
         try:
-            for _ in range(self._prefetch):
-                submit_next()
-            while pending:
-                loaded = pending.popleft().result().result()
-                # Refill before yielding: the next reads run while the consumer sends this one.
-                submit_next()
+            window.refill(sending=False)
+            while window.pending:
+                loaded = window.pending[0].result().result()
+                window.take_head()
+                # Read ahead before yielding: the next reads run while the consumer sends this.
+                window.refill(sending=True)
                 # Hand pieces over one by one, dropping each reference once yielded.
                 loaded.reverse()
                 while loaded:
@@ -318,46 +394,44 @@ class ChunkReader:
                     moved += len(piece)
                     yield piece
                     del piece
+                window.head_sent()
+                window.refill(sending=False)
         finally:
-            for future in pending:
-                future.cancel()
+            window.close()
             if moved >= TRIM_AFTER_BYTES:
                 self._pools.io.submit(release_free_memory)
 
     async def _aiterate(self, start: int, end: int) -> AsyncIterator[bytearray]:
-        pieces = self._pieces(start, end)
-        pending: deque[Future[Future[list[bytearray]]]] = deque()
         # The chunks in flight, the piece being sent and the one the consumer may still hold.
-        buffers = _SendBuffers(max(1, self._prefetch) + 2)
-
-        def submit_next() -> None:
-            piece = next(pieces, None)
-            if piece is not None:
-                pending.append(
-                    self._pools.io.submit(
-                        self._fetch_then_decrypt, *piece, SEND_PIECE_SIZE, buffers
-                    )
-                )
-
+        prefetch = max(1, self._prefetch)
+        buffers = _SendBuffers(prefetch + 2)
+        window = _ReadWindow(
+            self._pieces(start, end),
+            prefetch,
+            self._budget,
+            lambda ref, lo, hi: self._pools.io.submit(
+                self._fetch_then_decrypt, ref, lo, hi, SEND_PIECE_SIZE, buffers
+            ),
+        )
         moved = 0
         try:
-            for _ in range(max(1, self._prefetch)):
-                submit_next()
-            while pending:
+            window.refill(sending=False)
+            while window.pending:
                 # Cancelling these awaits cancels the wrapped futures too (asyncio chains them).
-                decrypting = await asyncio.wrap_future(pending[0])
+                decrypting = await asyncio.wrap_future(window.pending[0])
                 loaded = await asyncio.wrap_future(decrypting)
-                pending.popleft()
-                submit_next()
+                window.take_head()
+                window.refill(sending=True)
                 loaded.reverse()
                 while loaded:
                     piece = loaded.pop()
                     moved += len(piece)
                     yield piece
                     del piece
+                window.head_sent()
+                window.refill(sending=False)
         finally:
-            for future in pending:
-                future.cancel()
+            window.close()
             if moved >= TRIM_AFTER_BYTES:
                 self._pools.io.submit(release_free_memory)
 
