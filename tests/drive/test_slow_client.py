@@ -39,6 +39,15 @@ def _settled(store: CountingChunkStore, timeout: float = 10.0) -> int:
     return store.counters.bytes_read
 
 
+def _upload(client: httpx.Client, data: bytes) -> tuple[dict[str, str], str]:
+    """Register the first account, upload ``data``: its auth headers and content URL."""
+    r = client.post("/api/auth/register", json={"name": "admin", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {r.json()['token']}"}
+    r = client.put("/api/drive/upload", params={"path": "/f.bin"}, content=data, headers=headers)
+    assert r.status_code == 201, r.text
+    return headers, f"/api/drive/files/{r.json()['file']['id']}/content"
+
+
 def test_a_stalled_download_stops_reading_the_store(sqlite_url: str, data_dir: Path) -> None:
     settings = drive_settings(sqlite_url, data_dir, drive_chunk_size=MiB)
     app = create_app(settings, domains=("cordvault.web.drive",))
@@ -46,12 +55,7 @@ def test_a_stalled_download_stops_reading_the_store(sqlite_url: str, data_dir: P
     app.state.services.drive.replace_store(store)
     data = os.urandom(SIZE)
     with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
-        r = client.post("/api/auth/register", json={"name": "admin", "password": PASSWORD})
-        headers = {"Authorization": f"Bearer {r.json()['token']}"}
-        r = client.put("/api/drive/upload", params={"path": "/big.bin"}, content=data,
-                       headers=headers)  # fmt: skip
-        assert r.status_code == 201, r.text
-        url = f"/api/drive/files/{r.json()['file']['id']}/content"
+        headers, url = _upload(client, data)
         store.reset()
         digest = hashlib.sha256()
         with client.stream("GET", url, headers=headers) as response:
@@ -87,12 +91,7 @@ def test_many_stalled_downloads_share_one_read_ahead_budget(
     expected = hashlib.sha256(data).hexdigest()
     limits = httpx.Limits(max_connections=64)
     with serving(app) as base, httpx.Client(base_url=base, timeout=60, limits=limits) as client:
-        r = client.post("/api/auth/register", json={"name": "admin", "password": PASSWORD})
-        headers = {"Authorization": f"Bearer {r.json()['token']}"}
-        r = client.put("/api/drive/upload", params={"path": "/f.bin"}, content=data,
-                       headers=headers)  # fmt: skip
-        assert r.status_code == 201, r.text
-        url = f"/api/drive/files/{r.json()['file']['id']}/content"
+        headers, url = _upload(client, data)
         with contextlib.ExitStack() as stack:
             streams = []
             for _ in range(32):
