@@ -48,6 +48,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from drive_http import (
+    HTTP_PROTOCOL,
     MIB,
     ROOT,
     RssSampler,
@@ -63,6 +64,8 @@ from drive_http import (
 TOKEN = "benchmark-bot-token"  # noqa: S105 - a token only the local emulator knows
 GIB = 1024 * MIB
 CDN_GET = "GET /cdn/attachments"
+# uvicorn's --http for the cordvault servers; main() sets it from --http.
+SERVER_HTTP = [HTTP_PROTOCOL]
 
 
 def start_emulator(
@@ -106,7 +109,8 @@ def cpu_seconds(pid: int) -> float:
 def server(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--no-access-log", "--log-level", "warning", "--factory", "drive_http:api_app"]
+    cmd += ["--no-access-log", "--log-level", "warning", "--http", SERVER_HTTP[0]]
+    cmd += ["--factory", "drive_http:api_app"]
     proc = subprocess.Popen(cmd, env=env, cwd=workdir)
     try:
         wait_port(port)
@@ -279,7 +283,8 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> str:
     lines = [
         f"`benchmarks/drive_discord.py --size-mib {args.size_mib} --runs {args.runs} "
         f"--channels {args.channels} --webhooks {args.webhooks} --concurrent {args.concurrent}"
-        f"{f' --big-gib {args.big_gib}' if args.big_gib else ''}`",
+        f"{f' --big-gib {args.big_gib}' if args.big_gib else ''}"
+        f"{f' --http {args.http}' if args.http != HTTP_PROTOCOL else ''}`",
         "",
         "| measure | value |",
         "|---|---|",
@@ -317,8 +322,12 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=4)
     parser.add_argument("--big-gib", type=int, default=0)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument(
+        "--http", default=HTTP_PROTOCOL, help="uvicorn's HTTP protocol (see drive_http.py)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    SERVER_HTTP[0] = args.http
     out = run(args)
     if args.json:
         print(json.dumps(out, indent=2))

@@ -51,6 +51,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from cordvault.cli.server import HTTP_PROTOCOL
+
 MB = 1_000_000
 MIB = 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
@@ -325,7 +327,7 @@ def cordvault_server(workdir: Path, mode: str, args: argparse.Namespace) -> Iter
         "PYTHONPATH": f"{ROOT / 'benchmarks'}:{ROOT / 'src'}",
     }
     uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
-    uvicorn += ["--no-access-log", "--log-level", "warning", "--factory"]
+    uvicorn += ["--no-access-log", "--log-level", "warning", "--http", args.http, "--factory"]
     factory = "drive_http:direct_app" if mode == "direct" else "drive_http:api_app"
     proc = subprocess.Popen([*uvicorn, factory], env=env, cwd=workdir)
     try:
@@ -428,7 +430,8 @@ def report(results: dict[str, list[float]], args: argparse.Namespace) -> str:
         f"`benchmarks/drive_http.py --size-mib {args.size_mib} --mode {args.mode} "
         f"--repeat {args.repeat} --chunk-mib {args.chunk_mib} "
         f"--malloc-arena-max {args.malloc_arena_max}"
-        f"{' --no-early-tune' if args.no_early_tune else ''}` "
+        f"{' --no-early-tune' if args.no_early_tune else ''}"
+        f"{f' --http {args.http}' if args.http != HTTP_PROTOCOL else ''}` "
         f"(Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, loopback).",
         "",
@@ -479,6 +482,12 @@ def main() -> None:
         default=0,
         help="MALLOC_ARENA_MAX env for the cordvault process (glibc; 0 = unset; the server "
         "already caps arenas itself on its first transfer, see streaming.tune_allocator).",
+    )
+    parser.add_argument(
+        "--http",
+        default=HTTP_PROTOCOL,
+        help="uvicorn's HTTP protocol for cordvault (default: what `cordvault serve` runs; "
+        "`httptools` = uvicorn's own, without the send-queue mark of web/transport.py).",
     )
     parser.add_argument("--json", action="store_true", help="Also print the raw numbers.")
     args = parser.parse_args()

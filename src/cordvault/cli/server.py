@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from cordvault.core.settings import Settings
 
 APP_FACTORY = "cordvault.web.app:app_from_env"
+# uvicorn's httptools protocol with each TCP connection's unsent queue capped, so the event
+# loop's socket writes stop holding the GIL for MiBs while download pieces are decrypted in
+# threads (web/transport.py says why and what it measured). Named, not imported: the CLI
+# does not import the web adapter.
+HTTP_PROTOCOL = "cordvault.web.transport:HttpProtocol"
 
 
 def run_server(
@@ -65,6 +70,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or None,
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        "http": HTTP_PROTOCOL,
         # WebSocket frames are read whole: bound them (the live adapter answers packets over
         # LIVE_MAX_PACKET_BYTES with PACKET_TOO_LARGE; far larger ones are cut here, 1009).
         "ws_max_size": 4 * settings.live_max_packet_bytes,
