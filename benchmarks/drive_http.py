@@ -352,6 +352,30 @@ def register(base: str) -> dict[str, str]:
     return {"authorization": f"Bearer {response.json()['token']}"}
 
 
+def prepare_upload(pages: str, size: int, scratch: Path) -> None:
+    """Flush dirty pages, then set up the memory the next upload's page cache will come from.
+
+    On a VM whose host takes idle guest memory back (free page reporting, DAMON reclaim: the
+    machines this project is measured on), writing into a page the guest has not touched lately
+    costs ~2.4 s of kernel CPU per GiB, into one freed in the last few seconds ~0.3-0.5 s
+    (measured 2026-12-06, docs/benchmarks.md, issue 15). Which kind a server got decided its
+    upload rate more than the server itself, and it depended on whatever was deleted just
+    before. ``recycled`` (default) writes ``size`` + 256 MiB to a scratch file and deletes it
+    right before the upload, so every upload writes into just-freed page cache, as on bare
+    metal or on a long-running server whose page cache recycles; ``fresh`` waits 15 s so that
+    few recently freed pages are left (the worst case; still not fully controlled).
+    """
+    os.sync()
+    if pages == "fresh":
+        time.sleep(15)
+        return
+    block = os.urandom(MIB)
+    with scratch.open("wb") as f:
+        for _ in range(size // MIB + 256):
+            f.write(block)
+    scratch.unlink()
+
+
 def run(args: argparse.Namespace) -> dict[str, list[float]]:
     """Interleaved rounds (nginx down/up, cordvault up/down) so both see the same load."""
     size = args.size_mib * MIB
@@ -373,15 +397,12 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
                 # side pays for the previous upload's disk writes.
                 os.sync()
                 record("nginx_download_mb_s", curl_download(f"{web}/source.bin").mb_s)
-                os.sync()
-                # Kept, like cordvault's uploads: both sides then write into page cache the
-                # kernel has to find fresh memory for. Deleting nginx's copy each round (as this
-                # script did until 2026-12-06) handed its next PUT the pages just freed, which
-                # on this VM cost ~0.5 s of kernel CPU per GiB instead of ~2.4 s (first touch
-                # of guest memory; docs/benchmarks.md, issue 15): nginx ran up to 3x faster.
+                prepare_upload(args.pages, size, workdir / "scratch.bin")
+                # Kept, like cordvault's uploads, so neither side writes into pages the other
+                # just freed by deleting a file (see prepare_upload).
                 record("nginx_upload_mb_s", curl_upload(f"{web}/upload/r{round_}.bin", source).mb_s)
                 name = f"source-{round_}.bin"
-                os.sync()
+                prepare_upload(args.pages, size, workdir / "scratch.bin")
                 with RssSampler(server.pid) as rss:
                     up, body = curl_upload_json(server.upload_url(name), source, server.headers)
                 record("cordvault_upload_mb_s", up.mb_s)
@@ -436,7 +457,8 @@ def report(results: dict[str, list[float]], args: argparse.Namespace) -> str:
         f"--repeat {args.repeat} --chunk-mib {args.chunk_mib} "
         f"--malloc-arena-max {args.malloc_arena_max}"
         f"{' --no-early-tune' if args.no_early_tune else ''}"
-        f"{f' --http {args.http}' if args.http != HTTP_PROTOCOL else ''}` "
+        f"{f' --http {args.http}' if args.http != HTTP_PROTOCOL else ''}"
+        f" --pages {args.pages}` "
         f"(Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, loopback).",
         "",
@@ -487,6 +509,12 @@ def main() -> None:
         default=0,
         help="MALLOC_ARENA_MAX env for the cordvault process (glibc; 0 = unset; the server "
         "already caps arenas itself on its first transfer, see streaming.tune_allocator).",
+    )
+    parser.add_argument(
+        "--pages",
+        choices=["recycled", "fresh"],
+        default="recycled",
+        help="memory the uploads' page cache comes from (see prepare_upload)",
     )
     parser.add_argument(
         "--http",
