@@ -492,6 +492,72 @@ def test_private_pools_bound_crypto_threads(
         pools.shutdown()
 
 
+_REAL_SHA256 = hashlib.sha256
+
+
+class _WatchedHasher:
+    """SHA-256 that records, per update, its thread and time span (and can dawdle)."""
+
+    def __init__(self, spans: list[tuple[str, float, float]], dawdle: random.Random) -> None:
+        self._inner = _REAL_SHA256()
+        self._spans = spans
+        self._dawdle = dawdle
+
+    def update(self, data: bytes) -> None:
+        started = time.monotonic()
+        time.sleep(self._dawdle.choice([0, 0.001, 0.004]))
+        self._inner.update(data)
+        self._spans.append((threading.current_thread().name, started, time.monotonic()))
+
+    def hexdigest(self) -> str:
+        return self._inner.hexdigest()
+
+
+@pytest.mark.parametrize("crypto_threads", [1, 3])
+def test_hashing_overlaps_encryption_in_stream_order(
+    store: CountingChunkStore, monkeypatch: pytest.MonkeyPatch, crypto_threads: int
+) -> None:
+    """A chunk's SHA-256 runs on the hashing pool while the crypto pool encrypts (with one
+    crypto thread the two passes still overlap), and however the hashing threads are
+    scheduled the file's hash sees the chunks in stream order."""
+    import cordvault.drive.streaming as streaming
+
+    hash_spans: list[tuple[str, float, float]] = []
+    encrypt_spans: list[tuple[float, float]] = []
+    real_encrypt = streaming.encrypt_chunk
+
+    def slow_encrypt(key: bytes, ctx: object, plaintext: bytes) -> bytes:
+        started = time.monotonic()
+        time.sleep(0.003)
+        try:
+            return real_encrypt(key, ctx, plaintext)  # type: ignore[arg-type]
+        finally:
+            encrypt_spans.append((started, time.monotonic()))
+
+    dawdle = random.Random(crypto_threads)
+    monkeypatch.setattr(streaming, "encrypt_chunk", slow_encrypt)
+    monkeypatch.setattr(streaming.hashlib, "sha256", lambda: _WatchedHasher(hash_spans, dawdle))
+    pools = streaming.TransferPools(crypto_threads=crypto_threads, io_threads=8)
+    try:
+        data = os.urandom(40 * 5_000 + 123)
+        key = new_file_key()
+        writer = ChunkWriter(store, key, FILE_ID, 1, 5_000, parallel=8, pools=pools)
+        result = writer.write_stream(_pieces(data))
+    finally:
+        pools.shutdown()
+    assert result.sha256 == _REAL_SHA256(data).hexdigest()
+    assert len(hash_spans) == 41
+    assert {name.split("_")[0] for name, _, _ in hash_spans} == {"chunk-hash"}
+    overlapping = sum(
+        1
+        for _, h_start, h_end in hash_spans
+        if any(e_start < h_end and h_start < e_end for e_start, e_end in encrypt_spans)
+    )
+    assert overlapping >= 10
+    with ChunkReader(store, key, FILE_ID, 1, result.chunks) as reader:
+        assert b"".join(reader.iter_range(0, result.size)) == data
+
+
 def test_allocator_tuning_applies_on_glibc() -> None:
     import platform
 

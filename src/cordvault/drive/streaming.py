@@ -18,8 +18,9 @@ with up to ``parallel`` chunks being stored at once.
 
 Both run on :class:`TransferPools`, threads shared by the whole process: store round trips
 (worth overlapping) in a large I/O pool, AES-GCM in a crypto pool of one thread fewer than the
-process has cores. On a small machine more crypto threads only steal the CPU from the event loop
-that receives or sends the bytes, and every transfer slows down; with the pool, ten concurrent
+process has cores, and an upload's SHA-256 in a hashing pool of the same size. On a small
+machine more crypto threads only steal the CPU from the event loop that receives or sends the
+bytes, and every transfer slows down; with the pool, ten concurrent
 downloads still decrypt on a bounded number of threads, and no threads are started per
 transfer. Creating the shared pools also tunes glibc's allocator for chunk-sized buffers
 (:func:`tune_allocator`; numbers in docs/benchmarks.md, "Drive HTTP throughput").
@@ -115,19 +116,24 @@ class TransferPools:
     """Worker threads for chunk transfers, shared by readers and writers.
 
     ``crypto`` runs AES-GCM (and the joins feeding it): ``crypto_threads`` threads, by default
-    one fewer than the usable cores (at least one), leaving a core to the event loop. ``io``
-    runs store round trips and the short waits that chain a chunk's stages. Tasks never wait
-    on work queued behind them, so neither pool can deadlock however busy it is.
+    one fewer than the usable cores (at least one), leaving a core to the event loop.
+    ``hashing`` (as many threads) runs uploads' SHA-256, side by side with their encryption:
+    both release the GIL, and on a 2-core machine the two passes over a chunk then take the
+    time of the longer one, not of both. ``io`` runs store round trips and the short waits that
+    chain a chunk's stages. Tasks never wait on work queued behind them, so no pool can
+    deadlock however busy it is.
     """
 
     def __init__(self, crypto_threads: int | None = None, io_threads: int = 32) -> None:
         self.crypto_threads = crypto_threads or max(1, usable_cores() - 1)
         self.crypto = ThreadPoolExecutor(self.crypto_threads, thread_name_prefix="chunk-crypto")
+        self.hashing = ThreadPoolExecutor(self.crypto_threads, thread_name_prefix="chunk-hash")
         self.io = ThreadPoolExecutor(io_threads, thread_name_prefix="chunk-io")
 
     def shutdown(self) -> None:
         """Stop the threads (waits for running tasks)."""
         self.crypto.shutdown(wait=True, cancel_futures=True)
+        self.hashing.shutdown(wait=True, cancel_futures=True)
         self.io.shutdown(wait=True, cancel_futures=True)
 
 
@@ -704,9 +710,10 @@ class ChunkWriter:
 class _Batch:
     """The in-flight chunks of one :meth:`ChunkWriter.write_stream` call.
 
-    Each chunk becomes two tasks on the shared pools: *seal* on the crypto pool (join the
-    parts, add them to the stream's hash once the previous chunk has been added, encrypt) and
-    *put* on the I/O pool (wait for the seal, store the envelope). Two bounds keep memory
+    Each chunk becomes three tasks on the shared pools: *seal* on the crypto pool (join the
+    parts, hand them to *hash*, encrypt), *hash* on the hashing pool (add the chunk to the
+    stream's hash once the previous chunk has been added) and *put* on the I/O pool (wait for
+    the seal, store the envelope). Two bounds keep memory
     flat: at most ``parallel`` chunks in flight, and of those at most ``crypto_threads`` not yet
     encrypted (plus the one the splitter is filling) - when encryption is the bottleneck (a
     local disk) plaintext would otherwise pile up waiting for a core; when the store is
@@ -732,18 +739,28 @@ class _Batch:
         previous = self._last_hash
         hashed: Future[None] = Future()
 
-        def seal() -> None:
+        def hash_in_order(plaintext: bytes) -> None:
             try:
-                plaintext = b"".join(parts)
-                parts.clear()
-                # The hash must see chunks in stream order; seals may run side by side.
+                # The hash must see chunks in stream order; hashes may run side by side.
                 if previous is not None:
                     previous.result()
                 splitter.hasher.update(plaintext)
             except BaseException as exc:
-                hashed.set_exception(exc)
+                _settle(hashed, exc)
+                return
+            _settle(hashed, None)
+
+        def seal() -> None:
+            try:
+                plaintext = b"".join(parts)
+                parts.clear()
+            except BaseException as exc:
+                _settle(hashed, exc)
                 raise
-            hashed.set_result(None)
+            # SHA-256 of the chunk runs on the hashing pool while this thread encrypts it: the
+            # two passes over the bytes overlap instead of adding up (hashing costs about twice
+            # the AES-GCM; docs/benchmarks.md, issue 15).
+            self._pools.hashing.submit(hash_in_order, plaintext)
             handoff.append(writer._seal(index, is_last, plaintext))
 
         sealed = self._pools.crypto.submit(seal)
@@ -814,6 +831,16 @@ class _Batch:
         self._pending.clear()
         self._sealing.clear()
         _delete_quietly(self._writer.store.delete, (ref.locator for ref in done))
+
+
+def _settle(future: Future[None], error: BaseException | None) -> None:
+    """Complete ``future`` unless an abort cancelled it already (nobody waits for it then)."""
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 def _delete_quietly(delete: Callable[[str], None], locators: Iterable[str]) -> None:
