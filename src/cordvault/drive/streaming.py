@@ -711,12 +711,12 @@ class _Batch:
     """The in-flight chunks of one :meth:`ChunkWriter.write_stream` call.
 
     Each chunk becomes three tasks on the shared pools: *seal* on the crypto pool (join the
-    parts, hand them to *hash*, encrypt), *hash* on the hashing pool (add the chunk to the
-    stream's hash once the previous chunk has been added) and *put* on the I/O pool (wait for
-    the seal, store the envelope). Two bounds keep memory
-    flat: at most ``parallel`` chunks in flight, and of those at most ``crypto_threads`` not yet
-    encrypted (plus the one the splitter is filling) - when encryption is the bottleneck (a
-    local disk) plaintext would otherwise pile up waiting for a core; when the store is
+    parts, hand them to *hash*, encrypt, wait for *hash*), *hash* on the hashing pool (add the
+    chunk to the stream's hash once the previous chunk has been added) and *put* on the I/O
+    pool (wait for the seal, store the envelope). Two bounds keep memory flat: at most
+    ``parallel`` chunks in flight, and of those at most ``crypto_threads`` not yet sealed
+    (plus the one the splitter is filling) - when encryption is the bottleneck (a local disk)
+    plaintext would otherwise pile up waiting for a core; when the store is
     (Discord), envelopes wait for their upload.
     """
 
@@ -761,7 +761,11 @@ class _Batch:
             # two passes over the bytes overlap instead of adding up (hashing costs about twice
             # the AES-GCM; docs/benchmarks.md, issue 15).
             self._pools.hashing.submit(hash_in_order, plaintext)
-            handoff.append(writer._seal(index, is_last, plaintext))
+            envelope = writer._seal(index, is_last, plaintext)
+            # A seal ends once its chunk is hashed too, so the plaintext is gone when the seal
+            # counts as done and the unsealed bound below still bounds the memory held.
+            hashed.result()
+            handoff.append(envelope)
 
         sealed = self._pools.crypto.submit(seal)
 
