@@ -25,6 +25,14 @@ def serving(app: Any, **options: Any) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1:<free port>; yields ``http://127.0.0.1:<port>``. ``options``
     are uvicorn's (``log_level``, or ``uvicorn_options(settings)``: the server's own ones) and
     replace the defaults here."""
+    with serving_server(app, **options) as (url, _server):
+        yield url
+
+
+@contextlib.contextmanager
+def serving_server(app: Any, **options: Any) -> Iterator[tuple[str, uvicorn.Server]]:
+    """:func:`serving` that also yields the ``uvicorn.Server`` (its live connections are in
+    ``server.server_state.connections``)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -40,7 +48,7 @@ def serving(app: Any, **options: Any) -> Iterator[str]:
             raise RuntimeError("server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         server.should_exit = True
         thread.join(timeout=20)

@@ -8,17 +8,15 @@ fast or stalls (the mark only changes when the loop is told the socket is writab
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from tests.support.live_server import serving_server
 from uvicorn.importer import import_from_string
 
 from cordvault.cli.server import uvicorn_options
@@ -57,27 +55,6 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-@contextlib.contextmanager
-def _server(http: Any) -> Iterator[tuple[str, uvicorn.Server]]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(_app, http=http, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", server
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
-
-
 def _server_side_lowat(server: uvicorn.Server) -> int:
     (protocol,) = server.server_state.connections
     sock = protocol.transport.get_extra_info("socket")  # type: ignore[attr-defined]
@@ -97,7 +74,7 @@ def test_serve_runs_our_protocol() -> None:
 def test_connection_gets_the_mark(http: Any, expected: int) -> None:
     """Our protocol sets the mark on the server's socket; uvicorn's own leaves it unset (0)."""
     with (
-        _server(http) as (url, server),
+        serving_server(_app, http=http) as (url, server),
         httpx.Client() as client,
         client.stream("GET", url) as response,
     ):
@@ -112,7 +89,7 @@ def test_large_body_intact_with_a_stalling_reader() -> None:
     """A client that stops reading for a while (the queue fills, the loop waits for
     writability below the mark) still gets every byte, in order."""
     with (
-        _server(HttpProtocol) as (url, _),
+        serving_server(_app, http=HttpProtocol) as (url, _),
         httpx.Client(timeout=30) as client,
         client.stream("GET", url) as response,
     ):
