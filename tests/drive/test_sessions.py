@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from tests.drive.support import PASSWORD, DriveEnv, auth
 
-from cordvault.drive.auth import session_alive
-from cordvault.drive.models import SignInSession, utcnow
+from cordvault.drive.auth import issue_token, session_alive
+from cordvault.drive.clients import ClientInfo
+from cordvault.drive.models import DriveUser, SignInSession, utcnow
 
 
 def _login_from(env: DriveEnv, address: str, name: str, agent: str) -> dict[str, str]:
@@ -55,6 +56,20 @@ def test_list_and_revoke_ones_sessions(env: DriveEnv) -> None:
     assert c.post("/api/auth/logout", headers=laptop).status_code == 204
     assert c.get("/api/auth/me", headers=laptop).status_code == 401
     assert c.get("/api/auth/me", headers=admin).status_code == 200
+
+
+def test_sessions_opened_within_one_second_list_newest_first(env: DriveEnv) -> None:
+    """Two browsers and a CLI signing in within a second still list newest first (the order
+    once fell back to the random session id when creation times were rounded to the second)."""
+    admin = env.register("admin")
+    opened = []
+    for n in range(6):
+        with env.drive.sessions.begin() as db:
+            user = db.scalars(select(DriveUser).where(DriveUser.name == "admin")).one()
+            client = ClientInfo("127.0.0.9", f"client-{n}")
+            opened.append(issue_token(env.drive, db, user, client).session_id)
+    listed = [s["id"] for s in env.client.get("/api/auth/sessions", headers=admin).json()]
+    assert listed[:6] == opened[::-1]
 
 
 def test_admin_revokes_a_users_sessions_others_may_not(env: DriveEnv) -> None:

@@ -76,8 +76,11 @@ def issue_token(
 ) -> IssuedToken:
     """Open a session for ``user`` and a signed token naming it, valid for
     ``DRIVE_TOKEN_TTL_SECONDS`` (the caller commits)."""
-    now = utcnow().replace(microsecond=0)
-    expires = now + timedelta(seconds=ctx.settings.drive_token_ttl_seconds)
+    now = utcnow()
+    # The claims count whole seconds; the row keeps the exact time, so sessions opened within
+    # one second still list newest first (ordering by a rounded time fell back to the random id).
+    issued = now.replace(microsecond=0)
+    expires = issued + timedelta(seconds=ctx.settings.drive_token_ttl_seconds)
     row = SignInSession(
         id=uuid.uuid4().hex,
         user_id=user.id,
@@ -95,7 +98,7 @@ def issue_token(
         "sid": row.id,
         "ver": user.token_version,
         "typ": _TYPE,
-        "iat": int(now.timestamp()),
+        "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
     }
     token = jwt.encode(claims, ctx.signing.token_key, algorithm=_ALGORITHM)
