@@ -5,7 +5,6 @@ On SQLite and PostgreSQL. (A real-socket run from 127.0.0.2/127.0.0.3: test_sign
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -142,12 +141,14 @@ def test_unknown_and_known_names_take_the_same_time(
     assert r.status_code == 200  # the account's hash now has the costly parameters
     client = env.from_address("127.0.2.1")
     timings: dict[str, list[float]] = {"admin": [], "mallory": []}
-    for _ in range(6):
+    for _ in range(8):
         for name in timings:
             started = time.perf_counter()
             assert login(client, name, "wrong password").status_code == 401
             timings[name].append(time.perf_counter() - started)
-    known, unknown = (statistics.median(timings[n]) for n in ("admin", "mallory"))
+    # The fastest of each: what the request costs when nothing else wants the CPU (a median
+    # still moved with other jobs on a 2-core machine). Skipping the hash would be ~10x faster.
+    known, unknown = (min(timings[n]) for n in ("admin", "mallory"))
     assert 0.6 < unknown / known < 1.6, (known, unknown)
 
 

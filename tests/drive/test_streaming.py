@@ -102,6 +102,11 @@ def test_failed_stream_deletes_what_it_stored(
 ) -> None:
     def broken() -> Iterator[bytes]:
         yield os.urandom(3 * CHUNK + 10)
+        # Fail once a put has run (on a busy machine none may have started yet, and then
+        # there would be nothing to delete): the abort must delete what was stored.
+        deadline = time.monotonic() + 10
+        while store.counters.puts == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
         raise OSError("client went away")
 
     async def abroken() -> AsyncIterator[bytes]:
