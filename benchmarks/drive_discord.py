@@ -64,8 +64,6 @@ from drive_http import (
 TOKEN = "benchmark-bot-token"  # noqa: S105 - a token only the local emulator knows
 GIB = 1024 * MIB
 CDN_GET = "GET /cdn/attachments"
-# uvicorn's --http for the cordvault servers; main() sets it from --http.
-SERVER_HTTP = [HTTP_PROTOCOL]
 
 
 def start_emulator(
@@ -106,10 +104,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
+def server(
+    env: dict[str, str], workdir: Path, http: str = HTTP_PROTOCOL
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--no-access-log", "--log-level", "warning", "--http", SERVER_HTTP[0]]
+    cmd += ["--no-access-log", "--log-level", "warning", "--http", http]
     cmd += ["--factory", "drive_http:api_app"]
     proc = subprocess.Popen(cmd, env=env, cwd=workdir)
     try:
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             source = workdir / "source.bin"
             digest = make_source(source, size)
-            with server(env, workdir) as (base, pid):
+            with server(env, workdir, args.http) as (base, pid):
                 headers = register(base)
                 time.sleep(5.5)  # fresh rate-limit windows
                 before = limited(emulator_stats(api_base))
@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   file=sys.stderr)  # fmt: skip
             downloads, cpu = [], []
             for n in range(args.runs):
-                with server(env, workdir) as (base, pid):
+                with server(env, workdir, args.http) as (base, pid):
                     os.sync()
                     cpu0 = cpu_seconds(pid)
                     down = curl_download(base + path, headers)
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if n == 0:
                         assert sha256_of_url(base + path, headers) == digest, "bytes differ"
             out["download_mib_s"], out["download_cpu_s_per_gib"] = downloads, cpu
-            with server(env, workdir) as (base, pid):
+            with server(env, workdir, args.http) as (base, pid):
                 httpx.get(f"{base}/health").raise_for_status()
                 results: list[float] = [0.0] * args.concurrent
 
@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 source.unlink()
                 big = workdir / "big.bin"
                 make_source(big, args.big_gib * GIB)
-                with server(env, workdir) as (base, pid):
+                with server(env, workdir, args.http) as (base, pid):
                     time.sleep(5.5)
                     with RssSampler(pid) as rss:
                         up, _ = curl_upload_json(
@@ -327,7 +327,6 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    SERVER_HTTP[0] = args.http
     out = run(args)
     if args.json:
         print(json.dumps(out, indent=2))

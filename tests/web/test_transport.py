@@ -36,12 +36,8 @@ EXPECTED = hashlib.sha256(b"".join(_pattern(i) for i in range(BODY_PIECES))).hex
 
 
 async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Sends the body the way a drive download does: whole 8 MiB pieces as memoryviews."""
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
+    """Sends the body the way a drive download does: whole 8 MiB pieces as memoryviews
+    (served with ``lifespan="off"``: HTTP scopes only)."""
     await send(
         {
             "type": "http.response.start",
@@ -74,7 +70,7 @@ def test_serve_runs_our_protocol() -> None:
 def test_connection_gets_the_mark(http: Any, expected: int) -> None:
     """Our protocol sets the mark on the server's socket; uvicorn's own leaves it unset (0)."""
     with (
-        serving_server(_app, http=http) as (url, server),
+        serving_server(_app, http=http, lifespan="off") as (url, server),
         httpx.Client() as client,
         client.stream("GET", url) as response,
     ):
@@ -89,7 +85,7 @@ def test_large_body_intact_with_a_stalling_reader() -> None:
     """A client that stops reading for a while (the queue fills, the loop waits for
     writability below the mark) still gets every byte, in order."""
     with (
-        serving_server(_app, http=HttpProtocol) as (url, _),
+        serving_server(_app, http=HttpProtocol, lifespan="off") as (url, _),
         httpx.Client(timeout=30) as client,
         client.stream("GET", url) as response,
     ):

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import hashlib
 import logging
 import os
@@ -54,7 +55,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cordvault.core.allocator import release_free_memory, tune_allocator
@@ -839,12 +840,11 @@ class _Batch:
 
 def _settle(future: Future[None], error: BaseException | None) -> None:
     """Complete ``future`` unless an abort cancelled it already (nobody waits for it then)."""
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+    with contextlib.suppress(InvalidStateError):
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 def _delete_quietly(delete: Callable[[str], None], locators: Iterable[str]) -> None:

@@ -15,8 +15,9 @@ the mark, unlike a smaller ``SO_SNDBUF``, which would cap the window too. Each w
 copies at most ~``SEND_LOWAT`` plus the in-flight room, releases the GIL sooner, and the rest
 of the piece goes out from the loop as the socket drains, in C.
 
-Measured (``benchmarks/drive_http.py``, 1 GiB, local backend, same machine, interleaved):
-downloads +12 % in median against plain ``httptools`` (details in docs/benchmarks.md).
+Measured (``benchmarks/drive_http.py``, 1 GiB, local backend, interleaved with plain
+``httptools``): downloads +12 % in median on one VM, the same on another where nginx itself was
+slower; never slower (details in docs/benchmarks.md, issue 15).
 Unix sockets and transports without a socket are left alone.
 """
 
